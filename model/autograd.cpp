@@ -1,0 +1,102 @@
+#include "model/autograd.h"
+
+#include "common/error.h"
+
+#include <string>
+#include <vector>
+
+namespace slimtune {
+
+namespace {
+
+struct TapeEntry {
+    const char* op;
+    Tensor output;
+    std::function<void()> backward;
+};
+
+struct Tape {
+    std::vector<TapeEntry> entries;
+    uint64_t generation = 1; // bumped at every clear, so stale node indices are detected
+    bool grad_on = true;
+};
+
+Tape& tape() {
+    thread_local Tape t;
+    return t;
+}
+
+} // namespace
+
+bool grad_enabled() { return tape().grad_on; }
+
+NoGradGuard::NoGradGuard() : previous_(tape().grad_on) { tape().grad_on = false; }
+NoGradGuard::~NoGradGuard() { tape().grad_on = previous_; }
+
+bool should_record(std::initializer_list<const Tensor*> inputs) {
+    if (!tape().grad_on)
+        return false;
+    for (const Tensor* t : inputs)
+        if (t && t->defined() && t->requires_grad())
+            return true;
+    return false;
+}
+
+void record(const char* op, Tensor& output, std::function<void()> backward) {
+    Tape& tp = tape();
+    TensorImpl* impl = output.impl();
+    impl->requires_grad = true;
+    impl->node = static_cast<int64_t>(tp.entries.size());
+    impl->generation = tp.generation;
+    tp.entries.push_back({op, output, std::move(backward)});
+}
+
+void clear_tape() {
+    Tape& tp = tape();
+    // Entries are released newest first so saved tensors die in reverse creation order.
+    while (!tp.entries.empty())
+        tp.entries.pop_back();
+    ++tp.generation;
+}
+
+size_t tape_size() { return tape().entries.size(); }
+
+void backward(const Tensor& output, std::span<const float> grad_output) {
+    if (!output.defined())
+        throw ShapeError("backward: undefined tensor");
+    if (static_cast<int64_t>(grad_output.size()) != output.numel())
+        throw ShapeError("backward: upstream gradient has " + std::to_string(grad_output.size()) +
+                         " values, expected " + std::to_string(output.numel()) + " for shape " +
+                         shape_str(output.shape()));
+    if (!output.requires_grad())
+        throw ShapeError("backward: tensor of shape " + shape_str(output.shape()) +
+                         " does not require grad (no input of its graph is trainable)");
+    Tape& tp = tape();
+    const TensorImpl* impl = output.impl();
+    if (impl->node >= 0 && (impl->generation != tp.generation ||
+                            impl->node >= static_cast<int64_t>(tp.entries.size())))
+        throw ShapeError("backward: the graph of this tensor was already backpropagated or "
+                         "cleared; run the forward pass again");
+
+    float* g = output.grad();
+    for (size_t i = 0; i < grad_output.size(); ++i)
+        g[i] += grad_output[i];
+    // Replay from the output's own entry down; later entries cannot contribute to it.
+    for (int64_t i = impl->node; i >= 0; --i) {
+        TapeEntry& e = tp.entries[static_cast<size_t>(i)];
+        if (e.output.has_grad())
+            e.backward();
+    }
+    clear_tape();
+}
+
+void backward(const Tensor& loss) {
+    if (!loss.defined() || loss.numel() != 1)
+        throw ShapeError("backward: expected a one-element loss, got shape " +
+                         (loss.defined() ? shape_str(loss.shape()) : std::string("undefined")) +
+                         " (pass an upstream gradient for other tensors)");
+    const float one = 1.0f;
+    backward(loss, std::span<const float>(&one, 1));
+}
+
+} // namespace slimtune

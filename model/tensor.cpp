@@ -1,0 +1,118 @@
+#include "model/tensor.h"
+
+#include "common/error.h"
+
+#include <algorithm>
+#include <limits>
+
+namespace slimtune {
+
+std::string shape_str(const Shape& s) {
+    std::string r = "[";
+    for (size_t i = 0; i < s.size(); ++i)
+        r += (i ? ", " : "") + std::to_string(s[i]);
+    return r + "]";
+}
+
+int64_t shape_numel(const Shape& s) {
+    int64_t n = 1;
+    for (int64_t d : s) {
+        if (d < 0)
+            throw ShapeError("tensor: negative dimension in shape " + shape_str(s));
+        if (d != 0 && n > std::numeric_limits<int64_t>::max() / d)
+            throw ShapeError("tensor: element count of shape " + shape_str(s) + " overflows");
+        n *= d;
+    }
+    return n;
+}
+
+Tensor Tensor::zeros(const Shape& shape, bool requires_grad) {
+    return full(shape, 0.0f, requires_grad);
+}
+
+Tensor Tensor::full(const Shape& shape, float value, bool requires_grad) {
+    return from(shape, std::vector<float>(static_cast<size_t>(shape_numel(shape)), value),
+                requires_grad);
+}
+
+Tensor Tensor::from(const Shape& shape, std::vector<float> values, bool requires_grad) {
+    int64_t n = shape_numel(shape);
+    if (static_cast<int64_t>(values.size()) != n)
+        throw ShapeError("tensor: shape " + shape_str(shape) + " needs " + std::to_string(n) +
+                         " values, got " + std::to_string(values.size()));
+    Tensor t;
+    t.impl_ = std::make_shared<TensorImpl>();
+    t.impl_->shape = shape;
+    t.impl_->storage = std::make_shared<std::vector<float>>(std::move(values));
+    t.impl_->requires_grad = requires_grad;
+    return t;
+}
+
+Tensor Tensor::view_of(const Tensor& base, const Shape& shape) {
+    if (shape_numel(shape) != base.numel())
+        throw ShapeError("reshape: cannot view " + shape_str(base.shape()) + " as " +
+                         shape_str(shape));
+    Tensor t;
+    t.impl_ = std::make_shared<TensorImpl>();
+    t.impl_->shape = shape;
+    t.impl_->storage = base.impl_->storage;
+    return t;
+}
+
+static TensorImpl& checked(const std::shared_ptr<TensorImpl>& p) {
+    SLIMTUNE_ASSERT(p != nullptr, "use of an undefined Tensor");
+    return *p;
+}
+
+const Shape& Tensor::shape() const { return checked(impl_).shape; }
+
+int64_t Tensor::dim(int64_t i) const {
+    int64_t n = ndim();
+    int64_t j = i < 0 ? i + n : i;
+    if (j < 0 || j >= n)
+        throw ShapeError("tensor: dimension " + std::to_string(i) + " out of range for shape " +
+                         shape_str(shape()));
+    return shape()[static_cast<size_t>(j)];
+}
+
+int64_t Tensor::numel() const { return static_cast<int64_t>(checked(impl_).storage->size()); }
+int64_t Tensor::cols() const { return ndim() == 0 ? 1 : shape().back(); }
+int64_t Tensor::rows() const { return cols() == 0 ? 0 : numel() / cols(); }
+float* Tensor::data() { return checked(impl_).storage->data(); }
+const float* Tensor::data() const { return checked(impl_).storage->data(); }
+
+float Tensor::item() const {
+    if (numel() != 1)
+        throw ShapeError("item: tensor of shape " + shape_str(shape()) + " has " +
+                         std::to_string(numel()) + " elements, expected 1");
+    return data()[0];
+}
+
+bool Tensor::requires_grad() const { return checked(impl_).requires_grad; }
+
+Tensor& Tensor::set_requires_grad(bool on) {
+    if (!is_leaf())
+        throw ShapeError("set_requires_grad: only leaf tensors can be marked trainable");
+    checked(impl_).requires_grad = on;
+    return *this;
+}
+
+bool Tensor::is_leaf() const { return checked(impl_).node < 0; }
+bool Tensor::has_grad() const { return !checked(impl_).grad.empty(); }
+
+float* Tensor::grad() const {
+    TensorImpl& t = checked(impl_);
+    if (t.grad.empty())
+        t.grad.assign(t.storage->size(), 0.0f);
+    return t.grad.data();
+}
+
+std::span<const float> Tensor::grad_values() const { return checked(impl_).grad; }
+
+void Tensor::zero_grad() { std::vector<float>().swap(checked(impl_).grad); }
+
+Tensor Tensor::detach() const { return view_of(*this, shape()); }
+
+Tensor Tensor::clone() const { return from(shape(), *checked(impl_).storage); }
+
+} // namespace slimtune

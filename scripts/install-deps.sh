@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs what slimtune needs from Debian's archive (bookworm). Idempotent: when every package
+# is already present it prints nothing and exits 0. Must run as root (or with sudo available).
+#
+#   scripts/install-deps.sh            build + test dependencies
+#   scripts/install-deps.sh --bench    also the benchmark peer: PyTorch with OpenBLAS
+#   scripts/install-deps.sh --reference  also what regenerates golden files (PyTorch, NumPy)
+set -euo pipefail
+
+pkgs=(build-essential cmake ninja-build pkg-config libomp-dev
+      libeigen3-dev catch2 libhdf5-dev libboost-program-options-dev nlohmann-json3-dev)
+for arg in "$@"; do
+    case "$arg" in
+        # OpenBLAS matters: without it Debian's torch calls the reference BLAS (≈50x slower).
+        --bench) pkgs+=(python3-torch python3-numpy libopenblas0-openmp) ;;
+        --reference) pkgs+=(python3-torch python3-numpy) ;;
+        *) echo "install-deps.sh: unknown option '$arg' (known: --bench, --reference)" >&2; exit 2 ;;
+    esac
+done
+
+missing=()
+for p in "${pkgs[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$p")
+    fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+sudo_cmd=()
+[ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+echo "install-deps.sh: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
