@@ -1,0 +1,719 @@
+// safetensors reader (mmap + up-front validation of the whole header) and atomic writer.
+// The reader treats the file as hostile: every offset and count is range-checked, and size
+// arithmetic is overflow-checked, before anything is used. Its rules follow the reference
+// implementation (huggingface/safetensors src/tensor.rs): header <= 100,000,000 bytes, starts
+// with '{', string->string __metadata__, and tensor ranges that tile the data section exactly.
+#include "model/io/safetensors.h"
+
+#include "common/atomic_file.h"
+#include "common/error.h"
+
+#include <algorithm>
+#include <bit>
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <tuple>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <utility>
+
+namespace slimtune::io {
+
+static_assert(std::endian::native == std::endian::little,
+              "safetensors data is little-endian; the reader copies it as-is");
+
+namespace {
+
+using json = nlohmann::json;
+
+constexpr uint64_t kMaxHeaderSize = 100'000'000; // the reference implementation's limit
+
+struct DTypeInfo {
+    DType dtype;
+    const char* name;
+    size_t size;
+};
+
+constexpr DTypeInfo kDTypes[] = {
+    {DType::F64, "F64", 8}, {DType::F32, "F32", 4}, {DType::F16, "F16", 2},
+    {DType::BF16, "BF16", 2}, {DType::I64, "I64", 8}, {DType::I32, "I32", 4},
+    {DType::I16, "I16", 2}, {DType::I8, "I8", 1}, {DType::U8, "U8", 1},
+    {DType::BOOL, "BOOL", 1},
+};
+
+// dtypes the format defines but slimtune does not read: reported as "unsupported", not "unknown".
+constexpr const char* kUnsupportedDTypes[] = {
+    "U16", "U32", "U64", "C64", "F8_E5M2", "F8_E4M3", "F8_E8M0", "F8_E4M3FNUZ", "F8_E5M2FNUZ",
+    "F4", "F6_E2M3", "F6_E3M2",
+};
+
+const DTypeInfo& dtype_info(DType dtype) {
+    for (const DTypeInfo& info : kDTypes)
+        if (info.dtype == dtype)
+            return info;
+    SLIMTUNE_ASSERT(false, "dtype_info: DType value out of range");
+}
+
+const DTypeInfo* lookup_dtype(std::string_view s) {
+    for (const DTypeInfo& info : kDTypes)
+        if (s == info.name)
+            return &info;
+    return nullptr;
+}
+
+// Names and JSON text come from the file: show them on one line, escaping anything that is not
+// printable ASCII, and cut very long ones.
+std::string printable(std::string_view s, size_t max_len = 200) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out;
+    for (size_t i = 0; i < s.size() && i < max_len; ++i) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        if (c >= 0x20 && c < 0x7f && c != '\\') {
+            out += static_cast<char>(c);
+        } else {
+            out += "\\x";
+            out += kHex[c >> 4];
+            out += kHex[c & 15];
+        }
+    }
+    if (s.size() > max_len)
+        out += "...";
+    return out;
+}
+
+std::string quoted(std::string_view s) { return "'" + printable(s) + "'"; }
+
+std::string shape_text(const std::vector<int64_t>& shape) {
+    std::string s = "[";
+    for (size_t i = 0; i < shape.size(); ++i)
+        s += (i ? ", " : "") + std::to_string(shape[i]);
+    return s + "]";
+}
+
+enum class NumelStatus { Ok, NegativeDim, Overflow };
+
+// Product of the dims, checked: a zero dim makes it zero whatever the others are.
+NumelStatus shape_numel(const std::vector<int64_t>& shape, int64_t& numel) {
+    for (int64_t d : shape)
+        if (d < 0)
+            return NumelStatus::NegativeDim;
+    numel = 1;
+    if (std::find(shape.begin(), shape.end(), 0) != shape.end()) {
+        numel = 0;
+        return NumelStatus::Ok;
+    }
+    for (int64_t d : shape)
+        if (__builtin_mul_overflow(numel, d, &numel))
+            return NumelStatus::Overflow;
+    return NumelStatus::Ok;
+}
+
+// Owns a file descriptor until the mapping is made.
+struct FdCloser {
+    int fd;
+    ~FdCloser() { ::close(fd); }
+};
+
+// Reads a non-negative JSON integer that fits in uint64. nlohmann stores every non-negative
+// integer literal as number_unsigned, negative ones as number_integer, and anything with a
+// fraction, an exponent or more than 64 bits as number_float.
+bool get_unsigned(const json& v, uint64_t& out) {
+    if (v.is_number_unsigned()) {
+        out = v.get<uint64_t>();
+        return true;
+    }
+    if (v.is_number_integer() && v.get<int64_t>() == 0) { // "-0"
+        out = 0;
+        return true;
+    }
+    return false;
+}
+
+std::string json_kind(const json& v) {
+    if (v.is_number_integer() && !v.is_number_unsigned())
+        return "negative integer " + std::to_string(v.get<int64_t>());  // (never "-0")
+    if (v.is_number_float())
+        return "non-integer number";
+    return std::string(v.type_name());
+}
+
+// Header parsing state shared with the nlohmann callback: the keys seen so far in each open
+// object, and the first key that repeated. nlohmann itself keeps the last duplicate silently.
+struct DuplicateKeyCheck {
+    std::vector<std::set<std::string>> open_objects;
+    std::string duplicate;
+    bool found = false;
+
+    bool on_event(json::parse_event_t event, const json& parsed) {
+        switch (event) {
+        case json::parse_event_t::object_start:
+            open_objects.emplace_back();
+            break;
+        case json::parse_event_t::object_end:
+            if (!open_objects.empty())
+                open_objects.pop_back();
+            break;
+        case json::parse_event_t::key:
+            if (!open_objects.empty() && parsed.is_string()) {
+                const auto& key = parsed.get_ref<const std::string&>();
+                if (!open_objects.back().insert(key).second && !found) {
+                    found = true;
+                    duplicate = key;
+                }
+            }
+            break;
+        default:
+            break;
+        }
+        return true;
+    }
+};
+
+json parse_header_json(const std::string& path, const char* text, uint64_t size) {
+    if (size == 0 || text[0] != '{')
+        throw FormatError(path + ": header does not start with '{'; expected a JSON object");
+    DuplicateKeyCheck dup;
+    json header;
+    try {
+        header = json::parse(
+            text, text + size,
+            [&dup](int, json::parse_event_t event, json& parsed) {
+                return dup.on_event(event, parsed);
+            },
+            /*allow_exceptions=*/true, /*ignore_comments=*/false);
+    } catch (const json::exception& e) {
+        // e.what() is "[json.exception.parse_error.101] parse error at ...": keep the part
+        // after the tag. It may quote file bytes, hence printable().
+        std::string_view what = e.what();
+        if (const size_t pos = what.find("] "); pos != std::string_view::npos)
+            what.remove_prefix(pos + 2);
+        throw FormatError(path + ": header is not valid UTF-8 JSON: " + printable(what, 300));
+    }
+    if (dup.found)
+        throw FormatError(path + ": header has duplicate key " + quoted(dup.duplicate));
+    if (!header.is_object())
+        throw FormatError(path + ": header is not a JSON object; got " + header.type_name());
+    return header;
+}
+
+std::map<std::string, std::string> parse_metadata(const std::string& path, const json& value) {
+    if (!value.is_object())
+        throw FormatError(path + ": __metadata__ is not a JSON object; got " +
+                          value.type_name());
+    std::map<std::string, std::string> out;
+    for (const auto& [key, v] : value.items()) {
+        if (!v.is_string())
+            throw FormatError(path + ": __metadata__ key " + quoted(key) +
+                              " is not a string; got " + json_kind(v));
+        out.emplace(key, v.get<std::string>());
+    }
+    return out;
+}
+
+SafetensorsEntry parse_entry(const std::string& path,
+                             const std::string& name,
+                             const json& value,
+                             uint64_t data_size) {
+    const std::string where = path + ": tensor " + quoted(name) + ": ";
+    if (!value.is_object())
+        throw FormatError(where + "entry is not a JSON object; got " + json_kind(value));
+    SafetensorsEntry entry;
+    entry.name = name;
+
+    const auto dtype_it = value.find("dtype");
+    if (dtype_it == value.end())
+        throw FormatError(where + "missing 'dtype'");
+    if (!dtype_it->is_string())
+        throw FormatError(where + "'dtype' is not a string; got " + json_kind(*dtype_it));
+    const auto& dtype_str = dtype_it->get_ref<const std::string&>();
+    const DTypeInfo* info = lookup_dtype(dtype_str);
+    if (info == nullptr) {
+        for (const char* unsupported : kUnsupportedDTypes)
+            if (dtype_str == unsupported)
+                throw FormatError(where + "unsupported dtype " + quoted(dtype_str));
+        throw FormatError(where + "unknown dtype " + quoted(dtype_str));
+    }
+    entry.dtype = info->dtype;
+
+    const auto shape_it = value.find("shape");
+    if (shape_it == value.end())
+        throw FormatError(where + "missing 'shape'");
+    if (!shape_it->is_array())
+        throw FormatError(where + "'shape' is not an array; got " + json_kind(*shape_it));
+    for (const json& dim_json : *shape_it) {
+        uint64_t dim = 0;
+        if (!get_unsigned(dim_json, dim))
+            throw FormatError(where + "shape dim is not a non-negative integer; got " +
+                              json_kind(dim_json));
+        if (dim > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
+            throw FormatError(where + "shape dim " + std::to_string(dim) + " is too large");
+        entry.shape.push_back(static_cast<int64_t>(dim));
+    }
+    int64_t numel_signed = 0;
+    if (shape_numel(entry.shape, numel_signed) != NumelStatus::Ok)
+        throw FormatError(where + "element count of shape " + shape_text(entry.shape) +
+                          " overflows int64");
+    const auto numel = static_cast<uint64_t>(numel_signed);
+    if (numel > std::numeric_limits<uint64_t>::max() / info->size)
+        throw FormatError(where + "byte size of shape " + shape_text(entry.shape) +
+                          " overflows uint64");
+    const uint64_t nbytes = numel * info->size;
+
+    const auto offsets_it = value.find("data_offsets");
+    if (offsets_it == value.end())
+        throw FormatError(where + "missing 'data_offsets'");
+    if (!offsets_it->is_array() || offsets_it->size() != 2)
+        throw FormatError(where + "'data_offsets' is not an array of two integers");
+    if (!get_unsigned((*offsets_it)[0], entry.begin) ||
+        !get_unsigned((*offsets_it)[1], entry.end))
+        throw FormatError(where + "'data_offsets' are not non-negative integers");
+    const std::string range =
+        "[" + std::to_string(entry.begin) + ", " + std::to_string(entry.end) + "]";
+    if (entry.begin > entry.end)
+        throw FormatError(where + "data_offsets " + range + " decrease");
+    if (entry.end > data_size)
+        throw FormatError(where + "data_offsets " + range + " end beyond the data section (" +
+                          std::to_string(data_size) + " bytes)");
+    if (entry.end - entry.begin != nbytes)
+        throw FormatError(where + "data_offsets " + range + " span " +
+                          std::to_string(entry.end - entry.begin) + " bytes; expected " +
+                          std::to_string(nbytes) + " for " + info->name + " shape " +
+                          shape_text(entry.shape));
+    return entry;
+}
+
+// The ranges, sorted by (begin, end), must tile [0, data_size): each begins where the previous
+// ended. The reference implementation rejects holes as well as overlaps, since unaccounted bytes
+// would let a file carry a second payload.
+void check_layout(const std::string& path,
+                  const std::vector<SafetensorsEntry>& entries,
+                  uint64_t data_size) {
+    uint64_t cursor = 0;
+    const SafetensorsEntry* prev = nullptr;
+    for (const SafetensorsEntry& e : entries) {
+        if (e.begin < cursor)
+            throw FormatError(path + ": tensors " + quoted(prev->name) + " [" +
+                              std::to_string(prev->begin) + ", " + std::to_string(prev->end) +
+                              ") and " + quoted(e.name) + " [" + std::to_string(e.begin) +
+                              ", " + std::to_string(e.end) + ") overlap");
+        if (e.begin > cursor)
+            throw FormatError(path + ": data section bytes [" + std::to_string(cursor) + ", " +
+                              std::to_string(e.begin) + ") belong to no tensor");
+        cursor = e.end;
+        prev = &e;
+    }
+    if (cursor != data_size)
+        throw FormatError(path + ": data section bytes [" + std::to_string(cursor) + ", " +
+                          std::to_string(data_size) + ") belong to no tensor");
+}
+
+template <class T> T load(const uint8_t* p) {
+    T v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+}
+
+} // namespace
+
+// ---------------------------------------------------------------------------------------------
+// dtypes
+
+size_t dtype_size(DType dtype) { return dtype_info(dtype).size; }
+
+const char* dtype_name(DType dtype) { return dtype_info(dtype).name; }
+
+DType parse_dtype(const std::string& s) {
+    const DTypeInfo* info = lookup_dtype(s);
+    if (info == nullptr)
+        throw FormatError("safetensors: unknown dtype " + quoted(s));
+    return info->dtype;
+}
+
+int64_t SafetensorsEntry::numel() const {
+    int64_t n = 0;
+    switch (shape_numel(shape, n)) {
+    case NumelStatus::Ok:
+        return n;
+    case NumelStatus::NegativeDim:
+        throw ShapeError("safetensors: tensor " + quoted(name) + ": negative dim in shape " +
+                         shape_text(shape));
+    case NumelStatus::Overflow:
+        break;
+    }
+    throw ShapeError("safetensors: tensor " + quoted(name) + ": element count of shape " +
+                     shape_text(shape) + " overflows int64");
+}
+
+// ---------------------------------------------------------------------------------------------
+// f16 / bf16 <-> f32
+//
+// f16:  1 sign, 5 exponent (bias 15), 10 mantissa bits.  bf16: the top 16 bits of an f32.
+// f32:  1 sign, 8 exponent (bias 127), 23 mantissa bits.
+
+float f16_to_f32(uint16_t h) {
+    const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
+    const uint32_t exp = (h >> 10) & 0x1fu;
+    uint32_t mant = h & 0x3ffu;
+    uint32_t bits;
+    if (exp == 0x1f) {
+        bits = sign | 0x7f800000u | (mant << 13); // inf, or NaN with its payload
+    } else if (exp != 0) {
+        bits = sign | ((exp + (127 - 15)) << 23) | (mant << 13);
+    } else if (mant == 0) {
+        bits = sign; // signed zero
+    } else {
+        // Subnormal: mant * 2^-24. Shift the leading 1 up to bit 10 (the implicit bit) and
+        // lower the exponent by one for each shift; every f16 subnormal is normal in f32.
+        int e = 127 - 15 + 1;
+        while ((mant & 0x400u) == 0) {
+            mant <<= 1;
+            --e;
+        }
+        bits = sign | (static_cast<uint32_t>(e) << 23) | ((mant & 0x3ffu) << 13);
+    }
+    return std::bit_cast<float>(bits);
+}
+
+float bf16_to_f32(uint16_t b) { return std::bit_cast<float>(static_cast<uint32_t>(b) << 16); }
+
+uint16_t f32_to_f16(float f) {
+    const uint32_t bits = std::bit_cast<uint32_t>(f);
+    const auto sign = static_cast<uint16_t>((bits >> 16) & 0x8000u);
+    const uint32_t abs = bits & 0x7fffffffu;
+    if (abs > 0x7f800000u) // NaN: quiet it, keep the top 9 payload bits that fit
+        return static_cast<uint16_t>(sign | 0x7e00u | ((abs >> 13) & 0x1ffu));
+    // 65520 = 65504 (largest f16) + half an ulp: the tie rounds to the even neighbour, 2^16,
+    // which is infinity. So is everything above it, f32 infinity included.
+    if (abs >= 0x477ff000u)
+        return static_cast<uint16_t>(sign | 0x7c00u);
+    if (abs >= 0x38800000u) {
+        // Normal in f16 (>= 2^-14): rebias the exponent and drop 13 mantissa bits, rounding to
+        // nearest even. A carry out of the mantissa correctly bumps the exponent.
+        uint32_t h = (abs >> 13) - ((127u - 15u) << 10);
+        const uint32_t rest = abs & 0x1fffu;
+        if (rest > 0x1000u || (rest == 0x1000u && (h & 1u)))
+            ++h;
+        return static_cast<uint16_t>(sign | h);
+    }
+    // Subnormal in f16: the result is round(|f| / 2^-24). At or below 2^-25 (half the smallest
+    // subnormal; the tie goes to even, i.e. zero) that is zero.
+    if (abs <= 0x33000000u)
+        return sign;
+    const uint32_t exp = abs >> 23;                     // 102..112 here
+    const uint32_t mant = (abs & 0x7fffffu) | 0x800000u; // with the implicit bit
+    // |f| = mant * 2^(exp - 150), so |f| / 2^-24 = mant >> (126 - exp), shift in 14..24.
+    const uint32_t shift = 126u - exp;
+    uint32_t h = mant >> shift;
+    const uint32_t rest = mant & ((1u << shift) - 1u);
+    const uint32_t half = 1u << (shift - 1u);
+    if (rest > half || (rest == half && (h & 1u)))
+        ++h; // may carry into 0x400, which is exactly the smallest normal's encoding
+    return static_cast<uint16_t>(sign | h);
+}
+
+uint16_t f32_to_bf16(float f) {
+    const uint32_t bits = std::bit_cast<uint32_t>(f);
+    if ((bits & 0x7fffffffu) > 0x7f800000u) // NaN: truncating could clear the payload; set quiet
+        return static_cast<uint16_t>((bits >> 16) | 0x0040u);
+    // Round to nearest even on the dropped 16 bits: add 0x7fff, plus 1 when the kept part is odd.
+    // Finite values past the largest bf16 carry into the exponent and become infinity.
+    const uint32_t rounding = 0x7fffu + ((bits >> 16) & 1u);
+    return static_cast<uint16_t>((bits + rounding) >> 16);
+}
+
+// ---------------------------------------------------------------------------------------------
+// reader
+
+SafetensorsFile SafetensorsFile::open(const std::string& path) {
+    SafetensorsFile file;
+    file.path_ = path;
+    {
+        const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            throw Error(path + ": cannot open: " + std::strerror(errno));
+        const FdCloser closer{fd};
+        struct stat st {};
+        if (::fstat(fd, &st) != 0)
+            throw Error(path + ": cannot open: " + std::strerror(errno));
+        if (S_ISDIR(st.st_mode))
+            throw Error(path + ": cannot open: " + std::strerror(EISDIR));
+        if (!S_ISREG(st.st_mode))
+            throw Error(path + ": cannot open: not a regular file");
+        const auto size = static_cast<uint64_t>(st.st_size);
+        if (size < 8)
+            throw FormatError(path + ": file is " + std::to_string(size) +
+                              " bytes; expected at least 8 (the header length)");
+        void* p = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (p == MAP_FAILED)
+            throw Error(path + ": cannot map: " + std::strerror(errno));
+        file.map_ = static_cast<const uint8_t*>(p);
+        file.map_size_ = size;
+    }
+    // From here on `file` owns the mapping, and its destructor unmaps if validation throws.
+    // NOTE: the mapping reflects later changes to the file; truncating it while it is open
+    // raises SIGBUS on access, as with any mmap reader.
+
+    const uint64_t header_size = load<uint64_t>(file.map_);
+    const uint64_t rest = file.map_size_ - 8;
+    if (header_size > kMaxHeaderSize)
+        throw FormatError(path + ": header length " + std::to_string(header_size) +
+                          " exceeds the limit of " + std::to_string(kMaxHeaderSize) + " bytes");
+    if (header_size > rest)
+        throw FormatError(path + ": header length " + std::to_string(header_size) +
+                          " exceeds the " + std::to_string(rest) + " bytes after it");
+    file.data_ = file.map_ + 8 + header_size;
+    file.data_size_ = rest - header_size;
+
+    const json header =
+        parse_header_json(path, reinterpret_cast<const char*>(file.map_ + 8), header_size);
+    for (const auto& [key, value] : header.items()) {
+        if (key == "__metadata__")
+            file.metadata_ = parse_metadata(path, value);
+        else
+            file.entries_.push_back(parse_entry(path, key, value, file.data_size_));
+    }
+    std::sort(file.entries_.begin(), file.entries_.end(),
+              [](const SafetensorsEntry& a, const SafetensorsEntry& b) {
+                  return std::tie(a.begin, a.end, a.name) < std::tie(b.begin, b.end, b.name);
+              });
+    check_layout(path, file.entries_, file.data_size_);
+    for (size_t i = 0; i < file.entries_.size(); ++i)
+        file.index_.emplace(file.entries_[i].name, i);
+    return file;
+}
+
+SafetensorsFile::SafetensorsFile(SafetensorsFile&& other) noexcept
+    : path_(std::move(other.path_)), map_(std::exchange(other.map_, nullptr)),
+      map_size_(std::exchange(other.map_size_, 0)), data_(std::exchange(other.data_, nullptr)),
+      data_size_(std::exchange(other.data_size_, 0)), entries_(std::move(other.entries_)),
+      index_(std::move(other.index_)), metadata_(std::move(other.metadata_)) {}
+
+SafetensorsFile& SafetensorsFile::operator=(SafetensorsFile&& other) noexcept {
+    if (this != &other) {
+        unmap();
+        path_ = std::move(other.path_);
+        map_ = std::exchange(other.map_, nullptr);
+        map_size_ = std::exchange(other.map_size_, 0);
+        data_ = std::exchange(other.data_, nullptr);
+        data_size_ = std::exchange(other.data_size_, 0);
+        entries_ = std::move(other.entries_);
+        index_ = std::move(other.index_);
+        metadata_ = std::move(other.metadata_);
+    }
+    return *this;
+}
+
+SafetensorsFile::~SafetensorsFile() { unmap(); }
+
+void SafetensorsFile::unmap() noexcept {
+    if (map_ != nullptr)
+        ::munmap(const_cast<uint8_t*>(map_), map_size_); // NOLINT: munmap takes void*
+    map_ = nullptr;
+    map_size_ = 0;
+    data_ = nullptr;
+    data_size_ = 0;
+}
+
+const SafetensorsEntry* SafetensorsFile::find(std::string_view name) const {
+    const auto it = index_.find(name);
+    return it == index_.end() ? nullptr : &entries_[it->second];
+}
+
+const SafetensorsEntry& SafetensorsFile::at(std::string_view name) const {
+    const SafetensorsEntry* entry = find(name);
+    if (entry == nullptr)
+        throw FormatError(path_ + ": no tensor " + quoted(name));
+    return *entry;
+}
+
+std::span<const uint8_t> SafetensorsFile::bytes(const SafetensorsEntry& entry) const {
+    SLIMTUNE_ASSERT(entry.begin <= entry.end && entry.end <= data_size_,
+                    path_ + ": bytes() called with an entry that is not from this file");
+    return {data_ + entry.begin, static_cast<size_t>(entry.end - entry.begin)};
+}
+
+std::vector<float> SafetensorsFile::read_f32(std::string_view name) const {
+    const SafetensorsEntry& e = at(name);
+    const uint8_t* p = data_ + e.begin;
+    const auto n = static_cast<size_t>(e.numel());
+    std::vector<float> out(n);
+    switch (e.dtype) {
+    case DType::F32:
+        if (n != 0)
+            std::memcpy(out.data(), p, n * sizeof(float));
+        break;
+    case DType::F16:
+        for (size_t i = 0; i < n; ++i)
+            out[i] = f16_to_f32(load<uint16_t>(p + 2 * i));
+        break;
+    case DType::BF16:
+        for (size_t i = 0; i < n; ++i)
+            out[i] = bf16_to_f32(load<uint16_t>(p + 2 * i));
+        break;
+    case DType::F64:
+        // Rounds to nearest; magnitudes beyond float's range become infinity (IEEE conversion).
+        for (size_t i = 0; i < n; ++i)
+            out[i] = static_cast<float>(load<double>(p + 8 * i));
+        break;
+    default:
+        throw FormatError(path_ + ": tensor " + quoted(name) + ": dtype " + dtype_name(e.dtype) +
+                          " cannot be read as float; expected F32, F16, BF16 or F64");
+    }
+    return out;
+}
+
+std::vector<double> SafetensorsFile::read_f64(std::string_view name) const {
+    const SafetensorsEntry& e = at(name);
+    const uint8_t* p = data_ + e.begin;
+    const auto n = static_cast<size_t>(e.numel());
+    std::vector<double> out(n);
+    switch (e.dtype) {
+    case DType::F64:
+        if (n != 0)
+            std::memcpy(out.data(), p, n * sizeof(double));
+        break;
+    case DType::F32:
+        for (size_t i = 0; i < n; ++i)
+            out[i] = static_cast<double>(load<float>(p + 4 * i));
+        break;
+    case DType::F16:
+        for (size_t i = 0; i < n; ++i)
+            out[i] = static_cast<double>(f16_to_f32(load<uint16_t>(p + 2 * i)));
+        break;
+    case DType::BF16:
+        for (size_t i = 0; i < n; ++i)
+            out[i] = static_cast<double>(bf16_to_f32(load<uint16_t>(p + 2 * i)));
+        break;
+    default:
+        throw FormatError(path_ + ": tensor " + quoted(name) + ": dtype " + dtype_name(e.dtype) +
+                          " cannot be read as double; expected F64, F32, F16 or BF16");
+    }
+    return out;
+}
+
+std::vector<int64_t> SafetensorsFile::read_i64(std::string_view name) const {
+    const SafetensorsEntry& e = at(name);
+    const uint8_t* p = data_ + e.begin;
+    const auto n = static_cast<size_t>(e.numel());
+    std::vector<int64_t> out(n);
+    switch (e.dtype) {
+    case DType::I64:
+        if (n != 0)
+            std::memcpy(out.data(), p, n * sizeof(int64_t));
+        break;
+    case DType::I32:
+        for (size_t i = 0; i < n; ++i)
+            out[i] = load<int32_t>(p + 4 * i);
+        break;
+    case DType::I16:
+        for (size_t i = 0; i < n; ++i)
+            out[i] = load<int16_t>(p + 2 * i);
+        break;
+    case DType::I8:
+        for (size_t i = 0; i < n; ++i)
+            out[i] = load<int8_t>(p + i);
+        break;
+    case DType::U8:
+        for (size_t i = 0; i < n; ++i)
+            out[i] = p[i];
+        break;
+    case DType::BOOL:
+        for (size_t i = 0; i < n; ++i)
+            out[i] = p[i] != 0 ? 1 : 0; // any non-zero byte is true
+        break;
+    default:
+        throw FormatError(path_ + ": tensor " + quoted(name) + ": dtype " + dtype_name(e.dtype) +
+                          " cannot be read as integer; expected I64, I32, I16, I8, U8 or BOOL");
+    }
+    return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// writer
+
+namespace {
+
+// nlohmann's strict dump throws on invalid UTF-8; check each string up front so the error can
+// say which one.
+void check_utf8(const std::string& path, const std::string& what, const std::string& s) {
+    try {
+        (void)json(s).dump(-1, ' ', false, json::error_handler_t::strict);
+    } catch (const json::exception&) {
+        throw Error(path + ": " + what + " " + quoted(s) + " is not valid UTF-8");
+    }
+}
+
+} // namespace
+
+void write_safetensors(const std::string& path,
+                       const std::vector<SafetensorsTensor>& tensors,
+                       const std::map<std::string, std::string>& metadata) {
+    // Build the header first: every check happens before the file is touched.
+    nlohmann::ordered_json header = nlohmann::ordered_json::object();
+    nlohmann::ordered_json meta = nlohmann::ordered_json::object();
+    if (metadata.find("format") == metadata.end())
+        meta["format"] = "pt";
+    for (const auto& [key, value] : metadata) {
+        check_utf8(path, "metadata key", key);
+        check_utf8(path, "metadata value for key " + quoted(key) + ":", value);
+        meta[key] = value;
+    }
+    header["__metadata__"] = std::move(meta);
+
+    std::set<std::string_view> names;
+    uint64_t offset = 0;
+    for (const SafetensorsTensor& t : tensors) {
+        if (t.name.empty())
+            throw Error(path + ": tensor name is empty");
+        if (t.name == "__metadata__")
+            throw Error(path + ": tensor name '__metadata__' is reserved");
+        check_utf8(path, "tensor name", t.name);
+        if (!names.insert(t.name).second)
+            throw Error(path + ": tensor name " + quoted(t.name) + " is repeated");
+        const std::string where = path + ": tensor " + quoted(t.name) + ": ";
+        int64_t numel = 0;
+        const NumelStatus status = shape_numel(t.shape, numel);
+        if (status == NumelStatus::NegativeDim)
+            throw ShapeError(where + "negative dim in shape " + shape_text(t.shape));
+        if (status == NumelStatus::Overflow)
+            throw ShapeError(where + "element count of shape " + shape_text(t.shape) +
+                             " overflows int64");
+        const size_t elem = dtype_size(t.dtype);
+        if (static_cast<uint64_t>(numel) > std::numeric_limits<uint64_t>::max() / elem)
+            throw ShapeError(where + "byte size of shape " + shape_text(t.shape) + " overflows");
+        const uint64_t nbytes = static_cast<uint64_t>(numel) * elem;
+        if (t.bytes.size() != nbytes)
+            throw ShapeError(where + "has " +
+                             std::to_string(t.bytes.size()) + " bytes; expected " +
+                             std::to_string(nbytes) + " for " + dtype_name(t.dtype) +
+                             " shape " + shape_text(t.shape));
+        nlohmann::ordered_json entry = nlohmann::ordered_json::object();
+        entry["dtype"] = dtype_name(t.dtype);
+        entry["shape"] = t.shape;
+        entry["data_offsets"] = nlohmann::ordered_json::array({offset, offset + nbytes});
+        header[t.name] = std::move(entry);
+        offset += nbytes;
+    }
+
+    std::string text = header.dump();
+    text.append((8 - text.size() % 8) % 8, ' '); // 8 + N is then a multiple of 8 as well
+    const uint64_t header_size = text.size();
+
+    write_file_atomic(path, [&](std::ostream& out) {
+        char size_bytes[8];
+        std::memcpy(size_bytes, &header_size, 8);
+        out.write(size_bytes, 8);
+        out.write(text.data(), static_cast<std::streamsize>(text.size()));
+        for (const SafetensorsTensor& t : tensors)
+            if (!t.bytes.empty())
+                out.write(reinterpret_cast<const char*>(t.bytes.data()),
+                          static_cast<std::streamsize>(t.bytes.size()));
+    });
+}
+
+} // namespace slimtune::io

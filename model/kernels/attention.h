@@ -1,0 +1,44 @@
+// Fused causal self-attention with grouped-query heads.
+//   q, out: (B, T, Hq, D)    k, v: (B, T, Hkv, D)    query head h reads kv head h / (Hq / Hkv)
+//   key_start: (B, T) first key position query (b, i) may see: it sees keys [key_start, i].
+//              All zeros is plain causal attention; the start of the token's document makes
+//              packed sequences independent; i - window + 1 gives a sliding window.
+//   lse: (B, Hq, T) log-sum-exp of each query's scaled scores, saved for backward.
+// No (T, T) matrix is kept between forward and backward: backward recomputes the scores one
+// tile of queries at a time from q, k and lse (FlashAttention's recomputation idea).
+#pragma once
+
+#include <cstdint>
+
+namespace slimtune::kernels {
+
+struct AttentionDims {
+    int64_t batch, seq, n_head, n_head_kv, head_dim;
+};
+
+template <class T>
+void attention_fwd(const T* q,
+                   const T* k,
+                   const T* v,
+                   const int32_t* key_start,
+                   T* out,
+                   T* lse,
+                   const AttentionDims& dims,
+                   T scale) noexcept;
+
+// Accumulates into dq, dk, dv (each may be null). Needs the forward's out and lse.
+template <class T>
+void attention_bwd(const T* q,
+                   const T* k,
+                   const T* v,
+                   const int32_t* key_start,
+                   const T* out,
+                   const T* lse,
+                   const T* dout,
+                   T* dq,
+                   T* dk,
+                   T* dv,
+                   const AttentionDims& dims,
+                   T scale) noexcept;
+
+} // namespace slimtune::kernels

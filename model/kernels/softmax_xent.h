@@ -1,0 +1,36 @@
+// Softmax cross-entropy over rows of logits (rows, V), with an ignore index. The scaled logits
+// z = logit_scale * logits (Granite divides its logits by a constant; 1 elsewhere).
+// A row whose target is kIgnoreIndex contributes nothing and gets a zero gradient.
+#pragma once
+
+#include <cstdint>
+
+namespace slimtune::kernels {
+
+inline constexpr int32_t kIgnoreIndex = -100;
+
+// row_loss[r] = logsumexp(z_r) - z_r[target_r]  (0 for ignored rows); lse[r] saved for bwd.
+template <class T>
+void softmax_xent_fwd(const T* logits,
+                      const int32_t* targets,
+                      T* row_loss,
+                      T* lse,
+                      int64_t rows,
+                      int64_t vocab,
+                      T logit_scale) noexcept;
+
+// dlogits[r, :] (+)= g * logit_scale * (softmax(z_r) - onehot(target_r)) for counted rows.
+// With overwrite, dlogits is assigned instead (ignored rows get zeros) and may alias logits,
+// which turns a logits chunk into its gradient in place.
+template <class T>
+void softmax_xent_bwd(const T* logits,
+                      const int32_t* targets,
+                      const T* lse,
+                      T g,
+                      T* dlogits,
+                      int64_t rows,
+                      int64_t vocab,
+                      T logit_scale,
+                      bool overwrite) noexcept;
+
+} // namespace slimtune::kernels
