@@ -81,10 +81,12 @@ double dot(const A& r, const B& y) {
 
 // Central finite differences of loss() with respect to every element of x (modified in place
 // and restored), to compare with an analytic gradient.
+// With stride > 1 only elements i % stride == 0 are differenced (others are left 0): use
+// sampled_gradient() to compare just those.
 template <class T, class F>
-std::vector<double> numeric_gradient(std::vector<T>& x, F loss, double eps) {
+std::vector<double> numeric_gradient(std::vector<T>& x, F loss, double eps, size_t stride = 1) {
     std::vector<double> g(x.size());
-    for (size_t i = 0; i < x.size(); ++i) {
+    for (size_t i = 0; i < x.size(); i += stride) {
         const T keep = x[i];
         x[i] = static_cast<T>(static_cast<double>(keep) + eps);
         const double up = loss();
@@ -94,6 +96,14 @@ std::vector<double> numeric_gradient(std::vector<T>& x, F loss, double eps) {
         g[i] = (up - down) / (2 * eps);
     }
     return g;
+}
+
+// Every stride-th element of g, to pair with numeric_gradient(..., stride).
+inline std::vector<double> sampled(const std::vector<double>& g, size_t stride) {
+    std::vector<double> r;
+    for (size_t i = 0; i < g.size(); i += stride)
+        r.push_back(g[i]);
+    return r;
 }
 
 } // namespace slimtune::test

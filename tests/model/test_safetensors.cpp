@@ -334,7 +334,7 @@ TEST_CASE("safetensors: reads hand-made files the reference implementation accep
 
     SECTION("odd header length, so the data is unaligned; no __metadata__") {
         // 2 x F32 then 1 x F64: with N odd neither tensor starts on its natural alignment.
-        const std::string header = R"({"b":{"dtype":"F64","shape":[1],"data_offsets":[8,16]},)"
+        const std::string header = R"({ "b":{"dtype":"F64","shape":[1],"data_offsets":[8,16]},)"
                                    R"("a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})";
         REQUIRE(header.size() % 2 == 1);
         const std::string data =
@@ -592,6 +592,8 @@ std::vector<Malformation> catalogue() {
         {"trailing garbage after the object", file_bytes("{} x", ""), "not valid UTF-8 JSON"},
         {"padded with NUL instead of spaces", file_bytes(std::string("{}\0\0", 4), ""),
          "not valid UTF-8 JSON"},
+        {"NUL then more JSON", file_bytes(std::string("{}\0{\"a\":1}", 10), ""),
+         "NUL byte at offset 2"},
         {"two objects", file_bytes("{}{}", ""), "not valid UTF-8 JSON"},
         {"invalid UTF-8 in a key", file_bytes("{\"\xff\":1}", ""), "not valid UTF-8 JSON"},
         {"overlong UTF-8 in a string", file_bytes("{\"\xc0\xaf\":1}", ""), "not valid UTF-8 JSON"},
