@@ -6,6 +6,8 @@
 
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <cstdint>
 #include <sstream>
 #include <string>
@@ -59,6 +61,9 @@ void require_close(const A& actual,
             worst = i;
         }
     }
+    if (std::getenv("SLIMTUNE_TEST_REPORT")) // measured margins, for docs/numerics.md
+        std::printf("%-48s max abs err %.3g  max rel err %.3g\n", label.c_str(), max_abs,
+                    max_rel);
     if (bad) {
         std::ostringstream os;
         os << label << ": " << bad << " of " << actual.size() << " elements off; worst [" << worst

@@ -16,9 +16,9 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <tuple>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <tuple>
 #include <unistd.h>
 #include <utility>
 
@@ -40,16 +40,16 @@ struct DTypeInfo {
 };
 
 constexpr DTypeInfo kDTypes[] = {
-    {DType::F64, "F64", 8}, {DType::F32, "F32", 4}, {DType::F16, "F16", 2},
+    {DType::F64, "F64", 8},   {DType::F32, "F32", 4}, {DType::F16, "F16", 2},
     {DType::BF16, "BF16", 2}, {DType::I64, "I64", 8}, {DType::I32, "I32", 4},
-    {DType::I16, "I16", 2}, {DType::I8, "I8", 1}, {DType::U8, "U8", 1},
+    {DType::I16, "I16", 2},   {DType::I8, "I8", 1},   {DType::U8, "U8", 1},
     {DType::BOOL, "BOOL", 1},
 };
 
 // dtypes the format defines but slimtune does not read: reported as "unsupported", not "unknown".
 constexpr const char* kUnsupportedDTypes[] = {
-    "U16", "U32", "U64", "C64", "F8_E5M2", "F8_E4M3", "F8_E8M0", "F8_E4M3FNUZ", "F8_E5M2FNUZ",
-    "F4", "F6_E2M3", "F6_E3M2",
+    "U16",     "U32",         "U64",         "C64", "F8_E5M2", "F8_E4M3",
+    "F8_E8M0", "F8_E4M3FNUZ", "F8_E5M2FNUZ", "F4",  "F6_E2M3", "F6_E3M2",
 };
 
 const DTypeInfo& dtype_info(DType dtype) {
@@ -86,7 +86,9 @@ std::string printable(std::string_view s, size_t max_len = 200) {
     return out;
 }
 
-std::string quoted(std::string_view s) { return "'" + printable(s) + "'"; }
+std::string name_text(std::string_view s) {
+    return "'" + printable(s) + "'";
+}
 
 std::string shape_text(const std::vector<int64_t>& shape) {
     std::string s = "[";
@@ -136,7 +138,7 @@ bool get_unsigned(const json& v, uint64_t& out) {
 
 std::string json_kind(const json& v) {
     if (v.is_number_integer() && !v.is_number_unsigned())
-        return "negative integer " + std::to_string(v.get<int64_t>());  // (never "-0")
+        return "negative integer " + std::to_string(v.get<int64_t>()); // (never "-0")
     if (v.is_number_float())
         return "non-integer number";
     return std::string(v.type_name());
@@ -177,6 +179,11 @@ struct DuplicateKeyCheck {
 json parse_header_json(const std::string& path, const char* text, uint64_t size) {
     if (size == 0 || text[0] != '{')
         throw FormatError(path + ": header does not start with '{'; expected a JSON object");
+    // NOTE: nlohmann's lexer takes a NUL byte for the end of input, so "{}\0<anything>" would
+    // parse. A NUL can appear nowhere in valid JSON text, so reject it here.
+    if (const void* nul = std::memchr(text, 0, size); nul != nullptr)
+        throw FormatError(path + ": header is not valid UTF-8 JSON: NUL byte at offset " +
+                          std::to_string(static_cast<const char*>(nul) - text));
     DuplicateKeyCheck dup;
     json header;
     try {
@@ -195,7 +202,7 @@ json parse_header_json(const std::string& path, const char* text, uint64_t size)
         throw FormatError(path + ": header is not valid UTF-8 JSON: " + printable(what, 300));
     }
     if (dup.found)
-        throw FormatError(path + ": header has duplicate key " + quoted(dup.duplicate));
+        throw FormatError(path + ": header has duplicate key " + name_text(dup.duplicate));
     if (!header.is_object())
         throw FormatError(path + ": header is not a JSON object; got " + header.type_name());
     return header;
@@ -203,12 +210,11 @@ json parse_header_json(const std::string& path, const char* text, uint64_t size)
 
 std::map<std::string, std::string> parse_metadata(const std::string& path, const json& value) {
     if (!value.is_object())
-        throw FormatError(path + ": __metadata__ is not a JSON object; got " +
-                          value.type_name());
+        throw FormatError(path + ": __metadata__ is not a JSON object; got " + value.type_name());
     std::map<std::string, std::string> out;
     for (const auto& [key, v] : value.items()) {
         if (!v.is_string())
-            throw FormatError(path + ": __metadata__ key " + quoted(key) +
+            throw FormatError(path + ": __metadata__ key " + name_text(key) +
                               " is not a string; got " + json_kind(v));
         out.emplace(key, v.get<std::string>());
     }
@@ -219,7 +225,7 @@ SafetensorsEntry parse_entry(const std::string& path,
                              const std::string& name,
                              const json& value,
                              uint64_t data_size) {
-    const std::string where = path + ": tensor " + quoted(name) + ": ";
+    const std::string where = path + ": tensor " + name_text(name) + ": ";
     if (!value.is_object())
         throw FormatError(where + "entry is not a JSON object; got " + json_kind(value));
     SafetensorsEntry entry;
@@ -235,8 +241,8 @@ SafetensorsEntry parse_entry(const std::string& path,
     if (info == nullptr) {
         for (const char* unsupported : kUnsupportedDTypes)
             if (dtype_str == unsupported)
-                throw FormatError(where + "unsupported dtype " + quoted(dtype_str));
-        throw FormatError(where + "unknown dtype " + quoted(dtype_str));
+                throw FormatError(where + "unsupported dtype " + name_text(dtype_str));
+        throw FormatError(where + "unknown dtype " + name_text(dtype_str));
     }
     entry.dtype = info->dtype;
 
@@ -269,8 +275,7 @@ SafetensorsEntry parse_entry(const std::string& path,
         throw FormatError(where + "missing 'data_offsets'");
     if (!offsets_it->is_array() || offsets_it->size() != 2)
         throw FormatError(where + "'data_offsets' is not an array of two integers");
-    if (!get_unsigned((*offsets_it)[0], entry.begin) ||
-        !get_unsigned((*offsets_it)[1], entry.end))
+    if (!get_unsigned((*offsets_it)[0], entry.begin) || !get_unsigned((*offsets_it)[1], entry.end))
         throw FormatError(where + "'data_offsets' are not non-negative integers");
     const std::string range =
         "[" + std::to_string(entry.begin) + ", " + std::to_string(entry.end) + "]";
@@ -297,10 +302,10 @@ void check_layout(const std::string& path,
     const SafetensorsEntry* prev = nullptr;
     for (const SafetensorsEntry& e : entries) {
         if (e.begin < cursor)
-            throw FormatError(path + ": tensors " + quoted(prev->name) + " [" +
+            throw FormatError(path + ": tensors " + name_text(prev->name) + " [" +
                               std::to_string(prev->begin) + ", " + std::to_string(prev->end) +
-                              ") and " + quoted(e.name) + " [" + std::to_string(e.begin) +
-                              ", " + std::to_string(e.end) + ") overlap");
+                              ") and " + name_text(e.name) + " [" + std::to_string(e.begin) + ", " +
+                              std::to_string(e.end) + ") overlap");
         if (e.begin > cursor)
             throw FormatError(path + ": data section bytes [" + std::to_string(cursor) + ", " +
                               std::to_string(e.begin) + ") belong to no tensor");
@@ -323,14 +328,18 @@ template <class T> T load(const uint8_t* p) {
 // ---------------------------------------------------------------------------------------------
 // dtypes
 
-size_t dtype_size(DType dtype) { return dtype_info(dtype).size; }
+size_t dtype_size(DType dtype) {
+    return dtype_info(dtype).size;
+}
 
-const char* dtype_name(DType dtype) { return dtype_info(dtype).name; }
+const char* dtype_name(DType dtype) {
+    return dtype_info(dtype).name;
+}
 
 DType parse_dtype(const std::string& s) {
     const DTypeInfo* info = lookup_dtype(s);
     if (info == nullptr)
-        throw FormatError("safetensors: unknown dtype " + quoted(s));
+        throw FormatError("safetensors: unknown dtype " + name_text(s));
     return info->dtype;
 }
 
@@ -340,12 +349,12 @@ int64_t SafetensorsEntry::numel() const {
     case NumelStatus::Ok:
         return n;
     case NumelStatus::NegativeDim:
-        throw ShapeError("safetensors: tensor " + quoted(name) + ": negative dim in shape " +
+        throw ShapeError("safetensors: tensor " + name_text(name) + ": negative dim in shape " +
                          shape_text(shape));
     case NumelStatus::Overflow:
         break;
     }
-    throw ShapeError("safetensors: tensor " + quoted(name) + ": element count of shape " +
+    throw ShapeError("safetensors: tensor " + name_text(name) + ": element count of shape " +
                      shape_text(shape) + " overflows int64");
 }
 
@@ -379,7 +388,9 @@ float f16_to_f32(uint16_t h) {
     return std::bit_cast<float>(bits);
 }
 
-float bf16_to_f32(uint16_t b) { return std::bit_cast<float>(static_cast<uint32_t>(b) << 16); }
+float bf16_to_f32(uint16_t b) {
+    return std::bit_cast<float>(static_cast<uint32_t>(b) << 16);
+}
 
 uint16_t f32_to_f16(float f) {
     const uint32_t bits = std::bit_cast<uint32_t>(f);
@@ -404,7 +415,7 @@ uint16_t f32_to_f16(float f) {
     // subnormal; the tie goes to even, i.e. zero) that is zero.
     if (abs <= 0x33000000u)
         return sign;
-    const uint32_t exp = abs >> 23;                     // 102..112 here
+    const uint32_t exp = abs >> 23;                      // 102..112 here
     const uint32_t mant = (abs & 0x7fffffu) | 0x800000u; // with the implicit bit
     // |f| = mant * 2^(exp - 150), so |f| / 2^-24 = mant >> (126 - exp), shift in 14..24.
     const uint32_t shift = 126u - exp;
@@ -508,7 +519,9 @@ SafetensorsFile& SafetensorsFile::operator=(SafetensorsFile&& other) noexcept {
     return *this;
 }
 
-SafetensorsFile::~SafetensorsFile() { unmap(); }
+SafetensorsFile::~SafetensorsFile() {
+    unmap();
+}
 
 void SafetensorsFile::unmap() noexcept {
     if (map_ != nullptr)
@@ -527,7 +540,7 @@ const SafetensorsEntry* SafetensorsFile::find(std::string_view name) const {
 const SafetensorsEntry& SafetensorsFile::at(std::string_view name) const {
     const SafetensorsEntry* entry = find(name);
     if (entry == nullptr)
-        throw FormatError(path_ + ": no tensor " + quoted(name));
+        throw FormatError(path_ + ": no tensor " + name_text(name));
     return *entry;
 }
 
@@ -561,7 +574,7 @@ std::vector<float> SafetensorsFile::read_f32(std::string_view name) const {
             out[i] = static_cast<float>(load<double>(p + 8 * i));
         break;
     default:
-        throw FormatError(path_ + ": tensor " + quoted(name) + ": dtype " + dtype_name(e.dtype) +
+        throw FormatError(path_ + ": tensor " + name_text(name) + ": dtype " + dtype_name(e.dtype) +
                           " cannot be read as float; expected F32, F16, BF16 or F64");
     }
     return out;
@@ -590,7 +603,7 @@ std::vector<double> SafetensorsFile::read_f64(std::string_view name) const {
             out[i] = static_cast<double>(bf16_to_f32(load<uint16_t>(p + 2 * i)));
         break;
     default:
-        throw FormatError(path_ + ": tensor " + quoted(name) + ": dtype " + dtype_name(e.dtype) +
+        throw FormatError(path_ + ": tensor " + name_text(name) + ": dtype " + dtype_name(e.dtype) +
                           " cannot be read as double; expected F64, F32, F16 or BF16");
     }
     return out;
@@ -627,7 +640,7 @@ std::vector<int64_t> SafetensorsFile::read_i64(std::string_view name) const {
             out[i] = p[i] != 0 ? 1 : 0; // any non-zero byte is true
         break;
     default:
-        throw FormatError(path_ + ": tensor " + quoted(name) + ": dtype " + dtype_name(e.dtype) +
+        throw FormatError(path_ + ": tensor " + name_text(name) + ": dtype " + dtype_name(e.dtype) +
                           " cannot be read as integer; expected I64, I32, I16, I8, U8 or BOOL");
     }
     return out;
@@ -644,7 +657,7 @@ void check_utf8(const std::string& path, const std::string& what, const std::str
     try {
         (void)json(s).dump(-1, ' ', false, json::error_handler_t::strict);
     } catch (const json::exception&) {
-        throw Error(path + ": " + what + " " + quoted(s) + " is not valid UTF-8");
+        throw Error(path + ": " + what + " " + name_text(s) + " is not valid UTF-8");
     }
 }
 
@@ -660,7 +673,7 @@ void write_safetensors(const std::string& path,
         meta["format"] = "pt";
     for (const auto& [key, value] : metadata) {
         check_utf8(path, "metadata key", key);
-        check_utf8(path, "metadata value for key " + quoted(key) + ":", value);
+        check_utf8(path, "metadata value for key " + name_text(key) + ":", value);
         meta[key] = value;
     }
     header["__metadata__"] = std::move(meta);
@@ -674,8 +687,8 @@ void write_safetensors(const std::string& path,
             throw Error(path + ": tensor name '__metadata__' is reserved");
         check_utf8(path, "tensor name", t.name);
         if (!names.insert(t.name).second)
-            throw Error(path + ": tensor name " + quoted(t.name) + " is repeated");
-        const std::string where = path + ": tensor " + quoted(t.name) + ": ";
+            throw Error(path + ": tensor name " + name_text(t.name) + " is repeated");
+        const std::string where = path + ": tensor " + name_text(t.name) + ": ";
         int64_t numel = 0;
         const NumelStatus status = shape_numel(t.shape, numel);
         if (status == NumelStatus::NegativeDim)
@@ -688,10 +701,9 @@ void write_safetensors(const std::string& path,
             throw ShapeError(where + "byte size of shape " + shape_text(t.shape) + " overflows");
         const uint64_t nbytes = static_cast<uint64_t>(numel) * elem;
         if (t.bytes.size() != nbytes)
-            throw ShapeError(where + "has " +
-                             std::to_string(t.bytes.size()) + " bytes; expected " +
-                             std::to_string(nbytes) + " for " + dtype_name(t.dtype) +
-                             " shape " + shape_text(t.shape));
+            throw ShapeError(where + "has " + std::to_string(t.bytes.size()) + " bytes; expected " +
+                             std::to_string(nbytes) + " for " + dtype_name(t.dtype) + " shape " +
+                             shape_text(t.shape));
         nlohmann::ordered_json entry = nlohmann::ordered_json::object();
         entry["dtype"] = dtype_name(t.dtype);
         entry["shape"] = t.shape;
