@@ -3,6 +3,9 @@
 #include "model/kernels/gemm.h"
 
 #include <Eigen/Core>
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
 
 namespace slimtune::kernels {
 
@@ -23,7 +26,14 @@ static bool cpu_has_avx512() {
     return has;
 }
 
-const char* gemm_backend() { return cpu_has_avx512() ? "eigen-avx512" : "eigen-avx2"; }
+static std::atomic<bool> g_use_avx512{[] {
+    const char* env = std::getenv("SLIMTUNE_GEMM");
+    return cpu_has_avx512() && !(env && std::strcmp(env, "portable") == 0);
+}()};
+
+void gemm_force_portable(bool on) { g_use_avx512 = cpu_has_avx512() && !on; }
+
+const char* gemm_backend() { return g_use_avx512 ? "eigen-avx512" : "eigen-avx2"; }
 
 template <>
 void gemm<float>(bool trans_a,
@@ -39,7 +49,7 @@ void gemm<float>(bool trans_a,
                  float beta,
                  float* C,
                  int64_t ldc) noexcept {
-    if (cpu_has_avx512())
+    if (g_use_avx512.load(std::memory_order_relaxed))
         avx512::gemm_f32(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     else
         portable::gemm_eigen<float>(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C,

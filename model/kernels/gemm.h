@@ -30,7 +30,10 @@ void gemm(bool trans_a,
           T* C,
           int64_t ldc) noexcept;
 
-// Which implementation gemm<float> dispatches to on this CPU, e.g. "eigen-avx512".
+// Which implementation gemm<float> dispatches to, e.g. "eigen-avx512".
 const char* gemm_backend();
+// Forces the portable x86-64-v3 build even on an AVX-512 CPU (tests and benchmarks compare
+// the two). The environment variable SLIMTUNE_GEMM=portable sets it at start-up.
+void gemm_force_portable(bool on);
 
 } // namespace slimtune::kernels
