@@ -3,6 +3,7 @@
 // (plus 1e-5 relative, for large values). The backward pass is driven by the file's upstream
 // gradient r (L = <r, out>).
 #include "model/autograd.h"
+#include "model/block.h"
 #include "model/io/safetensors.h"
 #include "model/ops/ops.h"
 #include "tests/test_util.h"
@@ -163,44 +164,53 @@ TEST_CASE("golden: dropout mask and scaling", "[model][golden]") {
     g.check(dropout(g.input("x"), static_cast<float>(g.meta("p")), rng));
 }
 
+// The two blocks run model/block.cpp itself, fed the golden file's Hugging Face-named weights.
 TEST_CASE("golden: one Llama block (RMSNorm, RoPE, GQA, packed docs, SwiGLU)",
           "[model][golden]") {
     Golden g("block_llama");
-    const int64_t B = 2, T = 8, C = 32, Hq = 4, Hkv = 2, D = 8;
-    Tensor x = g.input("x");
-    auto w = [&](const std::string& n) { return g.input(n + ".weight"); };
+    const BlockConfig cfg{.hidden = 32, .n_head = 4, .n_head_kv = 2, .head_dim = 8,
+                          .intermediate = 48, .norm = NormKind::Rms, .mlp = MlpKind::SwiGlu,
+                          .bias = false, .rope = true, .rope_theta = 10000.0, .rotary_dim = 0,
+                          .norm_eps = 1e-6f};
+    auto w = [&](const std::string& n) { return LinearParams{g.input(n + ".weight"), {}}; };
+    BlockParams p;
+    p.norm1.weight = g.input("input_layernorm.weight");
+    p.q = w("self_attn.q_proj");
+    p.k = w("self_attn.k_proj");
+    p.v = w("self_attn.v_proj");
+    p.o = w("self_attn.o_proj");
+    p.norm2.weight = g.input("post_attention_layernorm.weight");
+    p.gate = w("mlp.gate_proj");
+    p.up = w("mlp.up_proj");
+    p.down = w("mlp.down_proj");
     const std::vector<int32_t> pos = g.ids("positions"), doc = g.ids("doc");
-    const auto inv_freq = rope_inv_freq(D, 10000.0);
-    const float eps = 1e-6f;
-
-    Tensor h = rms_norm(x, w("input_layernorm"), eps);
-    Tensor q = rope(reshape(linear(h, w("self_attn.q_proj")), {B, T, Hq, D}), pos, inv_freq);
-    Tensor k = rope(reshape(linear(h, w("self_attn.k_proj")), {B, T, Hkv, D}), pos, inv_freq);
-    Tensor v = reshape(linear(h, w("self_attn.v_proj")), {B, T, Hkv, D});
-    Tensor a = reshape(attention(q, k, v, {.doc_ids = doc}), {B, T, C});
-    Tensor y = add(x, linear(a, w("self_attn.o_proj")));
-    Tensor m = rms_norm(y, w("post_attention_layernorm"), eps);
-    Tensor mlp = linear(swiglu(linear(m, w("mlp.gate_proj")), linear(m, w("mlp.up_proj"))),
-                        w("mlp.down_proj"));
-    g.check(add(y, mlp));
+    Tensor x = g.input("x");
+    g.check(block_forward(cfg, p, x, {.batch = 2, .seq = 8, .positions = pos, .doc_ids = doc}));
 }
 
 TEST_CASE("golden: one GPT-2 block (LayerNorm, biases, GELU)", "[model][golden]") {
     Golden g("block_gpt2");
-    const int64_t B = 2, T = 8, C = 32, H = 4, D = 8;
+    const BlockConfig cfg{.hidden = 32, .n_head = 4, .n_head_kv = 4, .head_dim = 8,
+                          .intermediate = 128, .norm = NormKind::Layer, .mlp = MlpKind::Gelu,
+                          .bias = true, .rope = false, .rope_theta = 0, .rotary_dim = 0,
+                          .norm_eps = 1e-5f};
+    auto lin = [&](const std::string& n) {
+        Tensor wt = g.input(n + ".weight"), b = g.input(n + ".bias");
+        return LinearParams{wt, b};
+    };
+    auto norm = [&](const std::string& n) {
+        Tensor wt = g.input(n + ".weight"), b = g.input(n + ".bias");
+        return NormParams{wt, b};
+    };
+    BlockParams p;
+    p.norm1 = norm("ln_1");
+    p.q = lin("attn.q_proj");
+    p.k = lin("attn.k_proj");
+    p.v = lin("attn.v_proj");
+    p.o = lin("attn.c_proj");
+    p.norm2 = norm("ln_2");
+    p.up = lin("mlp.c_fc");
+    p.down = lin("mlp.c_proj");
     Tensor x = g.input("x");
-    auto lin = [&](const Tensor& in, const std::string& n) {
-        Tensor wt = g.input(n + ".weight"), b = g.input(n + ".bias");
-        return linear(in, wt, b);
-    };
-    auto ln = [&](const Tensor& in, const std::string& n) {
-        Tensor wt = g.input(n + ".weight"), b = g.input(n + ".bias");
-        return layer_norm(in, wt, b, 1e-5f);
-    };
-    Tensor h = ln(x, "ln_1");
-    Tensor q = reshape(lin(h, "attn.q_proj"), {B, T, H, D});
-    Tensor k = reshape(lin(h, "attn.k_proj"), {B, T, H, D});
-    Tensor v = reshape(lin(h, "attn.v_proj"), {B, T, H, D});
-    Tensor y = add(x, lin(reshape(attention(q, k, v), {B, T, C}), "attn.c_proj"));
-    g.check(add(y, lin(gelu_tanh(lin(ln(y, "ln_2"), "mlp.c_fc")), "mlp.c_proj")));
+    g.check(block_forward(cfg, p, x, {.batch = 2, .seq = 8, .positions = {}, .doc_ids = {}}));
 }

@@ -1,0 +1,63 @@
+// One pre-norm transformer block with switches instead of copies: LayerNorm or RMSNorm,
+// GELU or SwiGLU MLP, optional biases, optional rotary positions, grouped-query attention.
+//   h = x + o(attention(rope(q(norm1(x))), rope(k(norm1(x))), v(norm1(x))))
+//   y = h + down(act(up(norm2(h))))            act = gelu_tanh, or silu(gate) * up
+// The full model families (and Hugging Face parameter names) build on this block.
+#pragma once
+
+#include "common/rng.h"
+#include "model/tensor.h"
+
+#include <functional>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace slimtune {
+
+enum class NormKind { Layer, Rms };
+enum class MlpKind { Gelu, SwiGlu };
+
+struct BlockConfig {
+    int64_t hidden = 0, n_head = 0, n_head_kv = 0, head_dim = 0, intermediate = 0;
+    NormKind norm = NormKind::Rms;
+    MlpKind mlp = MlpKind::SwiGlu;
+    bool bias = false;       // biases on every projection
+    bool rope = true;        // rotary positions on q and k
+    double rope_theta = 10000.0;
+    int64_t rotary_dim = 0;  // 0 means the whole head
+    float norm_eps = 1e-6f;
+};
+
+struct LinearParams {
+    Tensor weight, bias; // (out, in), (out) or undefined
+};
+struct NormParams {
+    Tensor weight, bias; // (C), (C) or undefined
+};
+struct BlockParams {
+    NormParams norm1, norm2;
+    LinearParams q, k, v, o, up, gate, down; // gate only for SwiGLU
+};
+
+// Where each token of a (B, T) batch sits: its position (for RoPE) and, when sequences are
+// packed, its document id (attention never crosses documents). Both B*T long or empty.
+struct TokenLayout {
+    int64_t batch = 0, seq = 0;
+    std::span<const int32_t> positions, doc_ids;
+};
+
+// Validates the configuration (ConfigError naming the bad field).
+void block_check(const BlockConfig& cfg);
+// Random init: projections N(0, 0.02), the output projections scaled by 1/sqrt(2 n_layer),
+// norms 1, biases 0 (GPT-2's scheme).
+BlockParams block_init(const BlockConfig& cfg, int64_t n_layer, Rng& rng, bool trainable);
+// Calls f(name, tensor) for every defined parameter, names like "q.weight".
+void block_for_each_param(BlockParams& p, const std::function<void(const std::string&, Tensor&)>& f);
+// x: (B, T, C) -> (B, T, C).
+Tensor block_forward(const BlockConfig& cfg,
+                     const BlockParams& p,
+                     const Tensor& x,
+                     const TokenLayout& layout);
+
+} // namespace slimtune
