@@ -1,0 +1,12 @@
+// The subcommands of the `slimtune` CLI. Each takes the arguments after its name, returns the
+// process exit code, and lets library exceptions propagate to main(), which prints them.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace slimtune::train {
+
+int run_demo(const std::vector<std::string>& args);
+
+} // namespace slimtune::train
