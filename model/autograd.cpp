@@ -28,10 +28,16 @@ Tape& tape() {
 
 } // namespace
 
-bool grad_enabled() { return tape().grad_on; }
+bool grad_enabled() {
+    return tape().grad_on;
+}
 
-NoGradGuard::NoGradGuard() : previous_(tape().grad_on) { tape().grad_on = false; }
-NoGradGuard::~NoGradGuard() { tape().grad_on = previous_; }
+NoGradGuard::NoGradGuard() : previous_(tape().grad_on) {
+    tape().grad_on = false;
+}
+NoGradGuard::~NoGradGuard() {
+    tape().grad_on = previous_;
+}
 
 bool should_record(std::initializer_list<const Tensor*> inputs) {
     if (!tape().grad_on)
@@ -59,7 +65,9 @@ void clear_tape() {
     ++tp.generation;
 }
 
-size_t tape_size() { return tape().entries.size(); }
+size_t tape_size() {
+    return tape().entries.size();
+}
 
 void backward(const Tensor& output, std::span<const float> grad_output) {
     if (!output.defined())

@@ -14,17 +14,17 @@ void block_check(const BlockConfig& c) {
     };
     need(c.hidden > 0 && c.n_head > 0 && c.head_dim > 0 && c.intermediate > 0,
          "hidden, n_head, head_dim and intermediate must be positive");
-    need(c.n_head_kv > 0 && c.n_head % c.n_head_kv == 0,
-         "n_head (" + std::to_string(c.n_head) + ") must be a multiple of n_head_kv (" +
-             std::to_string(c.n_head_kv) + ")");
+    need(c.n_head_kv > 0 && c.n_head % c.n_head_kv == 0, "n_head (" + std::to_string(c.n_head) +
+                                                             ") must be a multiple of n_head_kv (" +
+                                                             std::to_string(c.n_head_kv) + ")");
     const int64_t rd = c.rotary_dim ? c.rotary_dim : c.head_dim;
-    need(!c.rope || (rd % 2 == 0 && rd <= c.head_dim),
-         "rotary_dim " + std::to_string(rd) + " must be even and at most head_dim " +
-             std::to_string(c.head_dim));
+    need(!c.rope || (rd % 2 == 0 && rd <= c.head_dim), "rotary_dim " + std::to_string(rd) +
+                                                           " must be even and at most head_dim " +
+                                                           std::to_string(c.head_dim));
 }
 
-static LinearParams make_linear(int64_t out, int64_t in, bool bias, float stddev, Rng& rng,
-                                bool trainable) {
+static LinearParams
+make_linear(int64_t out, int64_t in, bool bias, float stddev, Rng& rng, bool trainable) {
     std::vector<float> w(static_cast<size_t>(out * in));
     for (auto& x : w)
         x = stddev * rng.next_normal();
@@ -87,10 +87,8 @@ static Tensor apply_linear(const LinearParams& l, const Tensor& x) {
     return linear(x, l.weight, l.bias);
 }
 
-Tensor block_forward(const BlockConfig& c,
-                     const BlockParams& p,
-                     const Tensor& x,
-                     const TokenLayout& t) {
+Tensor
+block_forward(const BlockConfig& c, const BlockParams& p, const Tensor& x, const TokenLayout& t) {
     if (x.ndim() != 3 || x.dim(0) != t.batch || x.dim(1) != t.seq || x.dim(2) != c.hidden)
         throw ShapeError("block_forward: expected x [" + std::to_string(t.batch) + ", " +
                          std::to_string(t.seq) + ", " + std::to_string(c.hidden) + "], got " +
@@ -108,9 +106,8 @@ Tensor block_forward(const BlockConfig& c,
     Tensor a = reshape(attention(q, k, v, {.doc_ids = t.doc_ids}), {B, T, c.n_head * D});
     Tensor res = add(x, apply_linear(p.o, a));
     Tensor m = apply_norm(c, p.norm2, res);
-    Tensor act = c.mlp == MlpKind::SwiGlu
-                     ? swiglu(apply_linear(p.gate, m), apply_linear(p.up, m))
-                     : gelu_tanh(apply_linear(p.up, m));
+    Tensor act = c.mlp == MlpKind::SwiGlu ? swiglu(apply_linear(p.gate, m), apply_linear(p.up, m))
+                                          : gelu_tanh(apply_linear(p.up, m));
     return add(res, apply_linear(p.down, act));
 }
 

@@ -22,10 +22,10 @@ struct BlockConfig {
     int64_t hidden = 0, n_head = 0, n_head_kv = 0, head_dim = 0, intermediate = 0;
     NormKind norm = NormKind::Rms;
     MlpKind mlp = MlpKind::SwiGlu;
-    bool bias = false;       // biases on every projection
-    bool rope = true;        // rotary positions on q and k
+    bool bias = false; // biases on every projection
+    bool rope = true;  // rotary positions on q and k
     double rope_theta = 10000.0;
-    int64_t rotary_dim = 0;  // 0 means the whole head
+    int64_t rotary_dim = 0; // 0 means the whole head
     float norm_eps = 1e-6f;
 };
 
@@ -53,7 +53,8 @@ void block_check(const BlockConfig& cfg);
 // norms 1, biases 0 (GPT-2's scheme).
 BlockParams block_init(const BlockConfig& cfg, int64_t n_layer, Rng& rng, bool trainable);
 // Calls f(name, tensor) for every defined parameter, names like "q.weight".
-void block_for_each_param(BlockParams& p, const std::function<void(const std::string&, Tensor&)>& f);
+void block_for_each_param(BlockParams& p,
+                          const std::function<void(const std::string&, Tensor&)>& f);
 // x: (B, T, C) -> (B, T, C).
 Tensor block_forward(const BlockConfig& cfg,
                      const BlockParams& p,

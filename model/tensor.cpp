@@ -64,7 +64,9 @@ static TensorImpl& checked(const std::shared_ptr<TensorImpl>& p) {
     return *p;
 }
 
-const Shape& Tensor::shape() const { return checked(impl_).shape; }
+const Shape& Tensor::shape() const {
+    return checked(impl_).shape;
+}
 
 int64_t Tensor::dim(int64_t i) const {
     int64_t n = ndim();
@@ -75,11 +77,21 @@ int64_t Tensor::dim(int64_t i) const {
     return shape()[static_cast<size_t>(j)];
 }
 
-int64_t Tensor::numel() const { return static_cast<int64_t>(checked(impl_).storage->size()); }
-int64_t Tensor::cols() const { return ndim() == 0 ? 1 : shape().back(); }
-int64_t Tensor::rows() const { return cols() == 0 ? 0 : numel() / cols(); }
-float* Tensor::data() { return checked(impl_).storage->data(); }
-const float* Tensor::data() const { return checked(impl_).storage->data(); }
+int64_t Tensor::numel() const {
+    return static_cast<int64_t>(checked(impl_).storage->size());
+}
+int64_t Tensor::cols() const {
+    return ndim() == 0 ? 1 : shape().back();
+}
+int64_t Tensor::rows() const {
+    return cols() == 0 ? 0 : numel() / cols();
+}
+float* Tensor::data() {
+    return checked(impl_).storage->data();
+}
+const float* Tensor::data() const {
+    return checked(impl_).storage->data();
+}
 
 float Tensor::item() const {
     if (numel() != 1)
@@ -88,7 +100,9 @@ float Tensor::item() const {
     return data()[0];
 }
 
-bool Tensor::requires_grad() const { return checked(impl_).requires_grad; }
+bool Tensor::requires_grad() const {
+    return checked(impl_).requires_grad;
+}
 
 Tensor& Tensor::set_requires_grad(bool on) {
     if (!is_leaf())
@@ -97,8 +111,12 @@ Tensor& Tensor::set_requires_grad(bool on) {
     return *this;
 }
 
-bool Tensor::is_leaf() const { return checked(impl_).node < 0; }
-bool Tensor::has_grad() const { return !checked(impl_).grad.empty(); }
+bool Tensor::is_leaf() const {
+    return checked(impl_).node < 0;
+}
+bool Tensor::has_grad() const {
+    return !checked(impl_).grad.empty();
+}
 
 float* Tensor::grad() const {
     TensorImpl& t = checked(impl_);
@@ -107,12 +125,20 @@ float* Tensor::grad() const {
     return t.grad.data();
 }
 
-std::span<const float> Tensor::grad_values() const { return checked(impl_).grad; }
+std::span<const float> Tensor::grad_values() const {
+    return checked(impl_).grad;
+}
 
-void Tensor::zero_grad() { std::vector<float>().swap(checked(impl_).grad); }
+void Tensor::zero_grad() {
+    std::vector<float>().swap(checked(impl_).grad);
+}
 
-Tensor Tensor::detach() const { return view_of(*this, shape()); }
+Tensor Tensor::detach() const {
+    return view_of(*this, shape());
+}
 
-Tensor Tensor::clone() const { return from(shape(), *checked(impl_).storage); }
+Tensor Tensor::clone() const {
+    return from(shape(), *checked(impl_).storage);
+}
 
 } // namespace slimtune

@@ -23,8 +23,8 @@ struct TensorImpl {
     std::shared_ptr<std::vector<float>> storage; // shared by reshaped views of the same values
     std::vector<float> grad;                     // empty until something accumulates into it
     bool requires_grad = false;
-    int64_t node = -1;         // index of the producing tape entry; -1 for a leaf
-    uint64_t generation = 0;   // tape generation the node index belongs to
+    int64_t node = -1;       // index of the producing tape entry; -1 for a leaf
+    uint64_t generation = 0; // tape generation the node index belongs to
 };
 
 class Tensor {

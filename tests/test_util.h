@@ -6,9 +6,9 @@
 
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <cstdint>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -38,11 +38,8 @@ std::vector<T> random_uniform(size_t n, uint64_t seed, double lo, double hi) {
 // Checks |a - e| <= atol + rtol * |e| element-wise; on failure names the worst element, both
 // values, the max errors and the number of violations.
 template <class A, class E>
-void require_close(const A& actual,
-                   const E& expected,
-                   double atol,
-                   double rtol,
-                   const std::string& label) {
+void require_close(
+    const A& actual, const E& expected, double atol, double rtol, const std::string& label) {
     INFO(label);
     REQUIRE(actual.size() == expected.size());
     size_t bad = 0, worst = 0;
@@ -62,8 +59,7 @@ void require_close(const A& actual,
         }
     }
     if (std::getenv("SLIMTUNE_TEST_REPORT")) // measured margins, for docs/numerics.md
-        std::printf("%-48s max abs err %.3g  max rel err %.3g\n", label.c_str(), max_abs,
-                    max_rel);
+        std::printf("%-48s max abs err %.3g  max rel err %.3g\n", label.c_str(), max_abs, max_rel);
     if (bad) {
         std::ostringstream os;
         os << label << ": " << bad << " of " << actual.size() << " elements off; worst [" << worst
@@ -76,8 +72,7 @@ void require_close(const A& actual,
 }
 
 // Sum of r[i] * y[i] in double: the scalar loss L = <r, y> of gradient checks.
-template <class A, class B>
-double dot(const A& r, const B& y) {
+template <class A, class B> double dot(const A& r, const B& y) {
     double s = 0;
     for (size_t i = 0; i < r.size(); ++i)
         s += static_cast<double>(r[i]) * static_cast<double>(y[i]);

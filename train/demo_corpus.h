@@ -4,7 +4,8 @@
 
 namespace slimtune::train {
 
-inline constexpr const char* kDemoCorpus = R"(The ward round starts at eight. The nurse in charge reads out each bed in turn: the patient's age, the reason for admission, the observations overnight and any change in medication. The doctor listens, examines the patient, and writes a short plan in the notes. A plan says what will be done today, who will do it, and what would make the team change course.
+inline constexpr const char* kDemoCorpus =
+    R"(The ward round starts at eight. The nurse in charge reads out each bed in turn: the patient's age, the reason for admission, the observations overnight and any change in medication. The doctor listens, examines the patient, and writes a short plan in the notes. A plan says what will be done today, who will do it, and what would make the team change course.
 Blood pressure is measured twice, a few minutes apart, with the patient seated and the arm supported at the level of the heart. If the two readings differ by more than ten points, a third is taken and the last two are averaged. A single high reading is not a diagnosis; it is a reason to measure again.
 Discharge letters follow one pattern. They name the diagnosis, the treatment given, the medicines to continue and the medicines stopped, and the follow-up arranged. They end with clear advice on when to seek help: fever, new pain, breathlessness, or any bleeding.
 At the bank, a transfer above the daily limit is held for review. The reviewer checks the account history, the payee, and whether the customer has made similar payments before. If anything looks unusual, the customer is called on the number held on file, never on a number given in the request itself.

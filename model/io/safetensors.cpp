@@ -550,63 +550,51 @@ std::span<const uint8_t> SafetensorsFile::bytes(const SafetensorsEntry& entry) c
     return {data_ + entry.begin, static_cast<size_t>(entry.end - entry.begin)};
 }
 
-std::vector<float> SafetensorsFile::read_f32(std::string_view name) const {
-    const SafetensorsEntry& e = at(name);
-    const uint8_t* p = data_ + e.begin;
+namespace {
+// Reads a floating-point tensor as Out (float or double). Every stored float type widens
+// exactly to double, so converting through double rounds F64 -> float exactly once, as a
+// direct cast would.
+template <class Out>
+std::vector<Out> read_floats(const std::string& path,
+                             std::string_view name,
+                             const SafetensorsEntry& e,
+                             const uint8_t* p,
+                             const char* as) {
     const auto n = static_cast<size_t>(e.numel());
-    std::vector<float> out(n);
+    std::vector<Out> out(n);
+    auto fill = [&](auto element) {
+        for (size_t i = 0; i < n; ++i)
+            out[i] = static_cast<Out>(element(i));
+    };
     switch (e.dtype) {
+    case DType::F64:
+        fill([&](size_t i) { return load<double>(p + 8 * i); });
+        break;
     case DType::F32:
-        if (n != 0)
-            std::memcpy(out.data(), p, n * sizeof(float));
+        fill([&](size_t i) { return static_cast<double>(load<float>(p + 4 * i)); });
         break;
     case DType::F16:
-        for (size_t i = 0; i < n; ++i)
-            out[i] = f16_to_f32(load<uint16_t>(p + 2 * i));
+        fill([&](size_t i) { return static_cast<double>(f16_to_f32(load<uint16_t>(p + 2 * i))); });
         break;
     case DType::BF16:
-        for (size_t i = 0; i < n; ++i)
-            out[i] = bf16_to_f32(load<uint16_t>(p + 2 * i));
-        break;
-    case DType::F64:
-        // Rounds to nearest; magnitudes beyond float's range become infinity (IEEE conversion).
-        for (size_t i = 0; i < n; ++i)
-            out[i] = static_cast<float>(load<double>(p + 8 * i));
+        fill([&](size_t i) { return static_cast<double>(bf16_to_f32(load<uint16_t>(p + 2 * i))); });
         break;
     default:
-        throw FormatError(path_ + ": tensor " + name_text(name) + ": dtype " + dtype_name(e.dtype) +
-                          " cannot be read as float; expected F32, F16, BF16 or F64");
+        throw FormatError(path + ": tensor " + name_text(name) + ": dtype " + dtype_name(e.dtype) +
+                          " cannot be read as " + as + "; expected F64, F32, F16 or BF16");
     }
     return out;
+}
+} // namespace
+
+std::vector<float> SafetensorsFile::read_f32(std::string_view name) const {
+    const SafetensorsEntry& e = at(name);
+    return read_floats<float>(path_, name, e, data_ + e.begin, "float");
 }
 
 std::vector<double> SafetensorsFile::read_f64(std::string_view name) const {
     const SafetensorsEntry& e = at(name);
-    const uint8_t* p = data_ + e.begin;
-    const auto n = static_cast<size_t>(e.numel());
-    std::vector<double> out(n);
-    switch (e.dtype) {
-    case DType::F64:
-        if (n != 0)
-            std::memcpy(out.data(), p, n * sizeof(double));
-        break;
-    case DType::F32:
-        for (size_t i = 0; i < n; ++i)
-            out[i] = static_cast<double>(load<float>(p + 4 * i));
-        break;
-    case DType::F16:
-        for (size_t i = 0; i < n; ++i)
-            out[i] = static_cast<double>(f16_to_f32(load<uint16_t>(p + 2 * i)));
-        break;
-    case DType::BF16:
-        for (size_t i = 0; i < n; ++i)
-            out[i] = static_cast<double>(bf16_to_f32(load<uint16_t>(p + 2 * i)));
-        break;
-    default:
-        throw FormatError(path_ + ": tensor " + name_text(name) + ": dtype " + dtype_name(e.dtype) +
-                          " cannot be read as double; expected F64, F32, F16 or BF16");
-    }
-    return out;
+    return read_floats<double>(path_, name, e, data_ + e.begin, "double");
 }
 
 std::vector<int64_t> SafetensorsFile::read_i64(std::string_view name) const {

@@ -9,19 +9,15 @@
 namespace slimtune::kernels {
 
 namespace {
-template <class T>
-constexpr T kGeluK0 = T(0.7978845608028654); // sqrt(2/pi)
-template <class T>
-constexpr T kGeluK1 = T(0.044715);
+template <class T> constexpr T kGeluK0 = T(0.7978845608028654); // sqrt(2/pi)
+template <class T> constexpr T kGeluK1 = T(0.044715);
 
-template <class T>
-inline T sigmoid(T x) {
+template <class T> inline T sigmoid(T x) {
     return T(1) / (T(1) + std::exp(-x));
 }
 } // namespace
 
-template <class T>
-void gelu_tanh_fwd(const T* x, T* y, int64_t n) noexcept {
+template <class T> void gelu_tanh_fwd(const T* x, T* y, int64_t n) noexcept {
 #pragma omp parallel for schedule(static) if (n > kParallelMinWork)
     for (int64_t i = 0; i < n; ++i) {
         T v = x[i];
@@ -30,8 +26,7 @@ void gelu_tanh_fwd(const T* x, T* y, int64_t n) noexcept {
     }
 }
 
-template <class T>
-void gelu_tanh_bwd(const T* x, const T* dy, T* dx, int64_t n) noexcept {
+template <class T> void gelu_tanh_bwd(const T* x, const T* dy, T* dx, int64_t n) noexcept {
     if (!dx)
         return;
 #pragma omp parallel for schedule(static) if (n > kParallelMinWork)
@@ -45,15 +40,13 @@ void gelu_tanh_bwd(const T* x, const T* dy, T* dx, int64_t n) noexcept {
     }
 }
 
-template <class T>
-void silu_fwd(const T* x, T* y, int64_t n) noexcept {
+template <class T> void silu_fwd(const T* x, T* y, int64_t n) noexcept {
 #pragma omp parallel for schedule(static) if (n > kParallelMinWork)
     for (int64_t i = 0; i < n; ++i)
         y[i] = x[i] * sigmoid(x[i]);
 }
 
-template <class T>
-void silu_bwd(const T* x, const T* dy, T* dx, int64_t n) noexcept {
+template <class T> void silu_bwd(const T* x, const T* dy, T* dx, int64_t n) noexcept {
     if (!dx)
         return;
 #pragma omp parallel for schedule(static) if (n > kParallelMinWork)
@@ -63,8 +56,7 @@ void silu_bwd(const T* x, const T* dy, T* dx, int64_t n) noexcept {
     }
 }
 
-template <class T>
-void swiglu_fwd(const T* gate, const T* up, T* y, int64_t n) noexcept {
+template <class T> void swiglu_fwd(const T* gate, const T* up, T* y, int64_t n) noexcept {
 #pragma omp parallel for schedule(static) if (n > kParallelMinWork)
     for (int64_t i = 0; i < n; ++i)
         y[i] = gate[i] * sigmoid(gate[i]) * up[i];
@@ -88,8 +80,7 @@ void dropout_fwd(const T* x, T* y, int64_t n, float p, uint64_t seed, uint64_t o
     const T keep_scale = T(1) / (T(1) - T(p));
 #pragma omp parallel for schedule(static) if (n > kParallelMinWork)
     for (int64_t i = 0; i < n; ++i)
-        y[i] = rng_uniform(seed, offset + static_cast<uint64_t>(i)) >= p ? x[i] * keep_scale
-                                                                         : T(0);
+        y[i] = rng_uniform(seed, offset + static_cast<uint64_t>(i)) >= p ? x[i] * keep_scale : T(0);
 }
 
 template <class T>
@@ -103,8 +94,7 @@ void dropout_bwd(const T* dy, T* dx, int64_t n, float p, uint64_t seed, uint64_t
             dx[i] += dy[i] * keep_scale;
 }
 
-template <class T>
-void add_column_sums(const T* x, T* out, int64_t rows, int64_t cols) noexcept {
+template <class T> void add_column_sums(const T* x, T* out, int64_t rows, int64_t cols) noexcept {
     constexpr int64_t kBlock = 64; // columns per task: one cache line of floats per row, x4
     const int64_t n_blocks = (cols + kBlock - 1) / kBlock;
 #pragma omp parallel for schedule(static) if (rows * cols > kParallelMinWork)

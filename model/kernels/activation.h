@@ -8,20 +8,15 @@ namespace slimtune::kernels {
 
 // GELU, tanh approximation (GPT-2's "gelu_new", PyTorch approximate="tanh"):
 //   y = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
-template <class T>
-void gelu_tanh_fwd(const T* x, T* y, int64_t n) noexcept;
-template <class T>
-void gelu_tanh_bwd(const T* x, const T* dy, T* dx, int64_t n) noexcept;
+template <class T> void gelu_tanh_fwd(const T* x, T* y, int64_t n) noexcept;
+template <class T> void gelu_tanh_bwd(const T* x, const T* dy, T* dx, int64_t n) noexcept;
 
 // SiLU: y = x * sigmoid(x)
-template <class T>
-void silu_fwd(const T* x, T* y, int64_t n) noexcept;
-template <class T>
-void silu_bwd(const T* x, const T* dy, T* dx, int64_t n) noexcept;
+template <class T> void silu_fwd(const T* x, T* y, int64_t n) noexcept;
+template <class T> void silu_bwd(const T* x, const T* dy, T* dx, int64_t n) noexcept;
 
 // SwiGLU as Llama's MLP uses it: y = silu(gate) * up
-template <class T>
-void swiglu_fwd(const T* gate, const T* up, T* y, int64_t n) noexcept;
+template <class T> void swiglu_fwd(const T* gate, const T* up, T* y, int64_t n) noexcept;
 template <class T>
 void swiglu_bwd(const T* gate, const T* up, const T* dy, T* dgate, T* dup, int64_t n) noexcept;
 
@@ -34,7 +29,6 @@ void dropout_bwd(const T* dy, T* dx, int64_t n, float p, uint64_t seed, uint64_t
 
 // out[j] += sum_i x[i, j] over rows (bias gradients). Each column is summed by one thread in
 // row order, so the result does not depend on the thread count.
-template <class T>
-void add_column_sums(const T* x, T* out, int64_t rows, int64_t cols) noexcept;
+template <class T> void add_column_sums(const T* x, T* out, int64_t rows, int64_t cols) noexcept;
 
 } // namespace slimtune::kernels

@@ -103,8 +103,8 @@ void attention_fwd(const T* q,
             tile_probabilities<T>(q_tile, ldq, k_lo, ldk, ks, t, d.head_dim, scale, nullptr,
                                   lse_tile, p.data());
             T* out_tile = out + ((b * d.seq + t.i0) * d.n_head + h) * d.head_dim;
-            gemm<T>(false, false, t.i1 - t.i0, d.head_dim, t.i1 - t.lo, T(1), p.data(),
-                    t.i1 - t.lo, v_lo, ldk, T(0), out_tile, ldq);
+            gemm<T>(false, false, t.i1 - t.i0, d.head_dim, t.i1 - t.lo, T(1), p.data(), t.i1 - t.lo,
+                    v_lo, ldk, T(0), out_tile, ldq);
         }
     }
 }
@@ -154,8 +154,8 @@ void attention_bwd(const T* q,
                     if (!dq && !dk)
                         continue;
                     // dP = dO V^T;  dS = P * (dP - delta),  delta_i = dO_i . O_i
-                    gemm<T>(false, true, rows, cols, d.head_dim, T(1), dout + q_off, ldq,
-                            v + k_off, ldk, T(0), ds.data(), cols);
+                    gemm<T>(false, true, rows, cols, d.head_dim, T(1), dout + q_off, ldq, v + k_off,
+                            ldk, T(0), ds.data(), cols);
                     for (int64_t r = 0; r < rows; ++r) {
                         const T* o_r = out + q_off + r * ldq;
                         const T* do_r = dout + q_off + r * ldq;
@@ -166,8 +166,8 @@ void attention_bwd(const T* q,
                     }
                     for (int64_t r = 0; r < rows; ++r)
                         for (int64_t c = 0; c < cols; ++c)
-                            ds[r * cols + c] =
-                                p[r * cols + c] * (ds[r * cols + c] - delta[static_cast<size_t>(r)]);
+                            ds[r * cols + c] = p[r * cols + c] *
+                                               (ds[r * cols + c] - delta[static_cast<size_t>(r)]);
                     if (dq) // dQ += scale * dS K
                         gemm<T>(false, false, rows, d.head_dim, cols, scale, ds.data(), cols,
                                 k + k_off, ldk, T(1), dq + q_off, ldq);
@@ -180,11 +180,11 @@ void attention_bwd(const T* q,
 }
 
 #define SLIMTUNE_INSTANTIATE(T)                                                                    \
-    template void attention_fwd<T>(const T*, const T*, const T*, const int32_t*, T*, T*,          \
+    template void attention_fwd<T>(const T*, const T*, const T*, const int32_t*, T*, T*,           \
                                    const AttentionDims&, T) noexcept;                              \
-    template void attention_bwd<T>(const T*, const T*, const T*, const int32_t*, const T*,        \
-                                   const T*, const T*, T*, T*, T*, const AttentionDims&, T)        \
-        noexcept;
+    template void attention_bwd<T>(const T*, const T*, const T*, const int32_t*, const T*,         \
+                                   const T*, const T*, T*, T*, T*, const AttentionDims&,           \
+                                   T) noexcept;
 SLIMTUNE_INSTANTIATE(float)
 SLIMTUNE_INSTANTIATE(double)
 #undef SLIMTUNE_INSTANTIATE

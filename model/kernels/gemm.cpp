@@ -15,14 +15,25 @@ namespace portable {
 
 namespace avx512 {
 // Defined in gemm_avx512.cpp (compiled with -mavx512f -mavx512bw -mavx512dq -mavx512vl).
-void gemm_f32(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*,
-              int64_t, float, float*, int64_t) noexcept;
+void gemm_f32(bool,
+              bool,
+              int64_t,
+              int64_t,
+              int64_t,
+              float,
+              const float*,
+              int64_t,
+              const float*,
+              int64_t,
+              float,
+              float*,
+              int64_t) noexcept;
 } // namespace avx512
 
 static bool cpu_has_avx512() {
-    static const bool has = __builtin_cpu_supports("avx512f") &&
-                            __builtin_cpu_supports("avx512bw") &&
-                            __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+    static const bool has =
+        __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
     return has;
 }
 
@@ -31,9 +42,13 @@ static std::atomic<bool> g_use_avx512{[] {
     return cpu_has_avx512() && !(env && std::strcmp(env, "portable") == 0);
 }()};
 
-void gemm_force_portable(bool on) { g_use_avx512 = cpu_has_avx512() && !on; }
+void gemm_force_portable(bool on) {
+    g_use_avx512 = cpu_has_avx512() && !on;
+}
 
-const char* gemm_backend() { return g_use_avx512 ? "eigen-avx512" : "eigen-avx2"; }
+const char* gemm_backend() {
+    return g_use_avx512 ? "eigen-avx512" : "eigen-avx2";
+}
 
 template <>
 void gemm<float>(bool trans_a,
@@ -52,8 +67,7 @@ void gemm<float>(bool trans_a,
     if (g_use_avx512.load(std::memory_order_relaxed))
         avx512::gemm_f32(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     else
-        portable::gemm_eigen<float>(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C,
-                                    ldc);
+        portable::gemm_eigen<float>(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 // Double is for finite-difference checks and references only: the portable build is enough.

@@ -10,15 +10,13 @@ namespace slimtune::kernels {
 namespace {
 constexpr int64_t kColBlock = 64;
 
-template <class T>
-inline double dbl(T v) {
+template <class T> inline double dbl(T v) {
     return static_cast<double>(v);
 }
 
 // Runs f(j0, j1) over column blocks in parallel; every block walks all rows itself, so
 // per-column sums have a fixed order whatever the thread count.
-template <class F>
-void for_column_blocks(int64_t rows, int64_t cols, F f) {
+template <class F> void for_column_blocks(int64_t rows, int64_t cols, F f) {
     const int64_t n_blocks = (cols + kColBlock - 1) / kColBlock;
 #pragma omp parallel for schedule(static) if (rows * cols > kParallelMinWork)
     for (int64_t blk = 0; blk < n_blocks; ++blk)
@@ -109,22 +107,15 @@ void layer_norm_bwd(const T* dy,
 }
 
 template <class T>
-void rms_norm_fwd(const T* x,
-                  const T* w,
-                  T* y,
-                  T* rstd,
-                  int64_t rows,
-                  int64_t cols,
-                  T eps,
-                  T w_offset) noexcept {
+void rms_norm_fwd(
+    const T* x, const T* w, T* y, T* rstd, int64_t rows, int64_t cols, T eps, T w_offset) noexcept {
 #pragma omp parallel for schedule(static) if (rows * cols > kParallelMinWork)
     for (int64_t i = 0; i < rows; ++i) {
         const T* xr = x + i * cols;
         double ss = 0;
         for (int64_t j = 0; j < cols; ++j)
             ss += dbl(xr[j]) * dbl(xr[j]);
-        const double r =
-            1.0 / std::sqrt(ss / static_cast<double>(cols) + static_cast<double>(eps));
+        const double r = 1.0 / std::sqrt(ss / static_cast<double>(cols) + static_cast<double>(eps));
         rstd[i] = static_cast<T>(r);
         T* yr = y + i * cols;
         for (int64_t j = 0; j < cols; ++j)
@@ -192,12 +183,12 @@ void embedding_bwd(const T* dy, const int32_t* ids, T* dweight, int64_t n, int64
 }
 
 #define SLIMTUNE_INSTANTIATE(T)                                                                    \
-    template void layer_norm_fwd<T>(const T*, const T*, const T*, T*, T*, T*, int64_t, int64_t,   \
+    template void layer_norm_fwd<T>(const T*, const T*, const T*, T*, T*, T*, int64_t, int64_t,    \
                                     T) noexcept;                                                   \
-    template void layer_norm_bwd<T>(const T*, const T*, const T*, const T*, const T*, T*, T*, T*, \
+    template void layer_norm_bwd<T>(const T*, const T*, const T*, const T*, const T*, T*, T*, T*,  \
                                     int64_t, int64_t) noexcept;                                    \
     template void rms_norm_fwd<T>(const T*, const T*, T*, T*, int64_t, int64_t, T, T) noexcept;    \
-    template void rms_norm_bwd<T>(const T*, const T*, const T*, const T*, T*, T*, int64_t,        \
+    template void rms_norm_bwd<T>(const T*, const T*, const T*, const T*, T*, T*, int64_t,         \
                                   int64_t, T) noexcept;                                            \
     template void embedding_fwd<T>(const T*, const int32_t*, T*, int64_t, int64_t) noexcept;       \
     template void embedding_bwd<T>(const T*, const int32_t*, T*, int64_t, int64_t) noexcept;

@@ -35,14 +35,8 @@ void layer_norm_bwd(const T* dy,
 // y = x * rstd * (w + w_offset),  rstd = 1/sqrt(mean(x^2) + eps). w_offset is 0 for Llama and
 // 1 for Gemma (which stores w - 1). Saves rstd (rows).
 template <class T>
-void rms_norm_fwd(const T* x,
-                  const T* w,
-                  T* y,
-                  T* rstd,
-                  int64_t rows,
-                  int64_t cols,
-                  T eps,
-                  T w_offset) noexcept;
+void rms_norm_fwd(
+    const T* x, const T* w, T* y, T* rstd, int64_t rows, int64_t cols, T eps, T w_offset) noexcept;
 template <class T>
 void rms_norm_bwd(const T* dy,
                   const T* x,

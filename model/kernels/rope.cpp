@@ -90,9 +90,9 @@ void rope_bwd(const T* dy,
 
 #define SLIMTUNE_INSTANTIATE(T)                                                                    \
     template void rope_table<T>(const int32_t*, int64_t, const double*, int64_t, T*, T*) noexcept; \
-    template void rope_fwd<T>(const T*, T*, const T*, const T*, int64_t, int64_t, int64_t,        \
+    template void rope_fwd<T>(const T*, T*, const T*, const T*, int64_t, int64_t, int64_t,         \
                               int64_t) noexcept;                                                   \
-    template void rope_bwd<T>(const T*, T*, const T*, const T*, int64_t, int64_t, int64_t,        \
+    template void rope_bwd<T>(const T*, T*, const T*, const T*, int64_t, int64_t, int64_t,         \
                               int64_t) noexcept;
 SLIMTUNE_INSTANTIATE(float)
 SLIMTUNE_INSTANTIATE(double)

@@ -62,8 +62,8 @@ void softmax_xent_bwd(const T* logits,
 }
 
 #define SLIMTUNE_INSTANTIATE(T)                                                                    \
-    template void softmax_xent_fwd<T>(const T*, const int32_t*, T*, T*, int64_t, int64_t, T)      \
-        noexcept;                                                                                  \
+    template void softmax_xent_fwd<T>(const T*, const int32_t*, T*, T*, int64_t, int64_t,          \
+                                      T) noexcept;                                                 \
     template void softmax_xent_bwd<T>(const T*, const int32_t*, const T*, T, T*, int64_t, int64_t, \
                                       T, bool) noexcept;
 SLIMTUNE_INSTANTIATE(float)

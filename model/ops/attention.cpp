@@ -1,5 +1,6 @@
 // rope and attention ops: positions and the fused causal self-attention.
 #include "model/kernels/attention.h"
+
 #include "model/kernels/rope.h"
 #include "model/ops/op_util.h"
 #include "model/ops/ops.h"
@@ -30,9 +31,8 @@ Tensor rope(const Tensor& x, std::span<const int32_t> positions, std::span<const
     require(static_cast<int64_t>(positions.size()) == n_tok,
             "rope: " + std::to_string(positions.size()) + " positions for " +
                 std::to_string(n_tok) + " tokens of " + desc("x", x));
-    require(half > 0 && 2 * half <= head_dim,
-            "rope: rotary dim " + std::to_string(2 * half) + " exceeds head dim " +
-                std::to_string(head_dim));
+    require(half > 0 && 2 * half <= head_dim, "rope: rotary dim " + std::to_string(2 * half) +
+                                                  " exceeds head dim " + std::to_string(head_dim));
     std::vector<float> cos(static_cast<size_t>(n_tok * half)), sin(cos.size());
     kernels::rope_table(positions.data(), n_tok, inv_freq.data(), half, cos.data(), sin.data());
     Tensor y = Tensor::zeros(x.shape());
@@ -80,8 +80,8 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const Attent
             "attention: expected q [B, T, Hq, D] and k, v [B, T, Hkv, D], got " + desc("q", q) +
                 ", " + desc("k", k) + ", " + desc("v", v));
     const kernels::AttentionDims d{q.dim(0), q.dim(1), q.dim(2), k.dim(2), q.dim(3)};
-    require(k.dim(0) == d.batch && k.dim(1) == d.seq && k.dim(3) == d.head_dim &&
-                d.n_head_kv > 0 && d.n_head % d.n_head_kv == 0,
+    require(k.dim(0) == d.batch && k.dim(1) == d.seq && k.dim(3) == d.head_dim && d.n_head_kv > 0 &&
+                d.n_head % d.n_head_kv == 0,
             "attention: " + desc("q", q) + " and " + desc("k", k) +
                 " disagree (batch, sequence and head dim must match; Hq a multiple of Hkv)");
     require(opts.doc_ids.empty() || static_cast<int64_t>(opts.doc_ids.size()) == d.batch * d.seq,
@@ -97,8 +97,8 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const Attent
     if (should_record({&q, &k, &v}))
         record("attention", out, [q, k, v, out, ks = std::move(ks), lse = std::move(lse), d, sc] {
             kernels::attention_bwd(q.data(), k.data(), v.data(), ks.data(), out.data(), lse.data(),
-                                   out.grad(), grad_or_null(q), grad_or_null(k), grad_or_null(v),
-                                   d, sc);
+                                   out.grad(), grad_or_null(q), grad_or_null(k), grad_or_null(v), d,
+                                   sc);
         });
     return out;
 }

@@ -84,8 +84,8 @@ Broadcast broadcast(const char* op, const Tensor& a, const Tensor& b) {
         const size_t i = n - 1 - k;
         const int64_t da = k < a.shape().size() ? a.shape()[a.shape().size() - 1 - k] : 1;
         const int64_t db = k < b.shape().size() ? b.shape()[b.shape().size() - 1 - k] : 1;
-        require(da == db || da == 1 || db == 1, std::string(op) + ": cannot broadcast " +
-                                                    desc("a", a) + " with " + desc("b", b));
+        require(da == db || da == 1 || db == 1,
+                std::string(op) + ": cannot broadcast " + desc("a", a) + " with " + desc("b", b));
         bc.out[i] = std::max(da, db);
         bc.stride_a[i] = da == 1 ? 0 : sa;
         bc.stride_b[i] = db == 1 ? 0 : sb;
@@ -96,8 +96,7 @@ Broadcast broadcast(const char* op, const Tensor& a, const Tensor& b) {
 }
 
 // Calls f(o, ia, ib) for every output element o in order, with the matching offsets in a, b.
-template <class F>
-void for_each_broadcast(const Broadcast& bc, F f) {
+template <class F> void for_each_broadcast(const Broadcast& bc, F f) {
     const int64_t n = shape_numel(bc.out);
     if (bc.same) {
         for (int64_t o = 0; o < n; ++o)
@@ -123,48 +122,46 @@ void for_each_broadcast(const Broadcast& bc, F f) {
 
 } // namespace
 
-Tensor add(const Tensor& a, const Tensor& b) {
-    require_defined(a, "add", "a");
-    require_defined(b, "add", "b");
-    Broadcast bc = broadcast("add", a, b);
+namespace {
+
+// y = f(a, b) element-wise with broadcasting. Backward: da += dy * df/da (a, b), likewise b;
+// the loop is serial in output order, so broadcast sums have a fixed order.
+template <class F, class DfDa, class DfDb>
+Tensor
+broadcast_binary(const char* op, const Tensor& a, const Tensor& b, F f, DfDa df_da, DfDb df_db) {
+    require_defined(a, op, "a");
+    require_defined(b, op, "b");
+    Broadcast bc = broadcast(op, a, b);
     Tensor y = Tensor::zeros(bc.out);
     const float *pa = a.data(), *pb = b.data();
     float* py = y.data();
-    for_each_broadcast(bc, [&](int64_t o, int64_t ia, int64_t ib) { py[o] = pa[ia] + pb[ib]; });
+    for_each_broadcast(bc, [&](int64_t o, int64_t ia, int64_t ib) { py[o] = f(pa[ia], pb[ib]); });
     if (should_record({&a, &b}))
-        record("add", y, [a, b, y, bc] {
+        record(op, y, [a, b, y, bc, df_da, df_db] {
             float *da = grad_or_null(a), *db = grad_or_null(b);
-            const float* dy = y.grad();
+            const float *va = a.data(), *vb = b.data(), *dy = y.grad();
             for_each_broadcast(bc, [&](int64_t o, int64_t ia, int64_t ib) {
                 if (da)
-                    da[ia] += dy[o];
+                    da[ia] += dy[o] * df_da(va[ia], vb[ib]);
                 if (db)
-                    db[ib] += dy[o];
+                    db[ib] += dy[o] * df_db(va[ia], vb[ib]);
             });
         });
     return y;
 }
 
+} // namespace
+
+Tensor add(const Tensor& a, const Tensor& b) {
+    return broadcast_binary(
+        "add", a, b, [](float x, float y) { return x + y; }, [](float, float) { return 1.0f; },
+        [](float, float) { return 1.0f; });
+}
+
 Tensor mul(const Tensor& a, const Tensor& b) {
-    require_defined(a, "mul", "a");
-    require_defined(b, "mul", "b");
-    Broadcast bc = broadcast("mul", a, b);
-    Tensor y = Tensor::zeros(bc.out);
-    const float *pa = a.data(), *pb = b.data();
-    float* py = y.data();
-    for_each_broadcast(bc, [&](int64_t o, int64_t ia, int64_t ib) { py[o] = pa[ia] * pb[ib]; });
-    if (should_record({&a, &b}))
-        record("mul", y, [a, b, y, bc] {
-            float *da = grad_or_null(a), *db = grad_or_null(b);
-            const float *pa2 = a.data(), *pb2 = b.data(), *dy = y.grad();
-            for_each_broadcast(bc, [&](int64_t o, int64_t ia, int64_t ib) {
-                if (da)
-                    da[ia] += dy[o] * pb2[ib];
-                if (db)
-                    db[ib] += dy[o] * pa2[ia];
-            });
-        });
-    return y;
+    return broadcast_binary(
+        "mul", a, b, [](float x, float y) { return x * y; }, [](float, float y) { return y; },
+        [](float x, float) { return x; });
 }
 
 Tensor scale(const Tensor& x, float alpha) {
@@ -187,9 +184,8 @@ Tensor gelu_tanh(const Tensor& x) {
     Tensor y = Tensor::zeros(x.shape());
     kernels::gelu_tanh_fwd(x.data(), y.data(), x.numel());
     if (should_record({&x}))
-        record("gelu_tanh", y, [x, y] {
-            kernels::gelu_tanh_bwd(x.data(), y.grad(), x.grad(), x.numel());
-        });
+        record("gelu_tanh", y,
+               [x, y] { kernels::gelu_tanh_bwd(x.data(), y.grad(), x.grad(), x.numel()); });
     return y;
 }
 

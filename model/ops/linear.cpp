@@ -29,7 +29,7 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
                 bias.defined() ? 1.0f : 0.0f, y.data(), out);
     if (should_record({&x, &weight, &bias}))
         record("linear", y, [x, weight, bias, y, n, in, out] {
-            const float* dy = y.grad(); // (n, out)
+            const float* dy = y.grad();      // (n, out)
             if (float* dx = grad_or_null(x)) // dx (n, in) += dy W
                 gemm<float>(false, false, n, in, out, 1.0f, dy, out, weight.data(), in, 1.0f, dx,
                             in);
@@ -52,8 +52,8 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
     const Shape batch_a(a.shape().begin(), a.shape().end() - 2);
     const Shape batch_b(b.shape().begin(), b.shape().end() - 2);
     require(K == Kb && (batch_b.empty() || batch_a == batch_b),
-            "matmul: " + desc("a", a) + (trans_a ? "^T" : "") + " cannot multiply " +
-                desc("b", b) + (trans_b ? "^T" : ""));
+            "matmul: " + desc("a", a) + (trans_a ? "^T" : "") + " cannot multiply " + desc("b", b) +
+                (trans_b ? "^T" : ""));
     const int64_t batches = shape_numel(batch_a);
     const bool b_shared = batch_b.empty() && !batch_a.empty();
     Shape out_shape = batch_a;
@@ -72,19 +72,19 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
                 const float *pa = a.data() + i * sa, *pb = b.data() + i * sb, *g = dy + i * sy;
                 if (da) { // d op(a) = dy op(b)^T, transposed back when a is stored transposed
                     if (!trans_a)
-                        gemm<float>(false, !trans_b, M, K, N, 1.0f, g, N, pb, bc, 1.0f,
-                                    da + i * sa, ac);
+                        gemm<float>(false, !trans_b, M, K, N, 1.0f, g, N, pb, bc, 1.0f, da + i * sa,
+                                    ac);
                     else
-                        gemm<float>(trans_b, true, K, M, N, 1.0f, pb, bc, g, N, 1.0f,
-                                    da + i * sa, ac);
+                        gemm<float>(trans_b, true, K, M, N, 1.0f, pb, bc, g, N, 1.0f, da + i * sa,
+                                    ac);
                 }
                 if (db) { // d op(b) = op(a)^T dy; a shared b sums over batches, in order
                     if (!trans_b)
-                        gemm<float>(!trans_a, false, K, N, M, 1.0f, pa, ac, g, N, 1.0f,
-                                    db + i * sb, bc);
+                        gemm<float>(!trans_a, false, K, N, M, 1.0f, pa, ac, g, N, 1.0f, db + i * sb,
+                                    bc);
                     else
-                        gemm<float>(true, trans_a, N, K, M, 1.0f, g, N, pa, ac, 1.0f,
-                                    db + i * sb, bc);
+                        gemm<float>(true, trans_a, N, K, M, 1.0f, g, N, pa, ac, 1.0f, db + i * sb,
+                                    bc);
                 }
             }
         });

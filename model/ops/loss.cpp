@@ -33,8 +33,8 @@ LossSetup check_targets(const char* op,
             continue;
         require(t >= 0 && t < vocab, std::string(op) + ": target " + std::to_string(t) +
                                          " at row " + std::to_string(i) +
-                                         " is outside the vocabulary [0, " +
-                                         std::to_string(vocab) + ") and is not -100");
+                                         " is outside the vocabulary [0, " + std::to_string(vocab) +
+                                         ") and is not -100");
         ++s.counted;
     }
     s.denom = opts.normalizer > 0 ? opts.normalizer : static_cast<double>(s.counted);
@@ -56,8 +56,8 @@ Tensor cross_entropy(const Tensor& logits,
                      std::span<const int32_t> targets,
                      const CrossEntropyOptions& opts) {
     require_defined(logits, "cross_entropy", "logits");
-    require(logits.ndim() == 2, "cross_entropy: expected logits [N, V], got " +
-                                    desc("logits", logits));
+    require(logits.ndim() == 2,
+            "cross_entropy: expected logits [N, V], got " + desc("logits", logits));
     const int64_t rows = logits.dim(0), vocab = logits.dim(1);
     const LossSetup s = check_targets("cross_entropy", targets, rows, vocab, opts);
     std::vector<float> row_loss(static_cast<size_t>(rows)), lse(static_cast<size_t>(rows));
@@ -89,8 +89,8 @@ Tensor linear_cross_entropy(const Tensor& hidden,
     const bool rec = should_record({&hidden, &weight}) && s.denom > 0;
     const bool need_h = rec && hidden.requires_grad(), need_w = rec && weight.requires_grad();
 
-    int64_t chunk = opts.chunk_rows > 0 ? opts.chunk_rows
-                                        : std::max<int64_t>(1, (int64_t{8} << 20) / vocab);
+    int64_t chunk =
+        opts.chunk_rows > 0 ? opts.chunk_rows : std::max<int64_t>(1, (int64_t{8} << 20) / vocab);
     chunk = std::min(chunk, std::max<int64_t>(rows, 1));
     std::vector<float> logits(static_cast<size_t>(chunk * vocab));
     std::vector<float> row_loss(static_cast<size_t>(rows)), lse(static_cast<size_t>(rows));

@@ -1,5 +1,6 @@
 // layer_norm and rms_norm ops over the last dimension.
 #include "model/kernels/norm.h"
+
 #include "model/ops/op_util.h"
 #include "model/ops/ops.h"
 
@@ -9,9 +10,9 @@ using namespace ops_detail;
 
 static void check_norm_param(const char* op, const char* name, const Tensor& x, const Tensor& p) {
     if (p.defined())
-        require(p.ndim() == 1 && p.dim(0) == x.cols(),
-                std::string(op) + ": " + desc(name, p) + " does not match the last dim of " +
-                    desc("x", x));
+        require(p.ndim() == 1 && p.dim(0) == x.cols(), std::string(op) + ": " + desc(name, p) +
+                                                           " does not match the last dim of " +
+                                                           desc("x", x));
 }
 
 Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, float eps) {
@@ -29,9 +30,9 @@ Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, flo
         record("layer_norm", y,
                [x, weight, bias, y, mean = std::move(mean), rstd = std::move(rstd), rows, cols] {
                    kernels::layer_norm_bwd(y.grad(), x.data(),
-                                           weight.defined() ? weight.data() : nullptr,
-                                           mean.data(), rstd.data(), grad_or_null(x),
-                                           grad_or_null(weight), grad_or_null(bias), rows, cols);
+                                           weight.defined() ? weight.data() : nullptr, mean.data(),
+                                           rstd.data(), grad_or_null(x), grad_or_null(weight),
+                                           grad_or_null(bias), rows, cols);
                });
     return y;
 }

@@ -60,16 +60,14 @@ std::vector<double> rope_inv_freq(int64_t rotary_dim, double theta);
 Tensor rope(const Tensor& x, std::span<const int32_t> positions, std::span<const double> inv_freq);
 
 struct AttentionOptions {
-    float scale = 0.0f;                  // 0 means 1 / sqrt(D)
-    std::span<const int32_t> doc_ids;    // (B*T) or empty; each document one contiguous run
-    int64_t window = 0;                  // sliding window in tokens; 0 means unlimited
+    float scale = 0.0f;               // 0 means 1 / sqrt(D)
+    std::span<const int32_t> doc_ids; // (B*T) or empty; each document one contiguous run
+    int64_t window = 0;               // sliding window in tokens; 0 means unlimited
 };
 // Causal self-attention. q: (B, T, Hq, D), k and v: (B, T, Hkv, D), Hq % Hkv == 0.
 // Returns (B, T, Hq, D). With doc_ids, a query sees only earlier keys of its own document.
-Tensor attention(const Tensor& q,
-                 const Tensor& k,
-                 const Tensor& v,
-                 const AttentionOptions& opts = {});
+Tensor
+attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& opts = {});
 
 // ---- losses ------------------------------------------------------------------------------
 struct CrossEntropyOptions {

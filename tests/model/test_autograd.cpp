@@ -18,7 +18,7 @@ TEST_CASE("autograd: leaf gradients accumulate across backward calls", "[model][
 }
 
 TEST_CASE("autograd: frozen inputs get no gradient and record nothing", "[model][unit]") {
-    Tensor w = Tensor::from({2, 2}, {1, 2, 3, 4});       // frozen, like a LoRA base weight
+    Tensor w = Tensor::from({2, 2}, {1, 2, 3, 4}); // frozen, like a LoRA base weight
     Tensor x = Tensor::from({1, 2}, {1, 1}, true);
     Tensor y = linear(x, w);
     CHECK(y.requires_grad());
@@ -60,8 +60,7 @@ TEST_CASE("autograd: a graph can be walked once; stale graphs are refused", "[mo
     CHECK_THROWS_AS(backward(a), ShapeError);
 }
 
-TEST_CASE("autograd: backward needs a scalar or a matching upstream gradient",
-          "[model][unit]") {
+TEST_CASE("autograd: backward needs a scalar or a matching upstream gradient", "[model][unit]") {
     Tensor x = Tensor::from({2}, {1, 2}, true);
     Tensor y = scale(x, 2.0f);
     CHECK_THROWS_WITH(backward(y), Catch::Contains("one-element"));
@@ -82,8 +81,7 @@ TEST_CASE("autograd: backward skips branches that do not reach the loss", "[mode
     CHECK_FALSE(unused.has_grad());
 }
 
-TEST_CASE("ops: shape mismatches throw ShapeError naming the op and the shapes",
-          "[model][unit]") {
+TEST_CASE("ops: shape mismatches throw ShapeError naming the op and the shapes", "[model][unit]") {
     Tensor x = Tensor::zeros({2, 3}), w = Tensor::zeros({4, 5});
     CHECK_THROWS_WITH(linear(x, w), Catch::Contains("linear") && Catch::Contains("[2, 3]") &&
                                         Catch::Contains("[4, 5]"));
@@ -101,9 +99,9 @@ TEST_CASE("ops: shape mismatches throw ShapeError naming the op and the shapes",
     CHECK_THROWS_WITH(attention(Tensor::zeros({1, 4, 2, 2}), Tensor::zeros({1, 4, 2, 2}),
                                 Tensor::zeros({1, 4, 2, 2}), {.doc_ids = resumed_doc}),
                       Catch::Contains("two separate runs"));
-    CHECK_THROWS_AS(rope(Tensor::zeros({1, 2, 1, 4}), std::vector<int32_t>{0, 1},
-                         rope_inv_freq(6, 1e4)),
-                    ShapeError);
+    CHECK_THROWS_AS(
+        rope(Tensor::zeros({1, 2, 1, 4}), std::vector<int32_t>{0, 1}, rope_inv_freq(6, 1e4)),
+        ShapeError);
     CHECK_THROWS_AS(reshape(x, {4, 2}), ShapeError);
     CHECK_THROWS_AS(Tensor::from({2, 2}, {1, 2, 3}), ShapeError);
     Rng rng(1);

@@ -20,9 +20,8 @@ constexpr double kAtol = 1e-5, kRtol = 1e-5;
 class Golden {
 public:
     explicit Golden(const std::string& name)
-        : name_(name),
-          file_(io::SafetensorsFile::open(std::string(SLIMTUNE_GOLDEN_DIR) + "/" + name +
-                                          ".safetensors")) {}
+        : name_(name), file_(io::SafetensorsFile::open(std::string(SLIMTUNE_GOLDEN_DIR) + "/" +
+                                                       name + ".safetensors")) {}
 
     // Input `in.<n>` as a trainable leaf (remembered, so its gradient is checked).
     Tensor input(const std::string& n, bool trainable = true) {
@@ -126,8 +125,8 @@ TEST_CASE("golden: rope, full and partial rotary", "[model][golden]") {
     for (std::string name : {"rope_full", "rope_partial"}) {
         Golden g(name);
         Tensor x = g.input("x");
-        const auto inv_freq = rope_inv_freq(static_cast<int64_t>(g.meta("rotary_dim")),
-                                            g.meta("theta"));
+        const auto inv_freq =
+            rope_inv_freq(static_cast<int64_t>(g.meta("rotary_dim")), g.meta("theta"));
         g.check(rope(x, g.ids("positions"), inv_freq));
     }
 }
@@ -136,8 +135,8 @@ TEST_CASE("golden: attention (GQA, packed documents, MHA)", "[model][golden]") {
     for (std::string name : {"attention_gqa", "attention_doc", "attention_mha"}) {
         Golden g(name);
         Tensor q = g.input("q"), k = g.input("k"), v = g.input("v");
-        const std::vector<int32_t> doc = name == "attention_doc" ? g.ids("doc")
-                                                                 : std::vector<int32_t>{};
+        const std::vector<int32_t> doc =
+            name == "attention_doc" ? g.ids("doc") : std::vector<int32_t>{};
         g.check(attention(q, k, v, {.scale = static_cast<float>(g.meta("scale")), .doc_ids = doc}));
     }
 }
@@ -165,12 +164,19 @@ TEST_CASE("golden: dropout mask and scaling", "[model][golden]") {
 }
 
 // The two blocks run model/block.cpp itself, fed the golden file's Hugging Face-named weights.
-TEST_CASE("golden: one Llama block (RMSNorm, RoPE, GQA, packed docs, SwiGLU)",
-          "[model][golden]") {
+TEST_CASE("golden: one Llama block (RMSNorm, RoPE, GQA, packed docs, SwiGLU)", "[model][golden]") {
     Golden g("block_llama");
-    const BlockConfig cfg{.hidden = 32, .n_head = 4, .n_head_kv = 2, .head_dim = 8,
-                          .intermediate = 48, .norm = NormKind::Rms, .mlp = MlpKind::SwiGlu,
-                          .bias = false, .rope = true, .rope_theta = 10000.0, .rotary_dim = 0,
+    const BlockConfig cfg{.hidden = 32,
+                          .n_head = 4,
+                          .n_head_kv = 2,
+                          .head_dim = 8,
+                          .intermediate = 48,
+                          .norm = NormKind::Rms,
+                          .mlp = MlpKind::SwiGlu,
+                          .bias = false,
+                          .rope = true,
+                          .rope_theta = 10000.0,
+                          .rotary_dim = 0,
                           .norm_eps = 1e-6f};
     auto w = [&](const std::string& n) { return LinearParams{g.input(n + ".weight"), {}}; };
     BlockParams p;
@@ -190,9 +196,17 @@ TEST_CASE("golden: one Llama block (RMSNorm, RoPE, GQA, packed docs, SwiGLU)",
 
 TEST_CASE("golden: one GPT-2 block (LayerNorm, biases, GELU)", "[model][golden]") {
     Golden g("block_gpt2");
-    const BlockConfig cfg{.hidden = 32, .n_head = 4, .n_head_kv = 4, .head_dim = 8,
-                          .intermediate = 128, .norm = NormKind::Layer, .mlp = MlpKind::Gelu,
-                          .bias = true, .rope = false, .rope_theta = 0, .rotary_dim = 0,
+    const BlockConfig cfg{.hidden = 32,
+                          .n_head = 4,
+                          .n_head_kv = 4,
+                          .head_dim = 8,
+                          .intermediate = 128,
+                          .norm = NormKind::Layer,
+                          .mlp = MlpKind::Gelu,
+                          .bias = true,
+                          .rope = false,
+                          .rope_theta = 0,
+                          .rotary_dim = 0,
                           .norm_eps = 1e-5f};
     auto lin = [&](const std::string& n) {
         Tensor wt = g.input(n + ".weight"), b = g.input(n + ".bias");

@@ -22,8 +22,7 @@ namespace {
 constexpr double kEps = 1e-6, kAtol = 1e-8, kRtol = 1e-6;
 
 // Checks a one-input pointwise-shaped kernel pair.
-template <class Fwd, class Bwd>
-void check_unary(const char* name, Vec x, Fwd fwd, Bwd bwd) {
+template <class Fwd, class Bwd> void check_unary(const char* name, Vec x, Fwd fwd, Bwd bwd) {
     const size_t n = x.size();
     const Vec r = random_normal<double>(n, 99);
     Vec y(n);
@@ -154,7 +153,7 @@ TEST_CASE("attention: backward matches finite differences", "[model][grad]") {
     const AttentionDims d{2, 70, 4, 2, 4};
     std::vector<int32_t> key_start(d.batch * d.seq);
     for (int64_t i = 0; i < d.seq; ++i) {
-        key_start[i] = i < 30 ? 0 : (i < 66 ? 30 : 66);               // three documents
+        key_start[i] = i < 30 ? 0 : (i < 66 ? 30 : 66); // three documents
         key_start[d.seq + i] = static_cast<int32_t>(std::max<int64_t>(0, i - 40)); // window 41
     }
     const size_t nq = d.batch * d.seq * d.n_head * d.head_dim;

@@ -45,8 +45,8 @@ std::vector<double> gemm_reference(std::vector<double>& bound,
             }
             const double c = beta == 0 ? 0.0 : beta * static_cast<double>(C[i * ldc + j]);
             out[i * ldc + j] = alpha * s + c;
-            bound[i * ldc + j] = static_cast<double>(K + 2) * u * (std::abs(alpha) * abs_s +
-                                                                   std::abs(c));
+            bound[i * ldc + j] =
+                static_cast<double>(K + 2) * u * (std::abs(alpha) * abs_s + std::abs(c));
         }
     return out;
 }
@@ -62,8 +62,7 @@ struct KernelSettings {
 
 } // namespace
 
-TEST_CASE("gemm: matches a double loop for every transpose, stride and beta",
-          "[model][unit]") {
+TEST_CASE("gemm: matches a double loop for every transpose, stride and beta", "[model][unit]") {
     KernelSettings restore;
     const bool portable = GENERATE(false, true);
     gemm_force_portable(portable);
@@ -104,8 +103,8 @@ TEST_CASE("kernels: reductions give the same bits for any thread count", "[model
         omp_set_num_threads(threads);
         std::vector<float> y(x.size()), mean(rows), rstd(rows), dx(x.size(), 0), dw(cols, 0),
             db(cols, 0), demb(13 * cols, 0), colsum(cols, 0);
-        layer_norm_fwd(x.data(), w.data(), w.data(), y.data(), mean.data(), rstd.data(), rows,
-                       cols, 1e-5f);
+        layer_norm_fwd(x.data(), w.data(), w.data(), y.data(), mean.data(), rstd.data(), rows, cols,
+                       1e-5f);
         layer_norm_bwd(dy.data(), x.data(), w.data(), mean.data(), rstd.data(), dx.data(),
                        dw.data(), db.data(), rows, cols);
         embedding_bwd(dy.data(), ids.data(), demb.data(), rows, cols);
@@ -131,10 +130,9 @@ TEST_CASE("attention: forward and backward give the same bits for any thread cou
     auto run = [&](int threads) {
         omp_set_num_threads(threads);
         std::vector<float> out(nq), lse(2 * 4 * 150), dq(nq, 0), dk(nk, 0), dv(nk, 0);
-        attention_fwd(q.data(), k.data(), v.data(), ks.data(), out.data(), lse.data(), d,
-                      0.25f);
-        attention_bwd(q.data(), k.data(), v.data(), ks.data(), out.data(), lse.data(),
-                      dout.data(), dq.data(), dk.data(), dv.data(), d, 0.25f);
+        attention_fwd(q.data(), k.data(), v.data(), ks.data(), out.data(), lse.data(), d, 0.25f);
+        attention_bwd(q.data(), k.data(), v.data(), ks.data(), out.data(), lse.data(), dout.data(),
+                      dq.data(), dk.data(), dv.data(), d, 0.25f);
         for (const auto* vec : {&lse, &dq, &dk, &dv})
             out.insert(out.end(), vec->begin(), vec->end());
         return out;

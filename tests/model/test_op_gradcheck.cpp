@@ -63,11 +63,12 @@ TEST_CASE("linear op: gradients match finite differences", "[model][grad]") {
     std::vector<Tensor> in = {leaf({2, 3, 5}, 1), leaf({4, 5}, 2)};
     if (with_bias)
         in.push_back(leaf({4}, 3));
-    check_op("linear", in,
-             [&](const std::vector<Tensor>& t) {
-                 return linear(t[0], t[1], with_bias ? t[2] : Tensor());
-             },
-             kBilinearEps, kBilinearAtol, kBilinearRtol);
+    check_op(
+        "linear", in,
+        [&](const std::vector<Tensor>& t) {
+            return linear(t[0], t[1], with_bias ? t[2] : Tensor());
+        },
+        kBilinearEps, kBilinearAtol, kBilinearRtol);
 }
 
 TEST_CASE("matmul op: gradients match finite differences", "[model][grad]") {
@@ -78,103 +79,119 @@ TEST_CASE("matmul op: gradients match finite differences", "[model][grad]") {
     Shape sb = tb ? Shape{N, K} : Shape{K, N};
     if (!shared_b)
         sb.insert(sb.begin(), 2);
-    check_op("matmul", {leaf(sa, 4), leaf(sb, 5)},
-             [&](const std::vector<Tensor>& t) { return matmul(t[0], t[1], ta, tb); },
-             kBilinearEps, kBilinearAtol, kBilinearRtol);
+    check_op(
+        "matmul", {leaf(sa, 4), leaf(sb, 5)},
+        [&](const std::vector<Tensor>& t) { return matmul(t[0], t[1], ta, tb); }, kBilinearEps,
+        kBilinearAtol, kBilinearRtol);
 }
 
 TEST_CASE("add and mul ops: broadcasting gradients match finite differences", "[model][grad]") {
-    const auto shapes = GENERATE(std::pair<Shape, Shape>{{3, 4}, {3, 4}},
-                                 std::pair<Shape, Shape>{{2, 3, 4}, {4}},
-                                 std::pair<Shape, Shape>{{2, 1, 4}, {3, 1}},
-                                 std::pair<Shape, Shape>{{1}, {2, 2}});
-    check_op("add", {leaf(shapes.first, 6), leaf(shapes.second, 7)},
-             [](const std::vector<Tensor>& t) { return add(t[0], t[1]); }, kBilinearEps,
-             kBilinearAtol, kBilinearRtol);
-    check_op("mul", {leaf(shapes.first, 8), leaf(shapes.second, 9)},
-             [](const std::vector<Tensor>& t) { return mul(t[0], t[1]); }, kBilinearEps,
-             kBilinearAtol, kBilinearRtol);
+    const auto shapes =
+        GENERATE(std::pair<Shape, Shape>{{3, 4}, {3, 4}}, std::pair<Shape, Shape>{{2, 3, 4}, {4}},
+                 std::pair<Shape, Shape>{{2, 1, 4}, {3, 1}}, std::pair<Shape, Shape>{{1}, {2, 2}});
+    check_op(
+        "add", {leaf(shapes.first, 6), leaf(shapes.second, 7)},
+        [](const std::vector<Tensor>& t) { return add(t[0], t[1]); }, kBilinearEps, kBilinearAtol,
+        kBilinearRtol);
+    check_op(
+        "mul", {leaf(shapes.first, 8), leaf(shapes.second, 9)},
+        [](const std::vector<Tensor>& t) { return mul(t[0], t[1]); }, kBilinearEps, kBilinearAtol,
+        kBilinearRtol);
 }
 
 TEST_CASE("shape glue ops: gradients match finite differences", "[model][grad]") {
-    check_op("scale", {leaf({3, 4}, 10)},
-             [](const std::vector<Tensor>& t) { return scale(t[0], -1.7f); }, kBilinearEps,
-             kBilinearAtol, kBilinearRtol);
-    check_op("reshape", {leaf({2, 6}, 11)},
-             [](const std::vector<Tensor>& t) { // x*x: two paths accumulate into one grad
-                 return mul(reshape(t[0], {3, 4}), reshape(t[0], {3, 4}));
-             },
-             kBilinearEps, kBilinearAtol, kBilinearRtol);
-    check_op("narrow_last", {leaf({3, 7}, 12)},
-             [](const std::vector<Tensor>& t) { return narrow_last(t[0], 2, 4); }, kBilinearEps,
-             kBilinearAtol, kBilinearRtol);
-    check_op("sum", {leaf({3, 5}, 13)}, [](const std::vector<Tensor>& t) { return sum(t[0]); },
-             kBilinearEps, kBilinearAtol, kBilinearRtol);
+    check_op(
+        "scale", {leaf({3, 4}, 10)},
+        [](const std::vector<Tensor>& t) { return scale(t[0], -1.7f); }, kBilinearEps,
+        kBilinearAtol, kBilinearRtol);
+    check_op(
+        "reshape", {leaf({2, 6}, 11)},
+        [](const std::vector<Tensor>& t) { // x*x: two paths accumulate into one grad
+            return mul(reshape(t[0], {3, 4}), reshape(t[0], {3, 4}));
+        },
+        kBilinearEps, kBilinearAtol, kBilinearRtol);
+    check_op(
+        "narrow_last", {leaf({3, 7}, 12)},
+        [](const std::vector<Tensor>& t) { return narrow_last(t[0], 2, 4); }, kBilinearEps,
+        kBilinearAtol, kBilinearRtol);
+    check_op(
+        "sum", {leaf({3, 5}, 13)}, [](const std::vector<Tensor>& t) { return sum(t[0]); },
+        kBilinearEps, kBilinearAtol, kBilinearRtol);
 }
 
 TEST_CASE("embedding op: gradients match finite differences", "[model][grad]") {
     const std::vector<int32_t> ids = {2, 0, 2, 4, 2};
-    check_op("embedding", {leaf({5, 3}, 14)},
-             [&](const std::vector<Tensor>& t) { return embedding(t[0], ids); }, kBilinearEps,
-             kBilinearAtol, kBilinearRtol);
+    check_op(
+        "embedding", {leaf({5, 3}, 14)},
+        [&](const std::vector<Tensor>& t) { return embedding(t[0], ids); }, kBilinearEps,
+        kBilinearAtol, kBilinearRtol);
 }
 
 TEST_CASE("activation ops: gradients match finite differences", "[model][grad]") {
-    check_op("gelu_tanh", {leaf({4, 6}, 15, 2.0)},
-             [](const std::vector<Tensor>& t) { return gelu_tanh(t[0]); }, kSmoothEps,
-             kSmoothAtol, kSmoothRtol);
-    check_op("silu", {leaf({4, 6}, 16, 2.0)},
-             [](const std::vector<Tensor>& t) { return silu(t[0]); }, kSmoothEps, kSmoothAtol,
-             kSmoothRtol);
-    check_op("swiglu", {leaf({4, 6}, 17, 2.0), leaf({4, 6}, 18)},
-             [](const std::vector<Tensor>& t) { return swiglu(t[0], t[1]); }, kSmoothEps,
-             kSmoothAtol, kSmoothRtol);
+    check_op(
+        "gelu_tanh", {leaf({4, 6}, 15, 2.0)},
+        [](const std::vector<Tensor>& t) { return gelu_tanh(t[0]); }, kSmoothEps, kSmoothAtol,
+        kSmoothRtol);
+    check_op(
+        "silu", {leaf({4, 6}, 16, 2.0)}, [](const std::vector<Tensor>& t) { return silu(t[0]); },
+        kSmoothEps, kSmoothAtol, kSmoothRtol);
+    check_op(
+        "swiglu", {leaf({4, 6}, 17, 2.0), leaf({4, 6}, 18)},
+        [](const std::vector<Tensor>& t) { return swiglu(t[0], t[1]); }, kSmoothEps, kSmoothAtol,
+        kSmoothRtol);
     // The same seed and offset every call, so the mask is fixed while differencing.
-    check_op("dropout", {leaf({4, 25}, 19)},
-             [](const std::vector<Tensor>& t) {
-                 Rng rng(42, 5);
-                 return dropout(t[0], 0.25f, rng);
-             },
-             kBilinearEps, kBilinearAtol, kBilinearRtol);
+    check_op(
+        "dropout", {leaf({4, 25}, 19)},
+        [](const std::vector<Tensor>& t) {
+            Rng rng(42, 5);
+            return dropout(t[0], 0.25f, rng);
+        },
+        kBilinearEps, kBilinearAtol, kBilinearRtol);
 }
 
 TEST_CASE("norm ops: gradients match finite differences", "[model][grad]") {
-    check_op("layer_norm", {leaf({3, 8}, 20, 2.0), leaf({8}, 21), leaf({8}, 22)},
-             [](const std::vector<Tensor>& t) { return layer_norm(t[0], t[1], t[2], 1e-5f); },
-             kSmoothEps, kSmoothAtol, kSmoothRtol);
-    check_op("rms_norm", {leaf({3, 8}, 23, 2.0), leaf({8}, 24)},
-             [](const std::vector<Tensor>& t) { return rms_norm(t[0], t[1], 1e-6f, 1.0f); },
-             kSmoothEps, kSmoothAtol, kSmoothRtol);
+    check_op(
+        "layer_norm", {leaf({3, 8}, 20, 2.0), leaf({8}, 21), leaf({8}, 22)},
+        [](const std::vector<Tensor>& t) { return layer_norm(t[0], t[1], t[2], 1e-5f); },
+        kSmoothEps, kSmoothAtol, kSmoothRtol);
+    check_op(
+        "rms_norm", {leaf({3, 8}, 23, 2.0), leaf({8}, 24)},
+        [](const std::vector<Tensor>& t) { return rms_norm(t[0], t[1], 1e-6f, 1.0f); }, kSmoothEps,
+        kSmoothAtol, kSmoothRtol);
 }
 
 TEST_CASE("rope and attention ops: gradients match finite differences", "[model][grad]") {
     const std::vector<int32_t> pos = {0, 1, 2, 0, 1, 2, 3, 4};
     const std::vector<double> inv_freq = rope_inv_freq(4, 10000.0);
-    check_op("rope", {leaf({2, 4, 2, 6}, 25)},
-             [&](const std::vector<Tensor>& t) { return rope(t[0], pos, inv_freq); },
-             kBilinearEps, kBilinearAtol, kBilinearRtol);
+    check_op(
+        "rope", {leaf({2, 4, 2, 6}, 25)},
+        [&](const std::vector<Tensor>& t) { return rope(t[0], pos, inv_freq); }, kBilinearEps,
+        kBilinearAtol, kBilinearRtol);
     const std::vector<int32_t> doc = {0, 0, 1, 1, 1, 5, 5, 5};
-    check_op("attention", {leaf({2, 4, 4, 3}, 26), leaf({2, 4, 2, 3}, 27), leaf({2, 4, 2, 3}, 28)},
-             [&](const std::vector<Tensor>& t) {
-                 return attention(t[0], t[1], t[2], {.scale = 0.0f, .doc_ids = doc});
-             },
-             kSmoothEps, kSmoothAtol, kSmoothRtol);
+    check_op(
+        "attention", {leaf({2, 4, 4, 3}, 26), leaf({2, 4, 2, 3}, 27), leaf({2, 4, 2, 3}, 28)},
+        [&](const std::vector<Tensor>& t) {
+            return attention(t[0], t[1], t[2], {.scale = 0.0f, .doc_ids = doc});
+        },
+        kSmoothEps, kSmoothAtol, kSmoothRtol);
 }
 
 TEST_CASE("loss ops: gradients match finite differences", "[model][grad]") {
     const std::vector<int32_t> targets = {3, -100, 0, 6, 6};
-    check_op("cross_entropy", {leaf({5, 7}, 29, 2.0)},
-             [&](const std::vector<Tensor>& t) {
-                 return cross_entropy(t[0], targets, {.logit_scale = 0.5f});
-             },
-             kSmoothEps, kSmoothAtol, kSmoothRtol);
+    check_op(
+        "cross_entropy", {leaf({5, 7}, 29, 2.0)},
+        [&](const std::vector<Tensor>& t) {
+            return cross_entropy(t[0], targets, {.logit_scale = 0.5f});
+        },
+        kSmoothEps, kSmoothAtol, kSmoothRtol);
     // chunk_rows = 2 splits 5 rows into 3 chunks; a fixed normalizer as gradient accumulation
     // across micro-batches would pass.
     const double normalizer = GENERATE(0.0, 11.0);
-    check_op("linear_cross_entropy", {leaf({5, 4}, 30), leaf({7, 4}, 31)},
-             [&](const std::vector<Tensor>& t) {
-                 return linear_cross_entropy(t[0], t[1], targets,
-                                             {.normalizer = normalizer, .chunk_rows = 2});
-             },
-             kSmoothEps, kSmoothAtol, kSmoothRtol);
+    check_op(
+        "linear_cross_entropy", {leaf({5, 4}, 30), leaf({7, 4}, 31)},
+        [&](const std::vector<Tensor>& t) {
+            return linear_cross_entropy(t[0], t[1], targets,
+                                        {.normalizer = normalizer, .chunk_rows = 2});
+        },
+        kSmoothEps, kSmoothAtol, kSmoothRtol);
 }

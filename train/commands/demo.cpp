@@ -2,13 +2,12 @@
 // the autograd, ops and kernels (embedding, blocks, final norm, tied head through the fused
 // linear cross-entropy). It is the path that exists until checkpoints, tokenizers and recipes
 // arrive; its optimizer is a plain Adam kept local on purpose (optim/ brings the real one).
-#include "train/commands/commands.h"
-
 #include "common/error.h"
 #include "model/autograd.h"
 #include "model/block.h"
 #include "model/kernels/gemm.h"
 #include "model/ops/ops.h"
+#include "train/commands/commands.h"
 #include "train/demo_corpus.h"
 
 #include <boost/program_options.hpp>
@@ -77,10 +76,10 @@ int run_demo(const std::vector<std::string>& args) {
     uint64_t seed = 0;
     float lr = 0;
     po::options_description opts("slimtune demo: train a small byte-level model on bundled text");
-    opts.add_options()("help,h", "show this help")(
-        "steps", po::value(&steps)->default_value(300), "optimizer steps")(
-        "batch", po::value(&batch)->default_value(8), "sequences per step")(
-        "seq", po::value(&seq)->default_value(64), "tokens per sequence")(
+    opts.add_options()("help,h", "show this help")("steps", po::value(&steps)->default_value(300),
+                                                   "optimizer steps")(
+        "batch", po::value(&batch)->default_value(8),
+        "sequences per step")("seq", po::value(&seq)->default_value(64), "tokens per sequence")(
         "layers", po::value(&layers)->default_value(2), "transformer blocks")(
         "hidden", po::value(&hidden)->default_value(64), "model width (a multiple of 16)")(
         "lr", po::value(&lr)->default_value(3e-3f), "Adam learning rate")(
@@ -107,10 +106,18 @@ int run_demo(const std::vector<std::string>& args) {
 
     Rng rng(seed);
     DemoModel model;
-    model.cfg = {.hidden = hidden, .n_head = hidden / 16, .n_head_kv = std::max<int64_t>(1, hidden / 32),
-                 .head_dim = 16, .intermediate = hidden * 8 / 3, .norm = NormKind::Rms,
-                 .mlp = MlpKind::SwiGlu, .bias = false, .rope = true, .rope_theta = 10000.0,
-                 .rotary_dim = 0, .norm_eps = 1e-5f};
+    model.cfg = {.hidden = hidden,
+                 .n_head = hidden / 16,
+                 .n_head_kv = std::max<int64_t>(1, hidden / 32),
+                 .head_dim = 16,
+                 .intermediate = hidden * 8 / 3,
+                 .norm = NormKind::Rms,
+                 .mlp = MlpKind::SwiGlu,
+                 .bias = false,
+                 .rope = true,
+                 .rope_theta = 10000.0,
+                 .rotary_dim = 0,
+                 .norm_eps = 1e-5f};
     std::vector<float> wte(static_cast<size_t>(256 * hidden));
     for (auto& x : wte)
         x = 0.02f * rng.next_normal();
@@ -136,8 +143,8 @@ int run_demo(const std::vector<std::string>& args) {
     for (int64_t step = 1; step <= steps; ++step) {
         std::vector<int32_t> ids, targets;
         for (int64_t b = 0; b < batch; ++b) {
-            const int64_t start = static_cast<int64_t>(rng.next_u64() %
-                                                       static_cast<uint64_t>(n_bytes - seq - 1));
+            const int64_t start =
+                static_cast<int64_t>(rng.next_u64() % static_cast<uint64_t>(n_bytes - seq - 1));
             for (int64_t t = 0; t < seq; ++t) {
                 ids.push_back(static_cast<unsigned char>(corpus[static_cast<size_t>(start + t)]));
                 targets.push_back(
@@ -146,8 +153,8 @@ int run_demo(const std::vector<std::string>& args) {
         }
         Tensor h = reshape(embedding(model.wte, ids), {batch, seq, hidden});
         for (const auto& blk : model.blocks)
-            h = block_forward(model.cfg, blk, h, {.batch = batch, .seq = seq,
-                                                  .positions = positions, .doc_ids = {}});
+            h = block_forward(model.cfg, blk, h,
+                              {.batch = batch, .seq = seq, .positions = positions, .doc_ids = {}});
         h = reshape(rms_norm(h, model.norm_f, model.cfg.norm_eps), {batch * seq, hidden});
         Tensor loss = linear_cross_entropy(h, model.wte, targets);
         const float l = loss.item();
@@ -162,9 +169,8 @@ int run_demo(const std::vector<std::string>& args) {
         if (step == 1 || step % 10 == 0 || step == steps) {
             const double secs =
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-            std::printf("step %5lld/%lld  loss %.4f  %.0f tokens/s\n",
-                        static_cast<long long>(step), static_cast<long long>(steps),
-                        static_cast<double>(l),
+            std::printf("step %5lld/%lld  loss %.4f  %.0f tokens/s\n", static_cast<long long>(step),
+                        static_cast<long long>(steps), static_cast<double>(l),
                         static_cast<double>(step * batch * seq) / secs);
             std::fflush(stdout);
         }
