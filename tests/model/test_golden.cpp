@@ -90,6 +90,16 @@ TEST_CASE("golden: add, mul, scale with broadcasting", "[model][golden]") {
     g.check(scale(g.input("x"), static_cast<float>(g.meta("alpha"))));
 }
 
+TEST_CASE("golden: narrow_last and sum", "[model][golden]") {
+    {
+        Golden g("narrow_last");
+        g.check(narrow_last(g.input("x"), static_cast<int64_t>(g.meta("start")),
+                            static_cast<int64_t>(g.meta("len"))));
+    }
+    Golden g("sum");
+    g.check(sum(g.input("x")));
+}
+
 TEST_CASE("golden: embedding", "[model][golden]") {
     Golden g("embedding");
     Tensor w = g.input("weight");

@@ -313,6 +313,19 @@ def _(g):
     return Spec([("x", x)], ["x"], lambda t: alpha * t["x"], meta={"alpha": "0.37"})
 
 
+@case("narrow_last", "narrow_last", 307)
+def _(g):
+    x = randn(g, 2, 3, 7)
+    return Spec([("x", x)], ["x"], lambda t: t["x"][..., 2:6],
+                meta={"start": "2", "len": "4"})
+
+
+@case("sum", "sum", 308)
+def _(g):
+    x = randn(g, 3, 5)
+    return Spec([("x", x)], ["x"], lambda t: t["x"].sum().reshape(1))
+
+
 # 4. embedding --------------------------------------------------------------------------------
 
 @case("embedding", "embedding", 401)
