@@ -3,6 +3,7 @@
 #include "common/error.h"
 #include "model/ops/ops.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace slimtune {
@@ -68,6 +69,7 @@ void block_for_each_param(BlockParams& p,
             f(name + ".bias", b);
     };
     visit("norm1", p.norm1.weight, p.norm1.bias);
+    visit("qkv", p.qkv.weight, p.qkv.bias);
     visit("q", p.q.weight, p.q.bias);
     visit("k", p.k.weight, p.k.bias);
     visit("v", p.v.weight, p.v.bias);
@@ -87,28 +89,76 @@ static Tensor apply_linear(const LinearParams& l, const Tensor& x) {
     return linear(x, l.weight, l.bias);
 }
 
-Tensor
-block_forward(const BlockConfig& c, const BlockParams& p, const Tensor& x, const TokenLayout& t) {
+KvCache kv_cache_make(const BlockConfig& c, int64_t capacity) {
+    return {Tensor::zeros({1, capacity, c.n_head_kv, c.head_dim}),
+            Tensor::zeros({1, capacity, c.n_head_kv, c.head_dim}), 0};
+}
+
+// Copies the new tokens' k or v (1, T, Hkv, D) into the cache at its current length.
+static void cache_append(Tensor& dst, const Tensor& src, int64_t at) {
+    const int64_t row = src.dim(2) * src.dim(3);
+    std::copy_n(src.data(), src.numel(), dst.data() + at * row);
+}
+
+Tensor block_forward(const BlockConfig& c,
+                     const BlockParams& p,
+                     const Tensor& x,
+                     const TokenLayout& t,
+                     KvCache* cache) {
     if (x.ndim() != 3 || x.dim(0) != t.batch || x.dim(1) != t.seq || x.dim(2) != c.hidden)
         throw ShapeError("block_forward: expected x [" + std::to_string(t.batch) + ", " +
                          std::to_string(t.seq) + ", " + std::to_string(c.hidden) + "], got " +
                          shape_str(x.shape()));
     const int64_t B = t.batch, T = t.seq, D = c.head_dim;
+    const int64_t nq = c.n_head * D, nkv = c.n_head_kv * D;
     Tensor h = apply_norm(c, p.norm1, x);
-    Tensor q = reshape(apply_linear(p.q, h), {B, T, c.n_head, D});
-    Tensor k = reshape(apply_linear(p.k, h), {B, T, c.n_head_kv, D});
-    Tensor v = reshape(apply_linear(p.v, h), {B, T, c.n_head_kv, D});
+    Tensor q, k, v;
+    if (p.qkv.weight.defined()) { // fused projection, split along the output features
+        Tensor qkv = apply_linear(p.qkv, h);
+        q = narrow_last(qkv, 0, nq);
+        k = narrow_last(qkv, nq, nkv);
+        v = narrow_last(qkv, nq + nkv, nkv);
+    } else {
+        q = apply_linear(p.q, h);
+        k = apply_linear(p.k, h);
+        v = apply_linear(p.v, h);
+    }
+    q = reshape(q, {B, T, c.n_head, D});
+    k = reshape(k, {B, T, c.n_head_kv, D});
+    v = reshape(v, {B, T, c.n_head_kv, D});
     if (c.rope) {
-        const auto inv_freq = rope_inv_freq(c.rotary_dim ? c.rotary_dim : D, c.rope_theta);
+        std::vector<double> defaults;
+        if (c.rope_inv_freq.empty())
+            defaults = rope_inv_freq(c.rotary_dim ? c.rotary_dim : D, c.rope_theta);
+        const std::span<const double> inv_freq =
+            c.rope_inv_freq.empty() ? std::span<const double>(defaults) : c.rope_inv_freq;
         q = rope(q, t.positions, inv_freq);
         k = rope(k, t.positions, inv_freq);
     }
-    Tensor a = reshape(attention(q, k, v, {.doc_ids = t.doc_ids}), {B, T, c.n_head * D});
-    Tensor res = add(x, apply_linear(p.o, a));
+    AttentionOptions ao{.scale = c.attn_scale, .doc_ids = t.doc_ids, .window = 0, .q_offset = 0};
+    if (cache) {
+        if (B != 1 || cache->length + T > cache->k.dim(1))
+            throw ShapeError("block_forward: KV cache holds " + std::to_string(cache->k.dim(1)) +
+                             " positions (batch 1); cannot add " + std::to_string(T) + " to " +
+                             std::to_string(cache->length));
+        cache_append(cache->k, k, cache->length);
+        cache_append(cache->v, v, cache->length);
+        ao.q_offset = cache->length;
+        k = cache->k;
+        v = cache->v;
+    }
+    Tensor a = reshape(attention(q, k, v, ao), {B, T, nq});
+    Tensor attn_out = apply_linear(p.o, a);
+    if (c.residual_multiplier != 1.0f)
+        attn_out = scale(attn_out, c.residual_multiplier);
+    Tensor res = add(x, attn_out);
     Tensor m = apply_norm(c, p.norm2, res);
     Tensor act = c.mlp == MlpKind::SwiGlu ? swiglu(apply_linear(p.gate, m), apply_linear(p.up, m))
                                           : gelu_tanh(apply_linear(p.up, m));
-    return add(res, apply_linear(p.down, act));
+    Tensor mlp_out = apply_linear(p.down, act);
+    if (c.residual_multiplier != 1.0f)
+        mlp_out = scale(mlp_out, c.residual_multiplier);
+    return add(res, mlp_out);
 }
 
 } // namespace slimtune

@@ -27,6 +27,10 @@ struct BlockConfig {
     double rope_theta = 10000.0;
     int64_t rotary_dim = 0; // 0 means the whole head
     float norm_eps = 1e-6f;
+    // Family switches read from config.json (defaults: a plain pre-norm block).
+    float attn_scale = 0.0f;           // 0 means 1/sqrt(head_dim); Granite: attention_multiplier
+    float residual_multiplier = 1.0f;  // Granite scales each branch before the residual add
+    std::vector<double> rope_inv_freq; // scaled frequencies (llama3, linear); empty: default
 };
 
 struct LinearParams {
@@ -37,7 +41,16 @@ struct NormParams {
 };
 struct BlockParams {
     NormParams norm1, norm2;
+    LinearParams qkv;                        // fused q|k|v (GPT-2's c_attn); else q, k, v
     LinearParams q, k, v, o, up, gate, down; // gate only for SwiGLU
+};
+
+// Keys and values of the positions seen so far, for generation: (1, capacity, Hkv, D) each,
+// after RoPE. block_forward appends the new tokens' entries at `length`; the caller advances
+// `length` once every layer has run.
+struct KvCache {
+    Tensor k, v;
+    int64_t length = 0;
 };
 
 // Where each token of a (B, T) batch sits: its position (for RoPE) and, when sequences are
@@ -55,10 +68,14 @@ BlockParams block_init(const BlockConfig& cfg, int64_t n_layer, Rng& rng, bool t
 // Calls f(name, tensor) for every defined parameter, names like "q.weight".
 void block_for_each_param(BlockParams& p,
                           const std::function<void(const std::string&, Tensor&)>& f);
-// x: (B, T, C) -> (B, T, C).
+// x: (B, T, C) -> (B, T, C). With a cache (batch 1, inference only) the T new tokens attend
+// to the cached ones too.
 Tensor block_forward(const BlockConfig& cfg,
                      const BlockParams& p,
                      const Tensor& x,
-                     const TokenLayout& layout);
+                     const TokenLayout& layout,
+                     KvCache* cache = nullptr);
+// An empty cache for `capacity` positions.
+KvCache kv_cache_make(const BlockConfig& cfg, int64_t capacity);
 
 } // namespace slimtune

@@ -1,5 +1,6 @@
 #include "model/kernels/attention.h"
 
+#include "common/error.h"
 #include "model/kernels/gemm.h"
 
 #include <algorithm>
@@ -13,17 +14,18 @@ namespace {
 
 constexpr int64_t kQueryTile = 64; // query rows per tile: a (64, T) score block stays in L2
 
-// The keys one tile of queries [i0, i1) may see, as one range [lo, i1).
+// The keys one tile of queries [i0, i1) may see, as one range [lo, hi) of key positions;
+// query i sits at key position i + off.
 struct Tile {
-    int64_t i0, i1, lo;
+    int64_t i0, i1, lo, hi, off;
 };
 
-Tile make_tile(const int32_t* key_start_b, int64_t i0, int64_t seq) {
+Tile make_tile(const int32_t* key_start_b, int64_t i0, int64_t seq, int64_t off) {
     int64_t i1 = std::min(seq, i0 + kQueryTile);
-    int64_t lo = i0;
+    int64_t lo = i0 + off;
     for (int64_t i = i0; i < i1; ++i)
         lo = std::min<int64_t>(lo, key_start_b[i]);
-    return {i0, i1, lo};
+    return {i0, i1, lo, i1 + off, off};
 }
 
 // S = scale * Q_tile K_range^T, then P = exp(S - lse) with masked entries 0.
@@ -40,11 +42,11 @@ void tile_probabilities(const T* q_tile,
                         const T* lse_in,
                         T* lse_out,
                         T* p) {
-    const int64_t rows = t.i1 - t.i0, cols = t.i1 - t.lo;
+    const int64_t rows = t.i1 - t.i0, cols = t.hi - t.lo;
     gemm<T>(false, true, rows, cols, head_dim, scale, q_tile, ldq, k_lo, ldk, T(0), p, cols);
     for (int64_t r = 0; r < rows; ++r) {
         const int64_t i = t.i0 + r;
-        const int64_t j_begin = key_start_b[i] - t.lo, j_end = i - t.lo + 1; // visible [b, e)
+        const int64_t j_begin = key_start_b[i] - t.lo, j_end = i + t.off - t.lo + 1; // [b, e)
         T* pr = p + r * cols;
         T row_lse;
         if (lse_in) {
@@ -82,23 +84,23 @@ void attention_fwd(const T* q,
     const int64_t group = d.n_head / d.n_head_kv;
     const int64_t n_tiles = (d.seq + kQueryTile - 1) / kQueryTile;
     const int64_t ldq = d.n_head * d.head_dim, ldk = d.n_head_kv * d.head_dim;
-    const int64_t n_tasks = d.batch * d.n_head * n_tiles;
+    const int64_t n_tasks = d.batch * d.n_head * n_tiles, n_keys = d.keys();
     // Round-robin over (batch, head, tile): causal tiles differ in cost, interleaving balances
     // them. Each output row is computed by exactly one task, so the bits do not depend on
     // the thread count. GEMMs inside run serially (one level of parallelism).
 #pragma omp parallel
     {
-        std::vector<T> p(static_cast<size_t>(kQueryTile * d.seq));
+        std::vector<T> p(static_cast<size_t>(kQueryTile * n_keys));
 #pragma omp for schedule(static, 1)
         for (int64_t task = 0; task < n_tasks; ++task) {
             const int64_t b = task / (d.n_head * n_tiles);
             const int64_t h = (task / n_tiles) % d.n_head;
             const int64_t g = h / group;
             const int32_t* ks = key_start + b * d.seq;
-            const Tile t = make_tile(ks, (task % n_tiles) * kQueryTile, d.seq);
+            const Tile t = make_tile(ks, (task % n_tiles) * kQueryTile, d.seq, d.q_offset);
             const T* q_tile = q + ((b * d.seq + t.i0) * d.n_head + h) * d.head_dim;
-            const T* k_lo = k + ((b * d.seq + t.lo) * d.n_head_kv + g) * d.head_dim;
-            const T* v_lo = v + ((b * d.seq + t.lo) * d.n_head_kv + g) * d.head_dim;
+            const T* k_lo = k + ((b * n_keys + t.lo) * d.n_head_kv + g) * d.head_dim;
+            const T* v_lo = v + ((b * n_keys + t.lo) * d.n_head_kv + g) * d.head_dim;
             T* lse_tile = lse + (b * d.n_head + h) * d.seq + t.i0;
             tile_probabilities<T>(q_tile, ldq, k_lo, ldk, ks, t, d.head_dim, scale, nullptr,
                                   lse_tile, p.data());
@@ -124,6 +126,7 @@ void attention_bwd(const T* q,
                    T scale) noexcept {
     if (!dq && !dk && !dv)
         return;
+    SLIMTUNE_ASSERT(d.keys() == d.seq && d.q_offset == 0, "attention_bwd: no KV-cache layout");
     const int64_t group = d.n_head / d.n_head_kv;
     const int64_t n_tiles = (d.seq + kQueryTile - 1) / kQueryTile;
     const int64_t ldq = d.n_head * d.head_dim, ldk = d.n_head_kv * d.head_dim;
@@ -141,8 +144,8 @@ void attention_bwd(const T* q,
             const int32_t* ks = key_start + b * d.seq;
             for (int64_t h = g * group; h < (g + 1) * group; ++h)
                 for (int64_t tile = 0; tile < n_tiles; ++tile) {
-                    const Tile t = make_tile(ks, tile * kQueryTile, d.seq);
-                    const int64_t rows = t.i1 - t.i0, cols = t.i1 - t.lo;
+                    const Tile t = make_tile(ks, tile * kQueryTile, d.seq, 0);
+                    const int64_t rows = t.i1 - t.i0, cols = t.hi - t.lo;
                     const int64_t q_off = ((b * d.seq + t.i0) * d.n_head + h) * d.head_dim;
                     const int64_t k_off = ((b * d.seq + t.lo) * d.n_head_kv + g) * d.head_dim;
                     const T* lse_tile = lse + (b * d.n_head + h) * d.seq + t.i0;

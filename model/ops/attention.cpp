@@ -47,9 +47,10 @@ Tensor rope(const Tensor& x, std::span<const int32_t> positions, std::span<const
 }
 
 // First visible key of every query: the start of its document run (0 without doc ids),
-// moved up by a sliding window. Rejects doc ids whose documents are not contiguous runs.
-static std::vector<int32_t>
-key_starts(int64_t batch, int64_t seq, std::span<const int32_t> doc, int64_t window) {
+// moved up by a sliding window. Query i sits at key position i + offset. Rejects doc ids
+// whose documents are not contiguous runs.
+static std::vector<int32_t> key_starts(
+    int64_t batch, int64_t seq, std::span<const int32_t> doc, int64_t window, int64_t offset) {
     std::vector<int32_t> ks(static_cast<size_t>(batch * seq), 0);
     for (int64_t b = 0; b < batch; ++b) {
         int64_t run_start = 0;
@@ -65,7 +66,7 @@ key_starts(int64_t batch, int64_t seq, std::span<const int32_t> doc, int64_t win
             }
             int64_t s = run_start;
             if (window > 0)
-                s = std::max<int64_t>(s, i - window + 1);
+                s = std::max<int64_t>(s, i + offset - window + 1);
             ks[at] = static_cast<int32_t>(s);
         }
     }
@@ -90,7 +91,7 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const Attent
     require(opts.window >= 0, "attention: negative window");
     const float sc =
         opts.scale != 0.0f ? opts.scale : 1.0f / std::sqrt(static_cast<float>(d.head_dim));
-    std::vector<int32_t> ks = key_starts(d.batch, d.seq, opts.doc_ids, opts.window);
+    std::vector<int32_t> ks = key_starts(d.batch, d.seq, opts.doc_ids, opts.window, opts.q_offset);
     Tensor out = Tensor::zeros(q.shape());
     std::vector<float> lse(static_cast<size_t>(d.batch * d.n_head * d.seq));
     kernels::attention_fwd(q.data(), k.data(), v.data(), ks.data(), out.data(), lse.data(), d, sc);

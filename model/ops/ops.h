@@ -63,6 +63,10 @@ struct AttentionOptions {
     float scale = 0.0f;               // 0 means 1 / sqrt(D)
     std::span<const int32_t> doc_ids; // (B*T) or empty; each document one contiguous run
     int64_t window = 0;               // sliding window in tokens; 0 means unlimited
+    // Inference with a KV cache: query i sits at key position q_offset + i, and k, v may hold
+    // more positions than q (a cache buffer; keys past the query are never read). Not
+    // differentiable: only allowed when nothing is recorded.
+    int64_t q_offset = 0;
 };
 // Causal self-attention. q: (B, T, Hq, D), k and v: (B, T, Hkv, D), Hq % Hkv == 0.
 // Returns (B, T, Hq, D). With doc_ids, a query sees only earlier keys of its own document.
