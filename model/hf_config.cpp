@@ -1,0 +1,310 @@
+#include "model/hf_config.h"
+
+#include "common/error.h"
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+namespace slimtune {
+
+using nlohmann::json;
+
+namespace {
+
+std::string read_text(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in)
+        throw ConfigError(path + ": cannot open");
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+// Typed access to config keys with messages naming the file and the key.
+struct Keys {
+    const json& j;
+    const std::string& where;
+
+    bool has(const char* k) const { return j.contains(k) && !j.at(k).is_null(); }
+    [[noreturn]] void bad(const char* k, const char* expected) const {
+        throw ConfigError(where + ": key '" + k + "' must be " + expected + ", got " +
+                          j.at(k).dump());
+    }
+    int64_t integer(const char* k) const {
+        if (!has(k))
+            throw ConfigError(where + ": missing required key '" + std::string(k) + "'");
+        if (!j.at(k).is_number_integer())
+            bad(k, "an integer");
+        return j.at(k).get<int64_t>();
+    }
+    int64_t integer(const char* k, int64_t dflt) const { return has(k) ? integer(k) : dflt; }
+    double number(const char* k, double dflt) const {
+        if (!has(k))
+            return dflt;
+        if (!j.at(k).is_number())
+            bad(k, "a number");
+        return j.at(k).get<double>();
+    }
+    bool boolean(const char* k, bool dflt) const {
+        if (!has(k))
+            return dflt;
+        if (!j.at(k).is_boolean())
+            bad(k, "true or false");
+        return j.at(k).get<bool>();
+    }
+    std::string string(const char* k, const std::string& dflt) const {
+        if (!has(k))
+            return dflt;
+        if (!j.at(k).is_string())
+            bad(k, "a string");
+        return j.at(k).get<std::string>();
+    }
+    // An id or a list of ids (eos_token_id may be either).
+    std::vector<int32_t> ids(const char* k) const {
+        std::vector<int32_t> r;
+        if (!has(k))
+            return r;
+        const json& v = j.at(k);
+        if (v.is_number_integer())
+            r.push_back(v.get<int32_t>());
+        else if (v.is_array()) {
+            for (const json& e : v) {
+                if (!e.is_number_integer())
+                    bad(k, "an integer or a list of integers");
+                r.push_back(e.get<int32_t>());
+            }
+        } else
+            bad(k, "an integer or a list of integers");
+        return r;
+    }
+};
+
+void require_positive(const std::string& where, const char* name, int64_t v) {
+    if (v <= 0)
+        throw ConfigError(where + ": '" + name + "' must be positive, got " + std::to_string(v));
+}
+
+RopeScaling parse_rope_scaling(const json& j, const std::string& where) {
+    RopeScaling r;
+    if (!j.contains("rope_scaling") || j.at("rope_scaling").is_null())
+        return r;
+    const json& rs = j.at("rope_scaling");
+    if (!rs.is_object())
+        throw ConfigError(where + ": 'rope_scaling' must be an object or null");
+    const std::string where_rs = where + " rope_scaling";
+    const Keys k{rs, where_rs};
+    // transformers accepts both spellings; "rope_type" is the current one.
+    const std::string type = k.has("rope_type") ? k.string("rope_type", "") : k.string("type", "");
+    if (type == "default")
+        return r;
+    r.factor = k.number("factor", 1.0);
+    if (!(r.factor > 0))
+        throw ConfigError(where + ": rope_scaling 'factor' must be positive");
+    if (type == "linear") {
+        r.kind = RopeScaling::Kind::Linear;
+    } else if (type == "llama3") {
+        r.kind = RopeScaling::Kind::Llama3;
+        r.low_freq_factor = k.number("low_freq_factor", 1.0);
+        r.high_freq_factor = k.number("high_freq_factor", 4.0);
+        r.original_max_positions = k.integer("original_max_position_embeddings");
+        if (!(r.high_freq_factor > r.low_freq_factor) || r.original_max_positions <= 0)
+            throw ConfigError(where + ": rope_scaling llama3 needs high_freq_factor > "
+                                      "low_freq_factor and original_max_position_embeddings > 0");
+    } else {
+        throw ConfigError(where + ": rope_scaling type '" + type +
+                          "' is not supported (supported: linear, llama3)");
+    }
+    return r;
+}
+
+} // namespace
+
+const char* family_name(Family f) {
+    switch (f) {
+    case Family::Gpt2:
+        return "gpt2";
+    case Family::Llama:
+        return "llama";
+    case Family::Qwen2:
+        return "qwen2";
+    case Family::Granite:
+        return "granite";
+    }
+    return "?";
+}
+
+ModelConfig parse_hf_config(const std::string& text, const std::string& where) {
+    json j;
+    try {
+        j = json::parse(text);
+    } catch (const json::parse_error& e) {
+        throw ConfigError(where + ": not valid JSON (" + std::string(e.what()) + ")");
+    }
+    if (!j.is_object())
+        throw ConfigError(where + ": expected a JSON object");
+    const Keys k{j, where};
+    ModelConfig c;
+    c.model_type = k.string("model_type", "");
+    c.torch_dtype = k.string("torch_dtype", "");
+    c.bos_token_id = static_cast<int32_t>(k.integer("bos_token_id", -1));
+    c.eos_token_ids = k.ids("eos_token_id");
+
+    if (c.model_type == "gpt2") {
+        c.family = Family::Gpt2;
+        c.vocab_size = k.integer("vocab_size");
+        c.hidden = k.integer("n_embd");
+        c.n_layer = k.integer("n_layer");
+        c.n_head = k.integer("n_head");
+        c.n_head_kv = c.n_head;
+        c.max_positions = k.has("n_positions") ? k.integer("n_positions") : k.integer("n_ctx");
+        c.intermediate = k.integer("n_inner", 4 * c.hidden); // null means 4 * n_embd
+        c.norm_eps = static_cast<float>(k.number("layer_norm_epsilon", 1e-5));
+        const std::string act = k.string("activation_function", "gelu_new");
+        if (act != "gelu_new" && act != "gelu_pytorch_tanh")
+            throw ConfigError(where + ": activation_function '" + act +
+                              "' is not supported (gelu_new, the tanh approximation, is)");
+        if (!k.boolean("scale_attn_weights", true))
+            throw ConfigError(where + ": scale_attn_weights false is not supported");
+        c.qkv_bias = c.o_bias = c.mlp_bias = true;
+        c.tie_word_embeddings = k.boolean("tie_word_embeddings", true);
+    } else if (c.model_type == "llama" || c.model_type == "qwen2" || c.model_type == "granite") {
+        c.family = c.model_type == "llama"   ? Family::Llama
+                   : c.model_type == "qwen2" ? Family::Qwen2
+                                             : Family::Granite;
+        c.vocab_size = k.integer("vocab_size");
+        c.hidden = k.integer("hidden_size");
+        c.n_layer = k.integer("num_hidden_layers");
+        c.n_head = k.integer("num_attention_heads");
+        c.n_head_kv = k.integer("num_key_value_heads", c.n_head);
+        c.intermediate = k.integer("intermediate_size");
+        c.max_positions = k.integer("max_position_embeddings", 0);
+        c.norm_eps = static_cast<float>(k.number("rms_norm_eps", 1e-6));
+        c.rope_theta = k.number("rope_theta", c.family == Family::Qwen2 ? 1e6 : 10000.0);
+        c.rope_scaling = parse_rope_scaling(j, where);
+        const std::string act = k.string("hidden_act", "silu");
+        if (act != "silu")
+            throw ConfigError(where + ": hidden_act '" + act + "' is not supported (silu is)");
+        require_positive(where, "num_attention_heads", c.n_head);
+        c.head_dim = k.integer("head_dim", c.hidden / c.n_head);
+        if (c.family == Family::Qwen2) { // q/k/v biases are fixed by the architecture
+            c.qkv_bias = true;
+        } else {
+            c.qkv_bias = c.o_bias = k.boolean("attention_bias", false);
+            c.mlp_bias = k.boolean("mlp_bias", false);
+        }
+        if (c.family == Family::Qwen2 && k.boolean("use_sliding_window", false))
+            throw ConfigError(where + ": use_sliding_window true is not supported yet");
+        c.tie_word_embeddings = k.boolean("tie_word_embeddings", false);
+        if (c.family == Family::Granite) {
+            c.embedding_multiplier = static_cast<float>(k.number("embedding_multiplier", 1.0));
+            c.residual_multiplier = static_cast<float>(k.number("residual_multiplier", 1.0));
+            c.attention_multiplier = static_cast<float>(k.number("attention_multiplier", 0.0));
+            c.logits_scaling = static_cast<float>(k.number("logits_scaling", 1.0));
+            if (!(c.logits_scaling != 0))
+                throw ConfigError(where + ": 'logits_scaling' must not be 0");
+        }
+    } else if (c.model_type.empty()) {
+        throw ConfigError(where + ": missing 'model_type'");
+    } else {
+        throw ConfigError(where + ": model_type '" + c.model_type +
+                          "' is not supported (supported: gpt2, llama, qwen2, granite; gemma "
+                          "is not yet)");
+    }
+    if (c.head_dim == 0)
+        c.head_dim = c.hidden / c.n_head;
+    for (auto [name, v] : {std::pair<const char*, int64_t>{"vocab size", c.vocab_size},
+                           {"hidden size", c.hidden},
+                           {"layer count", c.n_layer},
+                           {"head count", c.n_head},
+                           {"kv head count", c.n_head_kv},
+                           {"head dim", c.head_dim},
+                           {"intermediate size", c.intermediate}})
+        require_positive(where, name, v);
+    if (c.n_head % c.n_head_kv != 0)
+        throw ConfigError(where + ": num_attention_heads " + std::to_string(c.n_head) +
+                          " is not a multiple of num_key_value_heads " +
+                          std::to_string(c.n_head_kv));
+    if (c.family == Family::Gpt2 && c.hidden % c.n_head != 0)
+        throw ConfigError(where + ": n_embd must be a multiple of n_head");
+    return c;
+}
+
+ModelConfig read_hf_config(const std::string& dir) {
+    const std::string path = (std::filesystem::path(dir) / "config.json").string();
+    if (!std::filesystem::is_directory(dir))
+        throw ConfigError(dir + ": not a directory (expected a Hugging Face model directory)");
+    ModelConfig c = parse_hf_config(read_text(path), path);
+    const std::string gen = (std::filesystem::path(dir) / "generation_config.json").string();
+    if (std::filesystem::exists(gen)) {
+        json g;
+        try {
+            g = json::parse(read_text(gen));
+        } catch (const json::parse_error& e) {
+            throw ConfigError(gen + ": not valid JSON (" + std::string(e.what()) + ")");
+        }
+        if (!g.is_object())
+            throw ConfigError(gen + ": expected a JSON object");
+        const Keys k{g, gen};
+        if (k.has("eos_token_id"))
+            c.eos_token_ids = k.ids("eos_token_id");
+        if (k.has("bos_token_id"))
+            c.bos_token_id = static_cast<int32_t>(k.integer("bos_token_id"));
+    }
+    return c;
+}
+
+std::vector<double> rope_frequencies(const ModelConfig& c) {
+    if (c.family == Family::Gpt2)
+        return {};
+    std::vector<double> f(static_cast<size_t>(c.head_dim / 2));
+    for (size_t i = 0; i < f.size(); ++i)
+        f[i] = 1.0 /
+               std::pow(c.rope_theta, static_cast<double>(2 * i) / static_cast<double>(c.head_dim));
+    const RopeScaling& s = c.rope_scaling;
+    if (s.kind == RopeScaling::Kind::Linear) {
+        for (double& x : f)
+            x /= s.factor;
+    } else if (s.kind == RopeScaling::Kind::Llama3) {
+        // Long wavelengths are slowed by `factor`, short ones kept, and the band between is
+        // interpolated smoothly (Llama 3.1's rule).
+        const double old_ctx = static_cast<double>(s.original_max_positions);
+        const double low_wavelen = old_ctx / s.low_freq_factor;
+        const double high_wavelen = old_ctx / s.high_freq_factor;
+        for (double& x : f) {
+            const double wavelen = 2 * M_PI / x;
+            if (wavelen > low_wavelen) {
+                x /= s.factor;
+            } else if (wavelen >= high_wavelen) {
+                const double smooth = (old_ctx / wavelen - s.low_freq_factor) /
+                                      (s.high_freq_factor - s.low_freq_factor);
+                x = (1 - smooth) * x / s.factor + smooth * x;
+            }
+        }
+    }
+    return f;
+}
+
+BlockConfig block_config(const ModelConfig& c) {
+    BlockConfig b;
+    b.hidden = c.hidden;
+    b.n_head = c.n_head;
+    b.n_head_kv = c.n_head_kv;
+    b.head_dim = c.head_dim;
+    b.intermediate = c.intermediate;
+    b.norm_eps = c.norm_eps;
+    const bool gpt2 = c.family == Family::Gpt2;
+    b.norm = gpt2 ? NormKind::Layer : NormKind::Rms;
+    b.mlp = gpt2 ? MlpKind::Gelu : MlpKind::SwiGlu;
+    b.rope = !gpt2;
+    b.rope_theta = c.rope_theta;
+    b.rope_inv_freq = rope_frequencies(c);
+    b.attn_scale = c.attention_multiplier;
+    b.residual_multiplier = c.residual_multiplier;
+    b.bias = c.qkv_bias || c.o_bias || c.mlp_bias;
+    return b;
+}
+
+} // namespace slimtune

@@ -1,0 +1,55 @@
+// config.json of a Hugging Face model directory, parsed into one typed struct for every
+// supported family: gpt2, llama (TinyLlama, SmolLM/SmolLM2, Llama-3.x), qwen2, granite.
+// Unknown model types, missing required keys and values of the wrong type are ConfigErrors
+// naming the file and the key.
+#pragma once
+
+#include "model/block.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace slimtune {
+
+enum class Family { Gpt2, Llama, Qwen2, Granite };
+
+struct RopeScaling {
+    enum class Kind { None, Linear, Llama3 } kind = Kind::None;
+    double factor = 1.0;
+    double low_freq_factor = 1.0, high_freq_factor = 4.0; // llama3
+    int64_t original_max_positions = 0;                   // llama3
+};
+
+struct ModelConfig {
+    std::string model_type; // as written in config.json
+    Family family = Family::Llama;
+    int64_t vocab_size = 0, hidden = 0, n_layer = 0, n_head = 0, n_head_kv = 0, head_dim = 0;
+    int64_t intermediate = 0, max_positions = 0;
+    float norm_eps = 1e-5f;
+    bool qkv_bias = false, o_bias = false, mlp_bias = false;
+    double rope_theta = 10000.0;
+    RopeScaling rope_scaling;
+    bool tie_word_embeddings = false;
+    // Granite's multipliers (1 elsewhere); attention_multiplier 0 means 1/sqrt(head_dim).
+    float embedding_multiplier = 1.0f, residual_multiplier = 1.0f;
+    float attention_multiplier = 0.0f, logits_scaling = 1.0f;
+    int32_t bos_token_id = -1;
+    std::vector<int32_t> eos_token_ids; // config.json, overridden by generation_config.json
+    std::string torch_dtype;            // informative ("float32", "bfloat16", ...)
+};
+
+// Reads DIR/config.json (and DIR/generation_config.json for EOS ids when present).
+ModelConfig read_hf_config(const std::string& dir);
+// Parses config.json text; `where` names the file in messages.
+ModelConfig parse_hf_config(const std::string& json_text, const std::string& where);
+
+// RoPE inverse frequencies with the config's scaling applied (transformers' default, linear
+// and llama3 rules). Empty for GPT-2 (learned positions).
+std::vector<double> rope_frequencies(const ModelConfig& cfg);
+// The block switches of this family.
+BlockConfig block_config(const ModelConfig& cfg);
+
+const char* family_name(Family f);
+
+} // namespace slimtune

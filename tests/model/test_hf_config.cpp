@@ -1,0 +1,125 @@
+// config.json parsing: families, defaults, RoPE scaling, EOS lists, and the errors.
+#include "common/error.h"
+#include "model/hf_config.h"
+#include "tests/test_util.h"
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+using namespace slimtune;
+using Catch::Contains;
+
+namespace {
+const char* kLlama = R"({"model_type": "llama", "vocab_size": 100, "hidden_size": 64,
+  "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
+  "intermediate_size": 96, "max_position_embeddings": 256, "rms_norm_eps": 1e-5,
+  "rope_theta": 10000.0, "eos_token_id": [7, 9], "bos_token_id": 1, "tie_word_embeddings": true})";
+} // namespace
+
+TEST_CASE("hf_config: llama keys, defaults and switches", "[model][unit]") {
+    const ModelConfig c = parse_hf_config(kLlama, "config.json");
+    CHECK(c.family == Family::Llama);
+    CHECK(c.head_dim == 16);
+    CHECK(c.n_head_kv == 2);
+    CHECK(c.eos_token_ids == std::vector<int32_t>{7, 9});
+    CHECK(c.tie_word_embeddings);
+    CHECK_FALSE(c.qkv_bias);
+    const BlockConfig b = block_config(c);
+    CHECK(b.norm == NormKind::Rms);
+    CHECK(b.mlp == MlpKind::SwiGlu);
+    REQUIRE(b.rope_inv_freq.size() == 8);
+    CHECK(b.rope_inv_freq[1] == Approx(1.0 / std::pow(10000.0, 2.0 / 16)).epsilon(1e-15));
+}
+
+TEST_CASE("hf_config: gpt2, qwen2 and granite specifics", "[model][unit]") {
+    const ModelConfig g = parse_hf_config(
+        R"({"model_type": "gpt2", "vocab_size": 300, "n_embd": 64, "n_layer": 2, "n_head": 4,
+            "n_positions": 128, "n_inner": null, "activation_function": "gelu_new",
+            "eos_token_id": 299})",
+        "g.json");
+    CHECK(g.intermediate == 256); // null n_inner means 4 * n_embd
+    CHECK(g.tie_word_embeddings);
+    CHECK(g.qkv_bias);
+    CHECK(rope_frequencies(g).empty());
+    CHECK(block_config(g).norm == NormKind::Layer);
+
+    const ModelConfig q = parse_hf_config(
+        R"({"model_type": "qwen2", "vocab_size": 100, "hidden_size": 64, "num_hidden_layers": 1,
+            "num_attention_heads": 4, "num_key_value_heads": 2, "intermediate_size": 96})",
+        "q.json");
+    CHECK(q.qkv_bias);
+    CHECK_FALSE(q.o_bias);
+    CHECK(q.rope_theta == 1e6);
+
+    const ModelConfig r = parse_hf_config(
+        R"({"model_type": "granite", "vocab_size": 100, "hidden_size": 64,
+            "num_hidden_layers": 1, "num_attention_heads": 4, "intermediate_size": 96,
+            "embedding_multiplier": 12.0, "residual_multiplier": 0.22,
+            "attention_multiplier": 0.0625, "logits_scaling": 8.0})",
+        "r.json");
+    CHECK(r.embedding_multiplier == 12.0f);
+    CHECK(block_config(r).residual_multiplier == 0.22f);
+    CHECK(block_config(r).attn_scale == 0.0625f);
+    CHECK(r.logits_scaling == 8.0f);
+}
+
+TEST_CASE("hf_config: rope scaling, linear and llama3", "[model][unit]") {
+    auto with = [](const std::string& scaling) {
+        std::string s = kLlama;
+        s.insert(s.size() - 1, ", \"rope_scaling\": " + scaling);
+        return rope_frequencies(parse_hf_config(s, "c.json"));
+    };
+    const auto plain = with("null");
+    const auto linear = with(R"({"type": "linear", "factor": 2.0})");
+    for (size_t i = 0; i < plain.size(); ++i)
+        CHECK(linear[i] == Approx(plain[i] / 2).epsilon(1e-15));
+    // llama3 with original context 64: wavelengths above 64 are divided by 8, below 16 kept,
+    // between interpolated (computed by hand from the definition).
+    const auto l3 = with(R"({"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+                             "high_freq_factor": 4.0, "original_max_position_embeddings": 64})");
+    for (size_t i = 0; i < plain.size(); ++i) {
+        const double wavelen = 2 * M_PI / plain[i];
+        double want = plain[i];
+        if (wavelen > 64)
+            want = plain[i] / 8;
+        else if (wavelen >= 16) {
+            const double smooth = (64 / wavelen - 1.0) / 3.0;
+            want = (1 - smooth) * plain[i] / 8 + smooth * plain[i];
+        }
+        CHECK(l3[i] == Approx(want).epsilon(1e-14));
+    }
+    CHECK(l3.front() == plain.front()); // the highest frequency is untouched
+    CHECK(l3.back() == Approx(plain.back() / 8).epsilon(1e-14));
+}
+
+TEST_CASE("hf_config: bad configs are one-line ConfigErrors naming file and key", "[model][unit]") {
+    CHECK_THROWS_WITH(parse_hf_config("{", "m/config.json"),
+                      Contains("m/config.json") && Contains("not valid JSON"));
+    CHECK_THROWS_WITH(parse_hf_config(R"({"model_type": "mamba"})", "c.json"),
+                      Contains("model_type 'mamba' is not supported"));
+    CHECK_THROWS_WITH(parse_hf_config(R"({"model_type": "llama", "vocab_size": 10})", "c.json"),
+                      Contains("missing required key 'hidden_size'"));
+    std::string s = kLlama;
+    s.replace(s.find("\"hidden_size\": 64"), 17, "\"hidden_size\": \"64\"");
+    CHECK_THROWS_WITH(parse_hf_config(s, "c.json"), Contains("'hidden_size' must be an integer"));
+    s = kLlama;
+    s.replace(s.find("\"num_key_value_heads\": 2"), 24, "\"num_key_value_heads\": 3");
+    CHECK_THROWS_WITH(parse_hf_config(s, "c.json"), Contains("not a multiple"));
+    s = kLlama;
+    s.insert(s.size() - 1, R"(, "rope_scaling": {"rope_type": "yarn", "factor": 4})");
+    CHECK_THROWS_WITH(parse_hf_config(s, "c.json"), Contains("rope_scaling type 'yarn'"));
+    CHECK_THROWS_WITH(read_hf_config("/nonexistent/model"), Contains("not a directory"));
+}
+
+TEST_CASE("hf_config: generation_config.json overrides the EOS ids", "[model][unit]") {
+    const auto dir = std::filesystem::temp_directory_path() / "slimtune_hfcfg_test";
+    std::filesystem::create_directories(dir);
+    std::ofstream(dir / "config.json") << kLlama;
+    CHECK(read_hf_config(dir.string()).eos_token_ids == std::vector<int32_t>{7, 9});
+    std::ofstream(dir / "generation_config.json") << R"({"eos_token_id": 5})";
+    CHECK(read_hf_config(dir.string()).eos_token_ids == std::vector<int32_t>{5});
+    std::ofstream(dir / "generation_config.json") << R"({"eos_token_id": "x"})";
+    CHECK_THROWS_WITH(read_hf_config(dir.string()), Contains("generation_config.json"));
+    std::filesystem::remove_all(dir);
+}
