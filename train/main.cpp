@@ -16,6 +16,10 @@ constexpr const char* kUsage =
     "\n"
     "commands:\n"
     "  demo      train a small byte-level transformer on bundled text (end-to-end check)\n"
+    "  inspect   architecture, parameter count, dtypes and memory of a model directory\n"
+    "  logits    logits of a token sequence, written as a float32 .npy file\n"
+    "  eval      mean next-token loss and perplexity of a JSONL dataset\n"
+    "  generate  continue a token sequence (greedy or sampled)\n"
     "  version   print the version\n"
     "\n"
     "Run 'slimtune <command> --help' for a command's options.\n";
@@ -25,7 +29,9 @@ constexpr const char* kUsage =
 int main(int argc, char** argv) {
     using namespace slimtune;
     const std::map<std::string, int (*)(const std::vector<std::string>&)> commands = {
-        {"demo", train::run_demo},
+        {"demo", train::run_demo},       {"logits", train::run_logits},
+        {"eval", train::run_eval},       {"generate", train::run_generate},
+        {"inspect", train::run_inspect},
     };
     if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
         std::fputs(kUsage, argc < 2 ? stderr : stdout);

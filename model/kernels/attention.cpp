@@ -105,7 +105,7 @@ void attention_fwd(const T* q,
             tile_probabilities<T>(q_tile, ldq, k_lo, ldk, ks, t, d.head_dim, scale, nullptr,
                                   lse_tile, p.data());
             T* out_tile = out + ((b * d.seq + t.i0) * d.n_head + h) * d.head_dim;
-            gemm<T>(false, false, t.i1 - t.i0, d.head_dim, t.i1 - t.lo, T(1), p.data(), t.i1 - t.lo,
+            gemm<T>(false, false, t.i1 - t.i0, d.head_dim, t.hi - t.lo, T(1), p.data(), t.hi - t.lo,
                     v_lo, ldk, T(0), out_tile, ldq);
         }
     }

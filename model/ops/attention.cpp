@@ -80,11 +80,22 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const Attent
     require(q.ndim() == 4 && k.ndim() == 4 && k.shape() == v.shape(),
             "attention: expected q [B, T, Hq, D] and k, v [B, T, Hkv, D], got " + desc("q", q) +
                 ", " + desc("k", k) + ", " + desc("v", v));
-    const kernels::AttentionDims d{q.dim(0), q.dim(1), q.dim(2), k.dim(2), q.dim(3)};
-    require(k.dim(0) == d.batch && k.dim(1) == d.seq && k.dim(3) == d.head_dim && d.n_head_kv > 0 &&
+    const kernels::AttentionDims d{q.dim(0), q.dim(1), q.dim(2),     k.dim(2),
+                                   q.dim(3), k.dim(1), opts.q_offset};
+    require(k.dim(0) == d.batch && k.dim(3) == d.head_dim && d.n_head_kv > 0 &&
                 d.n_head % d.n_head_kv == 0,
             "attention: " + desc("q", q) + " and " + desc("k", k) +
-                " disagree (batch, sequence and head dim must match; Hq a multiple of Hkv)");
+                " disagree (batch and head dim must match; Hq a multiple of Hkv)");
+    // Without a cache keys and queries are the same positions; with one (q_offset, or a longer
+    // cache buffer) the keys must reach past the last query, and nothing may be recorded.
+    require(opts.q_offset >= 0 && k.dim(1) >= opts.q_offset + d.seq,
+            "attention: keys of " + desc("k", k) + " do not cover " + std::to_string(d.seq) +
+                " queries at offset " + std::to_string(opts.q_offset));
+    const bool cached = opts.q_offset > 0 || k.dim(1) != d.seq;
+    require(!cached || !should_record({&q, &k, &v}),
+            "attention: a KV-cache call (q_offset or longer keys) is inference only; use "
+            "NoGradGuard");
+    require(!cached || opts.doc_ids.empty(), "attention: doc_ids cannot be used with a KV cache");
     require(opts.doc_ids.empty() || static_cast<int64_t>(opts.doc_ids.size()) == d.batch * d.seq,
             "attention: " + std::to_string(opts.doc_ids.size()) + " document ids for " +
                 std::to_string(d.batch * d.seq) + " tokens");

@@ -8,5 +8,9 @@
 namespace slimtune::train {
 
 int run_demo(const std::vector<std::string>& args);
+int run_logits(const std::vector<std::string>& args);
+int run_eval(const std::vector<std::string>& args);
+int run_generate(const std::vector<std::string>& args);
+int run_inspect(const std::vector<std::string>& args);
 
 } // namespace slimtune::train

@@ -1,0 +1,251 @@
+#include "model/transformer.h"
+
+#include "common/error.h"
+#include "model/io/checkpoint.h"
+#include "model/ops/ops.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+namespace slimtune {
+
+namespace {
+
+// Shapes as Hugging Face stores them; Conv1D weights are (in, out).
+Shape hf_shape(const NamedParam& p) {
+    const Shape& s = p.tensor->shape();
+    return p.transposed ? Shape{s[1], s[0]} : s;
+}
+
+Tensor zeros(const Shape& s) {
+    return Tensor::zeros(s);
+}
+
+void make_linear(LinearParams& l, int64_t out, int64_t in, bool bias) {
+    l.weight = zeros({out, in});
+    if (bias)
+        l.bias = zeros({out});
+}
+
+// Buffers some checkpoints carry that are not parameters (causal masks, cached frequencies).
+bool is_known_buffer(const std::string& name) {
+    auto ends_with = [&](const char* suffix) {
+        const std::string s(suffix);
+        return name.size() >= s.size() && name.compare(name.size() - s.size(), s.size(), s) == 0;
+    };
+    return ends_with(".attn.bias") || ends_with(".attn.masked_bias") ||
+           ends_with(".rotary_emb.inv_freq");
+}
+
+} // namespace
+
+Model model_skeleton(const ModelConfig& c) {
+    Model m;
+    m.cfg = c;
+    m.block = block_config(c);
+    block_check(m.block);
+    const int64_t C = c.hidden, nq = c.n_head * c.head_dim, nkv = c.n_head_kv * c.head_dim;
+    const bool gpt2 = c.family == Family::Gpt2;
+    m.embed = zeros({c.vocab_size, C});
+    if (gpt2)
+        m.pos_embed = zeros({c.max_positions, C});
+    m.layers.resize(static_cast<size_t>(c.n_layer));
+    for (BlockParams& b : m.layers) {
+        b.norm1.weight = zeros({C});
+        b.norm2.weight = zeros({C});
+        if (gpt2) {
+            b.norm1.bias = zeros({C});
+            b.norm2.bias = zeros({C});
+            make_linear(b.qkv, nq + 2 * nkv, C, true);
+        } else {
+            make_linear(b.q, nq, C, c.qkv_bias);
+            make_linear(b.k, nkv, C, c.qkv_bias);
+            make_linear(b.v, nkv, C, c.qkv_bias);
+            make_linear(b.gate, c.intermediate, C, c.mlp_bias);
+        }
+        make_linear(b.o, C, nq, c.o_bias);
+        make_linear(b.up, c.intermediate, C, c.mlp_bias);
+        make_linear(b.down, C, c.intermediate, c.mlp_bias);
+    }
+    m.norm_f.weight = zeros({C});
+    if (gpt2)
+        m.norm_f.bias = zeros({C});
+    if (!c.tie_word_embeddings)
+        m.lm_head = zeros({c.vocab_size, C});
+    return m;
+}
+
+std::vector<NamedParam> model_params(Model& m, const std::string& gpt2_prefix) {
+    std::vector<NamedParam> r;
+    auto add = [&](const std::string& name, Tensor& t, bool transposed = false) {
+        if (t.defined())
+            r.push_back({name, &t, transposed});
+    };
+    auto add_linear = [&](const std::string& name, LinearParams& l, bool conv1d) {
+        add(name + ".weight", l.weight, conv1d);
+        add(name + ".bias", l.bias);
+    };
+    auto add_norm = [&](const std::string& name, NormParams& n) {
+        add(name + ".weight", n.weight);
+        add(name + ".bias", n.bias);
+    };
+    if (m.cfg.family == Family::Gpt2) {
+        const std::string& p = gpt2_prefix;
+        add(p + "wte.weight", m.embed);
+        add(p + "wpe.weight", m.pos_embed);
+        for (size_t i = 0; i < m.layers.size(); ++i) {
+            const std::string h = p + "h." + std::to_string(i) + ".";
+            BlockParams& b = m.layers[i];
+            add_norm(h + "ln_1", b.norm1);
+            add_linear(h + "attn.c_attn", b.qkv, true);
+            add_linear(h + "attn.c_proj", b.o, true);
+            add_norm(h + "ln_2", b.norm2);
+            add_linear(h + "mlp.c_fc", b.up, true);
+            add_linear(h + "mlp.c_proj", b.down, true);
+        }
+        add_norm(p + "ln_f", m.norm_f);
+    } else {
+        add("model.embed_tokens.weight", m.embed);
+        for (size_t i = 0; i < m.layers.size(); ++i) {
+            const std::string l = "model.layers." + std::to_string(i) + ".";
+            BlockParams& b = m.layers[i];
+            add_norm(l + "input_layernorm", b.norm1);
+            add_linear(l + "self_attn.q_proj", b.q, false);
+            add_linear(l + "self_attn.k_proj", b.k, false);
+            add_linear(l + "self_attn.v_proj", b.v, false);
+            add_linear(l + "self_attn.o_proj", b.o, false);
+            add_norm(l + "post_attention_layernorm", b.norm2);
+            add_linear(l + "mlp.gate_proj", b.gate, false);
+            add_linear(l + "mlp.up_proj", b.up, false);
+            add_linear(l + "mlp.down_proj", b.down, false);
+        }
+        add_norm("model.norm", m.norm_f);
+    }
+    add("lm_head.weight", m.lm_head);
+    return r;
+}
+
+Model load_model(const std::string& dir) {
+    Model m = model_skeleton(read_hf_config(dir));
+    const io::CheckpointReader ckpt = io::CheckpointReader::open(dir);
+    std::string prefix = "transformer.";
+    if (m.cfg.family == Family::Gpt2 && !ckpt.contains("transformer.wte.weight") &&
+        ckpt.contains("wte.weight"))
+        prefix = ""; // the other GPT-2 naming
+    std::vector<NamedParam> params = model_params(m, prefix);
+
+    std::set<std::string> expected;
+    std::vector<std::string> missing, misshapen;
+    for (const NamedParam& p : params) {
+        expected.insert(p.name);
+        if (!ckpt.contains(p.name)) {
+            missing.push_back(p.name);
+            continue;
+        }
+        const Shape want = hf_shape(p);
+        if (ckpt.entry(p.name).shape != want)
+            misshapen.push_back(p.name + " " + shape_str(ckpt.entry(p.name).shape) + " (expected " +
+                                shape_str(want) + ")");
+    }
+    std::vector<std::string> unexpected;
+    for (const std::string& n : ckpt.names()) {
+        const bool tied_head = n == "lm_head.weight" && m.cfg.tie_word_embeddings;
+        if (!expected.count(n) && !is_known_buffer(n) && !tied_head)
+            unexpected.push_back(n);
+    }
+    auto list = [](const std::vector<std::string>& v) {
+        std::string s;
+        for (size_t i = 0; i < v.size() && i < 8; ++i)
+            s += (i ? ", " : "") + v[i];
+        return v.size() > 8 ? s + ", ... (" + std::to_string(v.size()) + " in all)" : s;
+    };
+    std::string problems;
+    if (!missing.empty())
+        problems += "; missing: " + list(missing);
+    if (!misshapen.empty())
+        problems += "; wrong shape: " + list(misshapen);
+    if (!unexpected.empty())
+        problems += "; unexpected: " + list(unexpected);
+    if (!problems.empty())
+        throw FormatError(dir + ": weights do not match a " + m.cfg.model_type +
+                          " model of this config" + problems);
+
+    for (const NamedParam& p : params) {
+        std::vector<float> v = ckpt.read_f32(p.name);
+        if (p.transposed) { // (in, out) -> (out, in)
+            const int64_t out = p.tensor->dim(0), in = p.tensor->dim(1);
+            std::vector<float> t(v.size());
+            for (int64_t i = 0; i < in; ++i)
+                for (int64_t o = 0; o < out; ++o)
+                    t[static_cast<size_t>(o * in + i)] = v[static_cast<size_t>(i * out + o)];
+            v.swap(t);
+        }
+        *p.tensor = Tensor::from(p.tensor->shape(), std::move(v));
+    }
+    return m;
+}
+
+std::vector<KvCache> model_caches(const Model& m, int64_t capacity) {
+    std::vector<KvCache> c;
+    for (size_t i = 0; i < m.layers.size(); ++i)
+        c.push_back(kv_cache_make(m.block, capacity));
+    return c;
+}
+
+Tensor model_hidden(const Model& m,
+                    std::span<const int32_t> ids,
+                    const TokenLayout& t,
+                    std::vector<KvCache>* caches) {
+    const int64_t n = t.batch * t.seq, C = m.cfg.hidden;
+    if (static_cast<int64_t>(ids.size()) != n || static_cast<int64_t>(t.positions.size()) != n)
+        throw ShapeError("model: " + std::to_string(ids.size()) + " ids and " +
+                         std::to_string(t.positions.size()) + " positions for a batch of " +
+                         std::to_string(t.batch) + " x " + std::to_string(t.seq));
+    if (caches && caches->size() != m.layers.size())
+        throw ShapeError("model: one KV cache per layer needed");
+    Tensor x = embedding(m.embed, ids);
+    if (m.cfg.embedding_multiplier != 1.0f)
+        x = scale(x, m.cfg.embedding_multiplier);
+    if (m.pos_embed.defined()) {
+        for (int32_t p : t.positions)
+            if (p < 0 || p >= m.cfg.max_positions)
+                throw ShapeError("model: position " + std::to_string(p) +
+                                 " is beyond the model's " + std::to_string(m.cfg.max_positions) +
+                                 " learned positions");
+        x = add(x, embedding(m.pos_embed, t.positions));
+    }
+    x = reshape(x, {t.batch, t.seq, C});
+    for (size_t l = 0; l < m.layers.size(); ++l)
+        x = block_forward(m.block, m.layers[l], x, t, caches ? &(*caches)[l] : nullptr);
+    if (caches)
+        for (KvCache& c : *caches)
+            c.length += t.seq;
+    x = reshape(x, {n, C});
+    return m.cfg.family == Family::Gpt2
+               ? layer_norm(x, m.norm_f.weight, m.norm_f.bias, m.cfg.norm_eps)
+               : rms_norm(x, m.norm_f.weight, m.cfg.norm_eps);
+}
+
+Tensor model_logits(const Model& m, const Tensor& hidden) {
+    Tensor logits = linear(hidden, m.head());
+    return m.cfg.logits_scaling != 1.0f ? scale(logits, 1.0f / m.cfg.logits_scaling) : logits;
+}
+
+Tensor model_loss(const Model& m,
+                  const Tensor& hidden,
+                  std::span<const int32_t> targets,
+                  double normalizer) {
+    return linear_cross_entropy(
+        hidden, m.head(), targets,
+        {.logit_scale = 1.0f / m.cfg.logits_scaling, .normalizer = normalizer, .chunk_rows = 0});
+}
+
+int64_t model_param_count(Model& m) {
+    int64_t n = 0;
+    for (const NamedParam& p : model_params(m))
+        n += p.tensor->numel();
+    return n;
+}
+
+} // namespace slimtune

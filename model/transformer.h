@@ -1,0 +1,66 @@
+// A Hugging Face causal LM (gpt2, llama, qwen2, granite) as a plain struct of parameters whose
+// names are the Hugging Face names, plus forward functions built on the one transformer block.
+#pragma once
+
+#include "model/block.h"
+#include "model/hf_config.h"
+
+#include <functional>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace slimtune {
+
+struct Model {
+    ModelConfig cfg;
+    BlockConfig block; // the block switches of cfg's family
+    Tensor embed;      // (V, C)  wte / model.embed_tokens
+    Tensor pos_embed;  // (P, C)  GPT-2's wpe; undefined elsewhere
+    std::vector<BlockParams> layers;
+    NormParams norm_f;
+    Tensor lm_head; // (V, C); undefined when tied to `embed`
+
+    const Tensor& head() const { return lm_head.defined() ? lm_head : embed; }
+};
+
+// One parameter under its Hugging Face name. `transposed` marks GPT-2's Conv1D weights, which
+// the file stores as (in, out) and the model holds as (out, in).
+struct NamedParam {
+    std::string name;
+    Tensor* tensor;
+    bool transposed = false;
+};
+// Every parameter of the model with its Hugging Face name, in file order: the single source of
+// truth for loading, saving, LoRA targeting and export. `prefix` is "transformer." or "" for
+// GPT-2 (both forms exist), ignored for the other families.
+std::vector<NamedParam> model_params(Model& m, const std::string& gpt2_prefix = "transformer.");
+
+// Loads DIR (config.json + model.safetensors or a sharded index). Weights are converted to
+// float32. Reports every missing, unexpected or misshapen tensor in one ConfigError/FormatError.
+Model load_model(const std::string& dir);
+// A model of the given config with zero weights in the right shapes (for tests and tools).
+Model model_skeleton(const ModelConfig& cfg);
+
+// Hidden states after the final norm, (B*T, C), for ids (B*T) laid out as `layout`. With
+// caches (one per layer, batch 1, inference only) the tokens continue the cached sequence.
+Tensor model_hidden(const Model& m,
+                    std::span<const int32_t> ids,
+                    const TokenLayout& layout,
+                    std::vector<KvCache>* caches = nullptr);
+// Logits (N, V) of hidden states (Granite's logits_scaling applied).
+Tensor model_logits(const Model& m, const Tensor& hidden);
+// Mean next-token loss of hidden states against targets (-100 ignored), never forming the
+// whole logits matrix.
+Tensor model_loss(const Model& m,
+                  const Tensor& hidden,
+                  std::span<const int32_t> targets,
+                  double normalizer = 0.0);
+
+// Per-layer KV caches for `capacity` positions.
+std::vector<KvCache> model_caches(const Model& m, int64_t capacity);
+
+// Number of parameters (tied weights counted once).
+int64_t model_param_count(Model& m);
+
+} // namespace slimtune

@@ -1,0 +1,307 @@
+// The commands that run a Hugging Face model: logits, eval, generate, inspect.
+#include "common/error.h"
+#include "model/autograd.h"
+#include "model/generate.h"
+#include "model/io/checkpoint.h"
+#include "model/io/npy.h"
+#include "model/kernels/softmax_xent.h"
+#include "model/transformer.h"
+#include "train/commands/commands.h"
+
+#include <boost/program_options.hpp>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <numeric>
+#include <omp.h>
+
+namespace slimtune::train {
+
+namespace po = boost::program_options;
+using nlohmann::json;
+
+namespace {
+
+// Parses options; returns false when --help was printed.
+bool parse_options(const std::vector<std::string>& args,
+                   po::options_description& opts,
+                   po::variables_map& vm,
+                   const po::positional_options_description* positional = nullptr) {
+    opts.add_options()("help,h", "show this help");
+    auto parser = po::command_line_parser(args).options(opts);
+    if (positional)
+        parser.positional(*positional);
+    po::store(parser.run(), vm);
+    if (vm.count("help")) {
+        std::cout << opts;
+        return false;
+    }
+    po::notify(vm);
+    return true;
+}
+
+void set_threads(int threads) {
+    if (threads < 0)
+        throw ConfigError("--threads must be >= 0");
+    if (threads > 0)
+        omp_set_num_threads(threads);
+}
+
+// "1,2,3" -> ids, each checked against the vocabulary.
+std::vector<int32_t> parse_tokens(const std::string& text, int64_t vocab) {
+    std::vector<int32_t> ids;
+    size_t at = 0;
+    while (at <= text.size()) {
+        const size_t comma = text.find(',', at);
+        const std::string item =
+            text.substr(at, comma == std::string::npos ? std::string::npos : comma - at);
+        size_t used = 0;
+        long long v = -1;
+        try {
+            v = std::stoll(item, &used);
+        } catch (const std::exception&) {
+            used = 0;
+        }
+        if (used == 0 || used != item.size())
+            throw ConfigError("--tokens: '" + item + "' is not an integer (expected e.g. 1,2,3)");
+        if (v < 0 || v >= vocab)
+            throw ConfigError("--tokens: id " + item + " is outside the vocabulary [0, " +
+                              std::to_string(vocab) + ")");
+        ids.push_back(static_cast<int32_t>(v));
+        if (comma == std::string::npos)
+            break;
+        at = comma + 1;
+    }
+    if (ids.empty())
+        throw ConfigError("--tokens: no token ids given");
+    return ids;
+}
+
+std::vector<int32_t> iota_positions(int64_t n) {
+    std::vector<int32_t> p(static_cast<size_t>(n));
+    std::iota(p.begin(), p.end(), 0);
+    return p;
+}
+
+void require_no_text_yet(const char* what) {
+    throw ConfigError(std::string(what) +
+                      " needs a tokenizer, which slimtune does not have yet; pass token ids "
+                      "instead");
+}
+
+} // namespace
+
+int run_logits(const std::vector<std::string>& args) {
+    std::string model_dir, tokens, out;
+    int threads = 0;
+    po::options_description opts("slimtune logits: logits of a token sequence as float32 .npy");
+    opts.add_options()("model", po::value(&model_dir)->required(), "Hugging Face model directory")(
+        "tokens", po::value(&tokens)->required(), "comma-separated token ids, e.g. 1,2,3")(
+        "out", po::value(&out)->required(), "output .npy file ([T, vocab] float32)")(
+        "threads", po::value(&threads)->default_value(0), "OpenMP threads (0: OMP_NUM_THREADS)");
+    po::variables_map vm;
+    if (!parse_options(args, opts, vm))
+        return 0;
+    set_threads(threads);
+    const Model m = load_model(model_dir);
+    const std::vector<int32_t> ids = parse_tokens(tokens, m.cfg.vocab_size);
+    const int64_t T = static_cast<int64_t>(ids.size());
+    NoGradGuard no_grad;
+    const std::vector<int32_t> pos = iota_positions(T);
+    Tensor logits = model_logits(
+        m, model_hidden(m, ids, {.batch = 1, .seq = T, .positions = pos, .doc_ids = {}}));
+    io::write_npy_f32(out, {T, m.cfg.vocab_size}, logits.values());
+    return 0;
+}
+
+int run_eval(const std::vector<std::string>& args) {
+    std::string model_dir, data;
+    int threads = 0;
+    po::options_description opts(
+        "slimtune eval: mean next-token loss and perplexity of a JSONL dataset");
+    opts.add_options()("model", po::value(&model_dir)->required(), "Hugging Face model directory")(
+        "data", po::value(&data)->required(),
+        "JSONL file, one example per line: {\"input_ids\": [...]} with optional \"labels\" "
+        "(-100 = not scored)")("threads", po::value(&threads)->default_value(0),
+                               "OpenMP threads (0: OMP_NUM_THREADS)");
+    po::variables_map vm;
+    if (!parse_options(args, opts, vm))
+        return 0;
+    set_threads(threads);
+    const Model m = load_model(model_dir);
+    std::ifstream in(data);
+    if (!in)
+        throw ConfigError(data + ": cannot open");
+    NoGradGuard no_grad;
+    double loss_sum = 0;
+    int64_t tokens = 0, examples = 0, line_no = 0;
+    std::string line;
+    while (std::getline(in, line)) {
+        ++line_no;
+        const std::string where = data + ":" + std::to_string(line_no);
+        if (line.find_first_not_of(" \t\r") == std::string::npos)
+            continue;
+        json j;
+        try {
+            j = json::parse(line);
+        } catch (const json::parse_error& e) {
+            throw FormatError(where + ": not valid JSON (" + std::string(e.what()) + ")");
+        }
+        if (!j.is_object())
+            throw FormatError(where + ": expected a JSON object");
+        if (!j.contains("input_ids")) {
+            if (j.contains("text") || j.contains("messages") || j.contains("prompt"))
+                require_no_text_yet((where + ": a text example").c_str());
+            throw FormatError(where + ": missing field 'input_ids'");
+        }
+        auto int_list = [&](const char* field, int64_t lo) {
+            const json& a = j.at(field);
+            if (!a.is_array())
+                throw FormatError(where + ": field '" + field + "' must be a list of integers");
+            std::vector<int32_t> r;
+            for (const json& e : a) {
+                if (!e.is_number_integer() || e.get<int64_t>() < lo ||
+                    e.get<int64_t>() >= m.cfg.vocab_size)
+                    throw FormatError(where + ": field '" + field + "' holds " + e.dump() +
+                                      ", not a token id in [0, " +
+                                      std::to_string(m.cfg.vocab_size) + ")" +
+                                      (lo < 0 ? " or -100" : ""));
+                if (e.get<int64_t>() < 0 && e.get<int64_t>() != kernels::kIgnoreIndex)
+                    throw FormatError(where + ": field '" + field + "' holds " + e.dump());
+                r.push_back(e.get<int32_t>());
+            }
+            return r;
+        };
+        const std::vector<int32_t> ids = int_list("input_ids", 0);
+        std::vector<int32_t> labels = j.contains("labels") ? int_list("labels", -100) : ids;
+        if (labels.size() != ids.size())
+            throw FormatError(where + ": 'labels' has " + std::to_string(labels.size()) +
+                              " entries for " + std::to_string(ids.size()) + " input_ids");
+        const int64_t T = static_cast<int64_t>(ids.size());
+        if (T < 2)
+            continue; // nothing to predict
+        if (m.cfg.family == Family::Gpt2 && T > m.cfg.max_positions)
+            throw FormatError(where + ": " + std::to_string(T) + " tokens exceed the model's " +
+                              std::to_string(m.cfg.max_positions) + " positions");
+        // Position t predicts token t + 1.
+        std::vector<int32_t> targets(labels.begin() + 1, labels.end());
+        targets.push_back(kernels::kIgnoreIndex);
+        const int64_t counted = std::count_if(targets.begin(), targets.end(),
+                                              [](int32_t t) { return t != kernels::kIgnoreIndex; });
+        if (counted == 0)
+            continue;
+        const std::vector<int32_t> pos = iota_positions(T);
+        Tensor h = model_hidden(m, ids, {.batch = 1, .seq = T, .positions = pos, .doc_ids = {}});
+        loss_sum +=
+            static_cast<double>(model_loss(m, h, targets).item()) * static_cast<double>(counted);
+        tokens += counted;
+        ++examples;
+    }
+    if (tokens == 0)
+        throw ConfigError(data + ": no example with a token to predict");
+    const double loss = loss_sum / static_cast<double>(tokens);
+    json r = {{"loss", loss},         {"perplexity", std::exp(loss)}, {"tokens", tokens},
+              {"examples", examples}, {"model", model_dir},           {"data", data}};
+    std::cout << r.dump() << "\n";
+    return 0;
+}
+
+int run_generate(const std::vector<std::string>& args) {
+    std::string model_dir, tokens, prompt;
+    int threads = 0;
+    SamplingOptions s;
+    bool no_cache = false;
+    po::options_description opts("slimtune generate: continue a token sequence");
+    opts.add_options()("model", po::value(&model_dir)->required(), "Hugging Face model directory")(
+        "tokens", po::value(&tokens), "prompt as comma-separated token ids")(
+        "prompt", po::value(&prompt), "prompt text (needs the tokenizer: not yet)")(
+        "max-new-tokens", po::value(&s.max_new_tokens)->default_value(32), "tokens to generate")(
+        "temperature", po::value(&s.temperature)->default_value(0.0f), "0 is greedy")(
+        "top-k", po::value(&s.top_k)->default_value(0), "keep the k most likely (0: off)")(
+        "top-p", po::value(&s.top_p)->default_value(1.0f), "nucleus sampling mass (1: off)")(
+        "repetition-penalty", po::value(&s.repetition_penalty)->default_value(1.0f),
+        "> 1 discourages repeats (1: off)")("seed", po::value(&s.seed)->default_value(0),
+                                            "sampling seed")(
+        "no-cache", po::bool_switch(&no_cache), "recompute the whole sequence at every step")(
+        "threads", po::value(&threads)->default_value(0), "OpenMP threads (0: OMP_NUM_THREADS)");
+    po::variables_map vm;
+    if (!parse_options(args, opts, vm))
+        return 0;
+    set_threads(threads);
+    if (!prompt.empty())
+        require_no_text_yet("--prompt");
+    if (tokens.empty())
+        throw ConfigError("give the prompt as --tokens 1,2,3");
+    check_sampling_options(s);
+    const Model m = load_model(model_dir);
+    s.stop_ids = m.cfg.eos_token_ids;
+    s.use_cache = !no_cache;
+    const std::vector<int32_t> ids = parse_tokens(tokens, m.cfg.vocab_size);
+    const std::vector<int32_t> out = generate(m, ids, s);
+    const bool stopped = !out.empty() && std::find(s.stop_ids.begin(), s.stop_ids.end(),
+                                                   out.back()) != s.stop_ids.end();
+    std::cout << json{{"tokens", out}, {"stopped_at_eos", stopped}}.dump() << "\n";
+    return 0;
+}
+
+int run_inspect(const std::vector<std::string>& args) {
+    std::string model_dir;
+    bool as_json = false;
+    po::options_description opts("slimtune inspect DIR: what a Hugging Face model directory holds");
+    opts.add_options()("model", po::value(&model_dir)->required(), "model directory")(
+        "json", po::bool_switch(&as_json), "print JSON instead of text");
+    po::positional_options_description pos;
+    pos.add("model", 1);
+    po::variables_map vm;
+    if (!parse_options(args, opts, vm, &pos))
+        return 0;
+    Model m = model_skeleton(read_hf_config(model_dir));
+    const io::CheckpointReader ckpt = io::CheckpointReader::open(model_dir);
+    std::map<std::string, int64_t> dtypes; // dtype -> parameter count
+    for (const std::string& n : ckpt.names())
+        dtypes[io::dtype_name(ckpt.entry(n).dtype)] += ckpt.entry(n).numel();
+    const ModelConfig& c = m.cfg;
+    const int64_t params = model_param_count(m);
+    const double gib = 1024.0 * 1024.0 * 1024.0;
+    json r = {{"model_type", c.model_type},
+              {"family", family_name(c.family)},
+              {"vocab_size", c.vocab_size},
+              {"hidden_size", c.hidden},
+              {"layers", c.n_layer},
+              {"heads", c.n_head},
+              {"kv_heads", c.n_head_kv},
+              {"head_dim", c.head_dim},
+              {"intermediate_size", c.intermediate},
+              {"tied_embeddings", c.tie_word_embeddings},
+              {"parameters", params},
+              {"stored_bytes", ckpt.total_bytes()},
+              {"stored_dtypes", dtypes},
+              {"memory_f32_inference_gib", static_cast<double>(params) * 4 / gib},
+              // weights, gradients and two AdamW moments, all float32
+              {"memory_f32_full_finetune_gib", static_cast<double>(params) * 16 / gib},
+              {"eos_token_ids", c.eos_token_ids}};
+    if (as_json) {
+        std::cout << r.dump(2) << "\n";
+        return 0;
+    }
+    std::printf("%s (%s family): %lld layers, hidden %lld, %lld heads (%lld kv, head dim %lld), "
+                "ffn %lld, vocab %lld%s\n",
+                c.model_type.c_str(), family_name(c.family), static_cast<long long>(c.n_layer),
+                static_cast<long long>(c.hidden), static_cast<long long>(c.n_head),
+                static_cast<long long>(c.n_head_kv), static_cast<long long>(c.head_dim),
+                static_cast<long long>(c.intermediate), static_cast<long long>(c.vocab_size),
+                c.tie_word_embeddings ? ", tied embeddings" : "");
+    std::printf("parameters: %lld (%.1f M); stored: %.1f MB", static_cast<long long>(params),
+                static_cast<double>(params) / 1e6, static_cast<double>(ckpt.total_bytes()) / 1e6);
+    for (const auto& [dt, n] : dtypes)
+        std::printf(", %s %lld", dt.c_str(), static_cast<long long>(n));
+    std::printf("\nmemory estimate: %.2f GiB to run in float32, %.2f GiB for full fine-tuning "
+                "with AdamW (weights, gradients, 2 moments)\n",
+                static_cast<double>(params) * 4 / gib, static_cast<double>(params) * 16 / gib);
+    return 0;
+}
+
+} // namespace slimtune::train
