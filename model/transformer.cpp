@@ -173,7 +173,8 @@ Model load_model(const std::string& dir) {
 
     for (const NamedParam& p : params) {
         std::vector<float> v = ckpt.read_f32(p.name);
-        if (p.transposed) { // (in, out) -> (out, in)
+        ckpt.release(p.name); // keep one copy resident, not the file's pages as well
+        if (p.transposed) {   // (in, out) -> (out, in)
             const int64_t out = p.tensor->dim(0), in = p.tensor->dim(1);
             std::vector<float> t(v.size());
             for (int64_t i = 0; i < in; ++i)

@@ -131,6 +131,12 @@ std::vector<float> CheckpointReader::read_f32(std::string_view name) const {
     return shards_[where(name).shard].read_f32(name);
 }
 
+void CheckpointReader::release(std::string_view name) const noexcept {
+    const auto it = index_.find(name);
+    if (it != index_.end())
+        shards_[it->second.shard].release(*it->second.entry);
+}
+
 const std::string& CheckpointReader::file_of(std::string_view name) const {
     return shards_[where(name).shard].path();
 }

@@ -26,8 +26,10 @@ public:
     const SafetensorsEntry& entry(std::string_view name) const;
     std::span<const uint8_t> bytes(std::string_view name) const;
     std::vector<float> read_f32(std::string_view name) const; // F32/F16/BF16/F64 -> float
-    const std::string& file_of(std::string_view name) const;  // the shard holding it
-    uint64_t total_bytes() const;                             // sum of tensor byte sizes
+    // Drops the tensor's mapped pages from the resident set (after it has been converted).
+    void release(std::string_view name) const noexcept;
+    const std::string& file_of(std::string_view name) const; // the shard holding it
+    uint64_t total_bytes() const;                            // sum of tensor byte sizes
 
 private:
     struct Where {

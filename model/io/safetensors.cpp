@@ -544,6 +544,15 @@ const SafetensorsEntry& SafetensorsFile::at(std::string_view name) const {
     return *entry;
 }
 
+void SafetensorsFile::release(const SafetensorsEntry& entry) const noexcept {
+    const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+    const auto begin = reinterpret_cast<uintptr_t>(data_ + entry.begin);
+    const auto end = reinterpret_cast<uintptr_t>(data_ + entry.end);
+    const uintptr_t first = (begin + page - 1) / page * page, last = end / page * page;
+    if (last > first) // pages shared with a neighbouring tensor are kept
+        ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+}
+
 std::span<const uint8_t> SafetensorsFile::bytes(const SafetensorsEntry& entry) const {
     SLIMTUNE_ASSERT(entry.begin <= entry.end && entry.end <= data_size_,
                     path_ + ": bytes() called with an entry that is not from this file");

@@ -67,6 +67,9 @@ public:
     const SafetensorsEntry& at(std::string_view name) const;
     // The raw little-endian bytes of an entry of this file (end - begin bytes, any alignment).
     std::span<const uint8_t> bytes(const SafetensorsEntry& entry) const;
+    // Tells the kernel the entry's mapped pages are not needed any more (after converting it),
+    // so they leave the resident set; a later read maps them in again. Whole pages only.
+    void release(const SafetensorsEntry& entry) const noexcept;
 
     // Element values converted to the requested type, in C order. Each throws FormatError
     // "<path>: no tensor '<name>'" for a missing name and FormatError naming the tensor when
