@@ -48,7 +48,31 @@ Tensor Tensor::from(const Shape& shape, std::vector<float> values, bool requires
     return t;
 }
 
+Tensor Tensor::from_half(const Shape& shape, std::vector<uint16_t> bits, Storage kind) {
+    const int64_t n = shape_numel(shape);
+    if (static_cast<int64_t>(bits.size()) != n || kind == Storage::F32)
+        throw ShapeError("tensor: shape " + shape_str(shape) + " needs " + std::to_string(n) +
+                         " 16-bit values, got " + std::to_string(bits.size()));
+    Tensor t;
+    t.impl_ = std::make_shared<TensorImpl>();
+    t.impl_->shape = shape;
+    t.impl_->storage = std::make_shared<std::vector<float>>();
+    t.impl_->kind = kind;
+    t.impl_->half = std::make_shared<std::vector<uint16_t>>(std::move(bits));
+    return t;
+}
+
+Tensor Tensor::placeholder(const Shape& shape) {
+    shape_numel(shape); // validates
+    Tensor t;
+    t.impl_ = std::make_shared<TensorImpl>();
+    t.impl_->shape = shape;
+    return t;
+}
+
 Tensor Tensor::view_of(const Tensor& base, const Shape& shape) {
+    if (base.storage() != Storage::F32)
+        throw ShapeError("reshape: a 16-bit frozen weight cannot be viewed");
     if (shape_numel(shape) != base.numel())
         throw ShapeError("reshape: cannot view " + shape_str(base.shape()) + " as " +
                          shape_str(shape));
@@ -78,7 +102,24 @@ int64_t Tensor::dim(int64_t i) const {
 }
 
 int64_t Tensor::numel() const {
-    return static_cast<int64_t>(checked(impl_).storage->size());
+    return shape_numel(checked(impl_).shape);
+}
+
+Storage Tensor::storage() const {
+    return checked(impl_).kind;
+}
+
+const uint16_t* Tensor::half_data() const {
+    SLIMTUNE_ASSERT(storage() != Storage::F32, "half_data() on a float32 tensor");
+    return checked(impl_).half->data();
+}
+
+static void require_f32(const TensorImpl& t) {
+    if (t.kind == Storage::F32 && !t.storage)
+        throw ShapeError("tensor " + shape_str(t.shape) + ": a placeholder has no values");
+    if (t.kind != Storage::F32)
+        throw ShapeError("tensor " + shape_str(t.shape) +
+                         ": a 16-bit frozen weight can only be read by linear()");
 }
 int64_t Tensor::cols() const {
     return ndim() == 0 ? 1 : shape().back();
@@ -87,10 +128,12 @@ int64_t Tensor::rows() const {
     return cols() == 0 ? 0 : numel() / cols();
 }
 float* Tensor::data() {
-    return checked(impl_).storage->data();
+    require_f32(checked(impl_));
+    return impl_->storage->data();
 }
 const float* Tensor::data() const {
-    return checked(impl_).storage->data();
+    require_f32(checked(impl_));
+    return impl_->storage->data();
 }
 
 float Tensor::item() const {
@@ -107,6 +150,8 @@ bool Tensor::requires_grad() const {
 Tensor& Tensor::set_requires_grad(bool on) {
     if (!is_leaf())
         throw ShapeError("set_requires_grad: only leaf tensors can be marked trainable");
+    if (on && storage() != Storage::F32)
+        throw ShapeError("set_requires_grad: a 16-bit frozen weight cannot be trained");
     checked(impl_).requires_grad = on;
     return *this;
 }
@@ -121,7 +166,7 @@ bool Tensor::has_grad() const {
 float* Tensor::grad() const {
     TensorImpl& t = checked(impl_);
     if (t.grad.empty())
-        t.grad.assign(t.storage->size(), 0.0f);
+        t.grad.assign(static_cast<size_t>(shape_numel(t.shape)), 0.0f);
     return t.grad.data();
 }
 
@@ -138,7 +183,8 @@ Tensor Tensor::detach() const {
 }
 
 Tensor Tensor::clone() const {
-    return from(shape(), *checked(impl_).storage);
+    require_f32(checked(impl_));
+    return from(shape(), *impl_->storage);
 }
 
 } // namespace slimtune

@@ -18,9 +18,15 @@ using Shape = std::vector<int64_t>;
 std::string shape_str(const Shape& s); // "[2, 3, 4]"
 int64_t shape_numel(const Shape& s);   // throws ShapeError on a negative or overflowing size
 
+// How a tensor's values are stored. Everything computes in float32; a frozen linear weight may
+// stay in the 16-bit format its checkpoint stored (half the memory), read only by linear().
+enum class Storage { F32, BF16, F16 };
+
 struct TensorImpl {
     Shape shape;
-    std::shared_ptr<std::vector<float>> storage; // shared by reshaped views of the same values
+    std::shared_ptr<std::vector<float>> storage; // shared by reshaped views; null: placeholder
+    Storage kind = Storage::F32;
+    std::shared_ptr<std::vector<uint16_t>> half; // the bits of a BF16/F16 tensor
     std::vector<float> grad;                     // empty until something accumulates into it
     bool requires_grad = false;
     int64_t node = -1;       // index of the producing tape entry; -1 for a leaf
@@ -35,6 +41,11 @@ public:
     static Tensor full(const Shape& shape, float value, bool requires_grad = false);
     // Takes ownership of `values`; their count must equal the shape's element count.
     static Tensor from(const Shape& shape, std::vector<float> values, bool requires_grad = false);
+    // A frozen tensor kept as 16-bit bits (BF16 or F16): it never requires grad, and only ops
+    // that say so (linear's weight) accept it; data() on it throws ShapeError.
+    static Tensor from_half(const Shape& shape, std::vector<uint16_t> bits, Storage kind);
+    // A shape without values (model skeletons before loading): data() on it throws.
+    static Tensor placeholder(const Shape& shape);
 
     bool defined() const { return impl_ != nullptr; }
     const Shape& shape() const;
@@ -44,6 +55,8 @@ public:
     int64_t cols() const; // size of the last dimension (1 for a scalar)
     int64_t rows() const; // numel / cols: the tensor seen as a [rows, cols] matrix
 
+    Storage storage() const;
+    const uint16_t* half_data() const; // the bits of a BF16/F16 tensor
     float* data();
     const float* data() const;
     std::span<float> values() { return {data(), static_cast<size_t>(numel())}; }

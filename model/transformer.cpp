@@ -5,6 +5,7 @@
 #include "model/ops/ops.h"
 
 #include <algorithm>
+#include <cstring>
 #include <map>
 #include <set>
 
@@ -18,14 +19,15 @@ Shape hf_shape(const NamedParam& p) {
     return p.transposed ? Shape{s[1], s[0]} : s;
 }
 
-Tensor zeros(const Shape& s) {
-    return Tensor::zeros(s);
+// Skeleton parameters carry shapes only; load_model gives them values.
+Tensor shape_only(const Shape& s) {
+    return Tensor::placeholder(s);
 }
 
 void make_linear(LinearParams& l, int64_t out, int64_t in, bool bias) {
-    l.weight = zeros({out, in});
+    l.weight = shape_only({out, in});
     if (bias)
-        l.bias = zeros({out});
+        l.bias = shape_only({out});
 }
 
 // Buffers some checkpoints carry that are not parameters (causal masks, cached frequencies).
@@ -47,16 +49,16 @@ Model model_skeleton(const ModelConfig& c) {
     block_check(m.block);
     const int64_t C = c.hidden, nq = c.n_head * c.head_dim, nkv = c.n_head_kv * c.head_dim;
     const bool gpt2 = c.family == Family::Gpt2;
-    m.embed = zeros({c.vocab_size, C});
+    m.embed = shape_only({c.vocab_size, C});
     if (gpt2)
-        m.pos_embed = zeros({c.max_positions, C});
+        m.pos_embed = shape_only({c.max_positions, C});
     m.layers.resize(static_cast<size_t>(c.n_layer));
     for (BlockParams& b : m.layers) {
-        b.norm1.weight = zeros({C});
-        b.norm2.weight = zeros({C});
+        b.norm1.weight = shape_only({C});
+        b.norm2.weight = shape_only({C});
         if (gpt2) {
-            b.norm1.bias = zeros({C});
-            b.norm2.bias = zeros({C});
+            b.norm1.bias = shape_only({C});
+            b.norm2.bias = shape_only({C});
             make_linear(b.qkv, nq + 2 * nkv, C, true);
         } else {
             make_linear(b.q, nq, C, c.qkv_bias);
@@ -68,22 +70,23 @@ Model model_skeleton(const ModelConfig& c) {
         make_linear(b.up, c.intermediate, C, c.mlp_bias);
         make_linear(b.down, C, c.intermediate, c.mlp_bias);
     }
-    m.norm_f.weight = zeros({C});
+    m.norm_f.weight = shape_only({C});
     if (gpt2)
-        m.norm_f.bias = zeros({C});
+        m.norm_f.bias = shape_only({C});
     if (!c.tie_word_embeddings)
-        m.lm_head = zeros({c.vocab_size, C});
+        m.lm_head = shape_only({c.vocab_size, C});
     return m;
 }
 
 std::vector<NamedParam> model_params(Model& m, const std::string& gpt2_prefix) {
     std::vector<NamedParam> r;
-    auto add = [&](const std::string& name, Tensor& t, bool transposed = false) {
+    auto add = [&](const std::string& name, Tensor& t, bool transposed = false,
+                   bool projection = false) {
         if (t.defined())
-            r.push_back({name, &t, transposed});
+            r.push_back({name, &t, transposed, projection});
     };
     auto add_linear = [&](const std::string& name, LinearParams& l, bool conv1d) {
-        add(name + ".weight", l.weight, conv1d);
+        add(name + ".weight", l.weight, conv1d, true);
         add(name + ".bias", l.bias);
     };
     auto add_norm = [&](const std::string& name, NormParams& n) {
@@ -126,7 +129,18 @@ std::vector<NamedParam> model_params(Model& m, const std::string& gpt2_prefix) {
     return r;
 }
 
-Model load_model(const std::string& dir) {
+namespace {
+// (in, out) -> (out, in) for GPT-2's Conv1D weights.
+template <class T> std::vector<T> transposed(const std::vector<T>& v, int64_t out, int64_t in) {
+    std::vector<T> t(v.size());
+    for (int64_t i = 0; i < in; ++i)
+        for (int64_t o = 0; o < out; ++o)
+            t[static_cast<size_t>(o * in + i)] = v[static_cast<size_t>(i * out + o)];
+    return t;
+}
+} // namespace
+
+Model load_model(const std::string& dir, const LoadOptions& opts) {
     Model m = model_skeleton(read_hf_config(dir));
     const io::CheckpointReader ckpt = io::CheckpointReader::open(dir);
     std::string prefix = "transformer.";
@@ -172,17 +186,24 @@ Model load_model(const std::string& dir) {
                           " model of this config" + problems);
 
     for (const NamedParam& p : params) {
-        std::vector<float> v = ckpt.read_f32(p.name);
-        ckpt.release(p.name); // keep one copy resident, not the file's pages as well
-        if (p.transposed) {   // (in, out) -> (out, in)
-            const int64_t out = p.tensor->dim(0), in = p.tensor->dim(1);
-            std::vector<float> t(v.size());
-            for (int64_t i = 0; i < in; ++i)
-                for (int64_t o = 0; o < out; ++o)
-                    t[static_cast<size_t>(o * in + i)] = v[static_cast<size_t>(i * out + o)];
-            v.swap(t);
+        const io::DType stored = ckpt.entry(p.name).dtype;
+        const int64_t out = p.tensor->dim(0), in = p.tensor->ndim() == 2 ? p.tensor->dim(1) : 0;
+        if (opts.keep_16bit_projections && p.projection &&
+            (stored == io::DType::BF16 || stored == io::DType::F16)) {
+            const auto bytes = ckpt.bytes(p.name);
+            std::vector<uint16_t> bits(bytes.size() / 2);
+            std::memcpy(bits.data(), bytes.data(), bytes.size());
+            if (p.transposed)
+                bits = transposed(bits, out, in);
+            *p.tensor = Tensor::from_half(p.tensor->shape(), std::move(bits),
+                                          stored == io::DType::BF16 ? Storage::BF16 : Storage::F16);
+        } else {
+            std::vector<float> v = ckpt.read_f32(p.name);
+            if (p.transposed)
+                v = transposed(v, out, in);
+            *p.tensor = Tensor::from(p.tensor->shape(), std::move(v));
         }
-        *p.tensor = Tensor::from(p.tensor->shape(), std::move(v));
+        ckpt.release(p.name); // keep one copy resident, not the file's pages as well
     }
     return m;
 }

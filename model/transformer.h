@@ -30,16 +30,24 @@ struct NamedParam {
     std::string name;
     Tensor* tensor;
     bool transposed = false;
+    bool projection = false; // a block's linear weight (read only by linear())
 };
 // Every parameter of the model with its Hugging Face name, in file order: the single source of
 // truth for loading, saving, LoRA targeting and export. `prefix` is "transformer." or "" for
 // GPT-2 (both forms exist), ignored for the other families.
 std::vector<NamedParam> model_params(Model& m, const std::string& gpt2_prefix = "transformer.");
 
+struct LoadOptions {
+    // Keep the blocks' projection weights in the checkpoint's 16-bit format (BF16/F16) when it
+    // has one, frozen, half the memory; linear() widens them a block at a time. Embeddings,
+    // norms, biases and the output head are always float32.
+    bool keep_16bit_projections = false;
+};
 // Loads DIR (config.json + model.safetensors or a sharded index). Weights are converted to
-// float32. Reports every missing, unexpected or misshapen tensor in one ConfigError/FormatError.
-Model load_model(const std::string& dir);
-// A model of the given config with zero weights in the right shapes (for tests and tools).
+// float32 (see LoadOptions). Reports every missing, unexpected or misshapen tensor at once.
+Model load_model(const std::string& dir, const LoadOptions& opts = {});
+// A model of the given config whose parameters are shape-only placeholders (no memory): what
+// load_model fills, and what inspect counts.
 Model model_skeleton(const ModelConfig& cfg);
 
 // Hidden states after the final norm, (B*T, C), for ids (B*T) laid out as `layout`. With

@@ -37,3 +37,32 @@ const char* gemm_backend();
 void gemm_force_portable(bool on);
 
 } // namespace slimtune::kernels
+
+namespace slimtune::kernels {
+
+// Products with a frozen weight W (N, K) stored as 16-bit bits (bf16, or IEEE f16 when !bf16),
+// as linear() needs them. W is widened to float32 a block of rows at a time and multiplied
+// through gemm(), so the full float32 weight never exists.
+//   C (M, N) = A (M, K) W^T + beta C
+void gemm_a_wt_half(int64_t M,
+                    int64_t N,
+                    int64_t K,
+                    const float* A,
+                    int64_t lda,
+                    const uint16_t* W,
+                    bool bf16,
+                    float beta,
+                    float* C,
+                    int64_t ldc);
+//   dX (M, K) += dY (M, N) W
+void gemm_dy_w_half(int64_t M,
+                    int64_t N,
+                    int64_t K,
+                    const float* dY,
+                    int64_t ldy,
+                    const uint16_t* W,
+                    bool bf16,
+                    float* dX,
+                    int64_t ldx);
+
+} // namespace slimtune::kernels

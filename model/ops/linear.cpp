@@ -25,14 +25,25 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
     if (bias.defined())
         for (int64_t r = 0; r < n; ++r)
             std::copy_n(bias.data(), out, y.data() + r * out);
-    gemm<float>(false, true, n, out, in, 1.0f, x.data(), in, weight.data(), in,
-                bias.defined() ? 1.0f : 0.0f, y.data(), out);
+    const bool half = weight.storage() != Storage::F32; // a frozen 16-bit weight
+    const bool bf16 = weight.storage() == Storage::BF16;
+    const float beta = bias.defined() ? 1.0f : 0.0f;
+    if (half)
+        kernels::gemm_a_wt_half(n, out, in, x.data(), in, weight.half_data(), bf16, beta, y.data(),
+                                out);
+    else
+        gemm<float>(false, true, n, out, in, 1.0f, x.data(), in, weight.data(), in, beta, y.data(),
+                    out);
     if (should_record({&x, &weight, &bias}))
-        record("linear", y, [x, weight, bias, y, n, in, out] {
-            const float* dy = y.grad();      // (n, out)
-            if (float* dx = grad_or_null(x)) // dx (n, in) += dy W
-                gemm<float>(false, false, n, in, out, 1.0f, dy, out, weight.data(), in, 1.0f, dx,
-                            in);
+        record("linear", y, [x, weight, bias, y, n, in, out, half, bf16] {
+            const float* dy = y.grad();        // (n, out)
+            if (float* dx = grad_or_null(x)) { // dx (n, in) += dy W
+                if (half)
+                    kernels::gemm_dy_w_half(n, out, in, dy, out, weight.half_data(), bf16, dx, in);
+                else
+                    gemm<float>(false, false, n, in, out, 1.0f, dy, out, weight.data(), in, 1.0f,
+                                dx, in);
+            }
             if (float* dw = grad_or_null(weight)) // dW (out, in) += dy^T x
                 gemm<float>(true, false, out, in, n, 1.0f, dy, out, x.data(), in, 1.0f, dw, in);
             if (float* db = grad_or_null(bias))

@@ -1,7 +1,9 @@
 // Kernel-level checks that are not gradients: the GEMM seam against a plain double loop on
 // both instruction-set builds, and the determinism promises of the kernels.
+#include "common/error.h"
 #include "model/autograd.h"
 #include "model/block.h"
+#include "model/io/safetensors.h"
 #include "model/kernels/activation.h"
 #include "model/kernels/attention.h"
 #include "model/kernels/gemm.h"
@@ -196,4 +198,30 @@ TEST_CASE("training steps are bit-reproducible at a fixed thread count", "[model
     const auto first = train();
     CHECK(first == train());
     CHECK(first[2] < first[0]); // and it learns
+}
+
+TEST_CASE("linear: a frozen 16-bit weight gives the widened float32 results", "[model][unit]") {
+    const int64_t n = 37, in = 70, out = 300; // out spans two widening blocks
+    const bool bf16 = GENERATE(true, false);
+    std::vector<uint16_t> bits(static_cast<size_t>(out * in));
+    std::vector<float> widened(bits.size());
+    const auto w = random_normal(bits.size(), 21, 0.1);
+    for (size_t i = 0; i < bits.size(); ++i) {
+        bits[i] = bf16 ? io::f32_to_bf16(w[i]) : io::f32_to_f16(w[i]);
+        widened[i] = bf16 ? io::bf16_to_f32(bits[i]) : io::f16_to_f32(bits[i]);
+    }
+    const auto xv = random_normal(static_cast<size_t>(n * in), 22);
+    const auto r = random_normal(static_cast<size_t>(n * out), 23);
+    Tensor x1 = Tensor::from({n, in}, xv, true), x2 = Tensor::from({n, in}, xv, true);
+    Tensor b = Tensor::from({out}, random_normal(out, 24));
+    Tensor y1 = linear(x1, Tensor::from({out, in}, widened), b);
+    backward(y1, r); // the tape holds one graph at a time: each forward, then its backward
+    Tensor y2 =
+        linear(x2, Tensor::from_half({out, in}, bits, bf16 ? Storage::BF16 : Storage::F16), b);
+    test::require_close(y2.values(), y1.values(), 1e-5, 1e-5, "16-bit linear forward");
+    backward(y2, r);
+    test::require_close(x2.grad_values(), x1.grad_values(), 1e-5, 1e-5, "16-bit linear dx");
+    Tensor frozen = Tensor::from_half({2, 2}, {0, 0, 0, 0}, Storage::BF16);
+    CHECK_THROWS_AS(frozen.set_requires_grad(true), ShapeError);
+    CHECK_THROWS_WITH(gelu_tanh(frozen), Catch::Contains("only be read by linear"));
 }

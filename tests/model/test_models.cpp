@@ -156,3 +156,23 @@ TEST_CASE("models: bad model directories give one clear error", "[model][unit]")
                                                     Catch::Contains("missing"));
     fs::remove_all(dir);
 }
+
+TEST_CASE("models: 16-bit projections kept as stored match the reference", "[model][golden]") {
+    for (const std::string name : {"llama_gqa_bf16", "gpt2_bf16"}) {
+        INFO("model " << name);
+        const io::SafetensorsFile g =
+            io::SafetensorsFile::open((kGoldens / (name + ".safetensors")).string());
+        const Model m = load_model((kFixtures / name).string(), {.keep_16bit_projections = true});
+        const BlockParams& b = m.layers[0];
+        CHECK((b.qkv.weight.defined() ? b.qkv.weight : b.q.weight).storage() == Storage::BF16);
+        CHECK(b.down.weight.storage() == Storage::BF16);
+        CHECK(m.embed.storage() == Storage::F32);
+        const std::vector<int32_t> tokens = as_ids(g.read_i64("tokens"));
+        const int64_t T = static_cast<int64_t>(tokens.size());
+        NoGradGuard no_grad;
+        const auto pos = positions(tokens.size());
+        Tensor h = model_hidden(m, tokens, {.batch = 1, .seq = T, .positions = pos, .doc_ids = {}});
+        require_close(model_logits(m, h).values(), g.read_f64("logits"), 1e-4, 0,
+                      name + " logits (16-bit projections)");
+    }
+}

@@ -86,6 +86,16 @@ std::vector<int32_t> iota_positions(int64_t n) {
     return p;
 }
 
+// --weights float32|stored: how the blocks' projection weights are held (see LoadOptions).
+const char* kWeightsHelp = "float32, or stored: keep BF16/F16 projection weights as the "
+                           "checkpoint stores them (half the memory)";
+
+Model load_for_inference(const std::string& dir, const std::string& weights) {
+    if (weights != "float32" && weights != "stored")
+        throw ConfigError("--weights must be float32 or stored, got '" + weights + "'");
+    return load_model(dir, {.keep_16bit_projections = weights == "stored"});
+}
+
 void require_no_text_yet(const char* what) {
     throw ConfigError(std::string(what) +
                       " needs a tokenizer, which slimtune does not have yet; pass token ids "
@@ -95,18 +105,19 @@ void require_no_text_yet(const char* what) {
 } // namespace
 
 int run_logits(const std::vector<std::string>& args) {
-    std::string model_dir, tokens, out;
+    std::string model_dir, tokens, out, weights;
     int threads = 0;
     po::options_description opts("slimtune logits: logits of a token sequence as float32 .npy");
     opts.add_options()("model", po::value(&model_dir)->required(), "Hugging Face model directory")(
         "tokens", po::value(&tokens)->required(), "comma-separated token ids, e.g. 1,2,3")(
         "out", po::value(&out)->required(), "output .npy file ([T, vocab] float32)")(
+        "weights", po::value(&weights)->default_value("float32"), kWeightsHelp)(
         "threads", po::value(&threads)->default_value(0), "OpenMP threads (0: OMP_NUM_THREADS)");
     po::variables_map vm;
     if (!parse_options(args, opts, vm))
         return 0;
     set_threads(threads);
-    const Model m = load_model(model_dir);
+    const Model m = load_for_inference(model_dir, weights);
     const std::vector<int32_t> ids = parse_tokens(tokens, m.cfg.vocab_size);
     const int64_t T = static_cast<int64_t>(ids.size());
     NoGradGuard no_grad;
@@ -118,20 +129,21 @@ int run_logits(const std::vector<std::string>& args) {
 }
 
 int run_eval(const std::vector<std::string>& args) {
-    std::string model_dir, data;
+    std::string model_dir, data, weights;
     int threads = 0;
     po::options_description opts(
         "slimtune eval: mean next-token loss and perplexity of a JSONL dataset");
     opts.add_options()("model", po::value(&model_dir)->required(), "Hugging Face model directory")(
         "data", po::value(&data)->required(),
         "JSONL file, one example per line: {\"input_ids\": [...]} with optional \"labels\" "
-        "(-100 = not scored)")("threads", po::value(&threads)->default_value(0),
-                               "OpenMP threads (0: OMP_NUM_THREADS)");
+        "(-100 = not scored)")("weights", po::value(&weights)->default_value("float32"),
+                               kWeightsHelp)("threads", po::value(&threads)->default_value(0),
+                                             "OpenMP threads (0: OMP_NUM_THREADS)");
     po::variables_map vm;
     if (!parse_options(args, opts, vm))
         return 0;
     set_threads(threads);
-    const Model m = load_model(model_dir);
+    const Model m = load_for_inference(model_dir, weights);
     std::ifstream in(data);
     if (!in)
         throw ConfigError(data + ": cannot open");
@@ -210,7 +222,7 @@ int run_eval(const std::vector<std::string>& args) {
 }
 
 int run_generate(const std::vector<std::string>& args) {
-    std::string model_dir, tokens, prompt;
+    std::string model_dir, tokens, prompt, weights;
     int threads = 0;
     SamplingOptions s;
     bool no_cache = false;
@@ -226,6 +238,7 @@ int run_generate(const std::vector<std::string>& args) {
         "> 1 discourages repeats (1: off)")("seed", po::value(&s.seed)->default_value(0),
                                             "sampling seed")(
         "no-cache", po::bool_switch(&no_cache), "recompute the whole sequence at every step")(
+        "weights", po::value(&weights)->default_value("float32"), kWeightsHelp)(
         "threads", po::value(&threads)->default_value(0), "OpenMP threads (0: OMP_NUM_THREADS)");
     po::variables_map vm;
     if (!parse_options(args, opts, vm))
@@ -236,7 +249,7 @@ int run_generate(const std::vector<std::string>& args) {
     if (tokens.empty())
         throw ConfigError("give the prompt as --tokens 1,2,3");
     check_sampling_options(s);
-    const Model m = load_model(model_dir);
+    const Model m = load_for_inference(model_dir, weights);
     s.stop_ids = m.cfg.eos_token_ids;
     s.use_cache = !no_cache;
     const std::vector<int32_t> ids = parse_tokens(tokens, m.cfg.vocab_size);
