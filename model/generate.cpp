@@ -83,6 +83,12 @@ generate(const Model& m, std::span<const int32_t> prompt, const SamplingOptions&
     if (prompt.empty())
         throw ConfigError("generate: the prompt has no tokens");
     const int64_t total = static_cast<int64_t>(prompt.size()) + o.max_new_tokens;
+    // The KV cache is allocated for the whole run up front: refuse lengths that cannot fit
+    // rather than fail inside the allocator.
+    constexpr int64_t kMaxTokens = int64_t{1} << 20;
+    if (total > kMaxTokens)
+        throw ConfigError("generate: prompt plus max_new_tokens (" + std::to_string(total) +
+                          ") exceeds " + std::to_string(kMaxTokens) + " tokens");
     if (m.cfg.family == Family::Gpt2 && total > m.cfg.max_positions)
         throw ConfigError("generate: prompt plus max_new_tokens (" + std::to_string(total) +
                           ") exceeds the model's " + std::to_string(m.cfg.max_positions) +
