@@ -1,56 +1,179 @@
+// Hugging Face checkpoint directories: model.safetensors, or a sharded set described by
+// model.safetensors.index.json (transformers' modeling_utils / huggingface_hub's
+// split_torch_state_dict_into_shards write it; mlx_lm writes the same layout).
+// The index is hostile input like the shards: it must agree exactly with the shards' headers,
+// so a truncated download or a hand-edited index fails here rather than as a missing weight.
 #include "model/io/checkpoint.h"
 
 #include "common/error.h"
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
+#include <set>
+#include <system_error>
+#include <utility>
 
 namespace slimtune::io {
 
-namespace fs = std::filesystem;
-using nlohmann::json;
-
 namespace {
 
-// weight_map of an index file: tensor name -> shard file name (a plain file in dir).
-std::map<std::string, std::string> read_index(const std::string& path, uint64_t* total_size) {
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+// An index lists each tensor once, about 100 bytes a line: even a 100k-tensor model stays far
+// below this. Anything bigger is not an index.
+constexpr uint64_t kMaxIndexSize = 100'000'000;
+
+// Names come from files: show them on one line, escaping anything but printable ASCII.
+std::string printable(std::string_view s, size_t max_len = 200) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out;
+    for (size_t i = 0; i < s.size() && i < max_len; ++i) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        if (c >= 0x20 && c < 0x7f && c != '\\') {
+            out += static_cast<char>(c);
+        } else {
+            out += "\\x";
+            out += kHex[c >> 4];
+            out += kHex[c & 15];
+        }
+    }
+    if (s.size() > max_len)
+        out += "...";
+    return out;
+}
+
+std::string name_text(std::string_view s) {
+    return "'" + printable(s) + "'";
+}
+
+std::string json_kind(const json& v) {
+    if (v.is_number_integer() && !v.is_number_unsigned())
+        return "negative integer " + std::to_string(v.get<int64_t>());
+    if (v.is_number_float())
+        return "non-integer number";
+    return v.type_name();
+}
+
+// Whether `p` exists. Not existing is an answer; any other failure to stat (a directory we may
+// not search, an I/O error) is an Error.
+bool path_exists(const fs::path& p) {
+    std::error_code ec;
+    const fs::file_status st = fs::status(p, ec);
+    if (ec && ec != std::errc::no_such_file_or_directory && ec != std::errc::not_a_directory)
+        throw Error(p.string() + ": cannot stat: " + ec.message());
+    return fs::exists(st);
+}
+
+std::string read_index_text(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     if (!in)
-        throw Error(path + ": cannot open");
-    std::ostringstream ss;
-    ss << in.rdbuf();
+        throw Error(path + ": cannot open: " + std::strerror(errno));
+    in.seekg(0, std::ios::end);
+    const std::streamoff size = in.tellg();
+    in.seekg(0, std::ios::beg);
+    if (size < 0 || !in)
+        throw Error(path + ": cannot read: not a regular file");
+    if (static_cast<uint64_t>(size) > kMaxIndexSize)
+        throw FormatError(path + ": index is " + std::to_string(size) +
+                          " bytes; expected at most " + std::to_string(kMaxIndexSize));
+    std::string text(static_cast<size_t>(size), '\0');
+    if (!in.read(text.data(), size))
+        throw Error(path + ": cannot read: " + std::strerror(errno));
+    return text;
+}
+
+// Parses the index text, rejecting what nlohmann would accept silently: a repeated key (it keeps
+// the last one, so a tensor listed twice would quietly take the second shard) and a NUL byte
+// (its lexer stops there, so "{...}\0junk" would parse).
+json parse_index_json(const std::string& path, const std::string& text) {
+    if (const size_t nul = text.find('\0'); nul != std::string::npos)
+        throw FormatError(path + ": not valid JSON: NUL byte at offset " + std::to_string(nul));
+    std::vector<std::set<std::string>> open_objects; // keys seen in each enclosing object
+    std::string duplicate;
+    bool found_duplicate = false;
+    auto on_event = [&](int, json::parse_event_t event, json& parsed) {
+        if (event == json::parse_event_t::object_start) {
+            open_objects.emplace_back();
+        } else if (event == json::parse_event_t::object_end) {
+            if (!open_objects.empty())
+                open_objects.pop_back();
+        } else if (event == json::parse_event_t::key && !open_objects.empty() &&
+                   parsed.is_string()) {
+            const auto& key = parsed.get_ref<const std::string&>();
+            if (!open_objects.back().insert(key).second && !found_duplicate) {
+                found_duplicate = true;
+                duplicate = key;
+            }
+        }
+        return true;
+    };
     json j;
     try {
-        j = json::parse(ss.str());
-    } catch (const json::parse_error& e) {
-        throw FormatError(path + ": not valid JSON (" + std::string(e.what()) + ")");
+        j = json::parse(text, on_event, /*allow_exceptions=*/true, /*ignore_comments=*/false);
+    } catch (const json::exception& e) {
+        // e.what() is "[json.exception.parse_error.101] parse error at ...": keep what follows
+        // the tag. It may quote file bytes, hence printable().
+        std::string_view what = e.what();
+        if (const size_t pos = what.find("] "); pos != std::string_view::npos)
+            what.remove_prefix(pos + 2);
+        throw FormatError(path + ": not valid JSON: " + printable(what, 300));
     }
-    if (!j.is_object() || !j.contains("weight_map") || !j.at("weight_map").is_object())
-        throw FormatError(path + ": expected an object with a 'weight_map' object");
-    *total_size = 0;
-    if (j.contains("metadata") && j.at("metadata").is_object() &&
-        j.at("metadata").contains("total_size")) {
-        const json& t = j.at("metadata").at("total_size");
-        if (!t.is_number_unsigned() && !t.is_number_integer())
-            throw FormatError(path + ": metadata.total_size must be an integer");
-        *total_size = t.get<uint64_t>();
+    if (found_duplicate)
+        throw FormatError(path + ": duplicate key " + name_text(duplicate));
+    if (!j.is_object())
+        throw FormatError(path + ": not a JSON object; got " + j.type_name());
+    return j;
+}
+
+// A shard must be a file directly in the checkpoint directory: no separators, no "." or "..".
+bool is_plain_file_name(const std::string& s) {
+    return !s.empty() && s != "." && s != ".." && s.find('/') == std::string::npos &&
+           s.find('\\') == std::string::npos && s.find('\0') == std::string::npos;
+}
+
+struct Index {
+    std::map<std::string, std::string> weight_map; // tensor name -> shard file name
+    bool has_total_size = false;
+    uint64_t total_size = 0;
+};
+
+Index parse_index(const std::string& path, const json& j) {
+    Index index;
+    const auto meta = j.find("metadata");
+    if (meta != j.end() && !meta->is_null()) {
+        if (!meta->is_object())
+            throw FormatError(path + ": metadata is not an object; got " + meta->type_name());
+        const auto total = meta->find("total_size");
+        if (total != meta->end() && !total->is_null()) {
+            if (!total->is_number_unsigned())
+                throw FormatError(path + ": metadata.total_size is not a byte count; got " +
+                                  json_kind(*total));
+            index.has_total_size = true;
+            index.total_size = total->get<uint64_t>();
+        }
     }
-    std::map<std::string, std::string> map;
-    for (const auto& [name, file] : j.at("weight_map").items()) {
+    const auto map = j.find("weight_map");
+    if (map == j.end())
+        throw FormatError(path + ": no weight_map; expected an object of tensor name -> shard");
+    if (!map->is_object())
+        throw FormatError(path + ": weight_map is not an object; got " + map->type_name());
+    if (map->empty())
+        throw FormatError(path + ": weight_map is empty; expected at least one tensor");
+    for (const auto& [name, file] : map->items()) {
         if (!file.is_string())
-            throw FormatError(path + ": weight_map['" + name + "'] must be a file name");
-        const std::string f = file.get<std::string>();
-        if (f.empty() || f.find('/') != std::string::npos || f.find('\\') != std::string::npos ||
-            f == "." || f == "..")
-            throw FormatError(path + ": shard name '" + f + "' for tensor '" + name +
-                              "' must be a plain file name in the model directory");
-        map[name] = f;
+            throw FormatError(path + ": weight_map[" + name_text(name) +
+                              "] is not a shard file name; got " + json_kind(file));
+        const auto& f = file.get_ref<const std::string&>();
+        if (!is_plain_file_name(f))
+            throw FormatError(path + ": weight_map[" + name_text(name) + "] names shard " +
+                              name_text(f) + "; expected a plain file name in the model directory");
+        index.weight_map.emplace(name, f);
     }
-    if (map.empty())
-        throw FormatError(path + ": weight_map is empty");
-    return map;
+    return index;
 }
 
 } // namespace
@@ -58,73 +181,105 @@ std::map<std::string, std::string> read_index(const std::string& path, uint64_t*
 CheckpointReader CheckpointReader::open(const std::string& dir) {
     CheckpointReader r;
     r.dir_ = dir;
-    const fs::path index_path = fs::path(dir) / "model.safetensors.index.json";
-    const fs::path single = fs::path(dir) / "model.safetensors";
-    if (!fs::exists(index_path)) {
-        if (!fs::exists(single))
-            throw FormatError(dir + ": no model.safetensors or model.safetensors.index.json");
-        r.shards_.push_back(SafetensorsFile::open(single.string()));
-        for (const SafetensorsEntry& e : r.shards_[0].entries())
-            r.index_[e.name] = {0, &e};
+    const fs::path index_path = fs::path(dir) / kSafetensorsIndexFileName;
+    const fs::path single_path = fs::path(dir) / kSafetensorsFileName;
+
+    if (!path_exists(index_path)) {
+        if (!path_exists(single_path))
+            throw FormatError(dir + ": no " + kSafetensorsFileName + " or " +
+                              kSafetensorsIndexFileName);
+        r.source_ = kSafetensorsFileName;
+        r.shards_.push_back(SafetensorsFile::open(single_path.string()));
+        const std::vector<SafetensorsEntry>& entries = r.shards_[0].entries();
+        for (size_t i = 0; i < entries.size(); ++i) {
+            r.index_.emplace(entries[i].name, Where{0, i});
+            r.total_bytes_ += entries[i].end - entries[i].begin;
+        }
         return r;
     }
+
+    r.source_ = kSafetensorsIndexFileName;
     const std::string ipath = index_path.string();
-    uint64_t declared_total = 0;
-    const std::map<std::string, std::string> map = read_index(ipath, &declared_total);
-    std::map<std::string, size_t> shard_of_file;
-    for (const auto& [name, file] : map)
-        if (!shard_of_file.count(file)) {
-            const fs::path p = fs::path(dir) / file;
-            if (!fs::exists(p))
-                throw FormatError(ipath + ": shard '" + file + "' (holding '" + name +
-                                  "') does not exist");
-            shard_of_file[file] = r.shards_.size();
-            r.shards_.push_back(SafetensorsFile::open(p.string()));
+    const Index index = parse_index(ipath, parse_index_json(ipath, read_index_text(ipath)));
+
+    // Open each shard once, in name order. A missing one is reported with a tensor it should
+    // hold, so the message says what the download lacks.
+    std::map<std::string, size_t> shard_pos;         // shard file name -> position in shards_
+    std::map<std::string, std::string> first_tensor; // shard file name -> a tensor listed there
+    for (const auto& [name, file] : index.weight_map)
+        first_tensor.emplace(file, name);
+    std::vector<std::string> shard_names; // by position
+    for (const auto& [file, tensor] : first_tensor) {
+        const fs::path p = fs::path(dir) / file;
+        if (!path_exists(p))
+            throw FormatError(ipath + ": shard " + name_text(file) + " (holding " +
+                              name_text(tensor) + ") does not exist in " + dir);
+        shard_pos.emplace(file, r.shards_.size());
+        shard_names.push_back(file);
+        r.shards_.push_back(SafetensorsFile::open(p.string()));
+    }
+
+    // Every tensor of every shard: held by one shard only, and listed for that shard.
+    for (size_t s = 0; s < r.shards_.size(); ++s) {
+        const std::vector<SafetensorsEntry>& entries = r.shards_[s].entries();
+        for (size_t i = 0; i < entries.size(); ++i) {
+            const std::string& name = entries[i].name;
+            const auto [it, inserted] = r.index_.emplace(name, Where{s, i});
+            if (!inserted)
+                throw FormatError(ipath + ": tensor " + name_text(name) + " is in two shards, " +
+                                  name_text(shard_names[it->second.shard]) + " and " +
+                                  name_text(shard_names[s]));
         }
-    // Every tensor of every shard must be listed, once, for the shard that holds it.
-    for (const auto& [file, s] : shard_of_file)
-        for (const SafetensorsEntry& e : r.shards_[s].entries()) {
-            const auto it = map.find(e.name);
-            if (it == map.end())
-                throw FormatError(ipath + ": tensor '" + e.name + "' of shard '" + file +
-                                  "' is not listed in weight_map");
-            if (it->second != file)
-                throw FormatError(ipath + ": tensor '" + e.name + "' is in shard '" + file +
-                                  "' but weight_map says '" + it->second + "'");
-            r.index_[e.name] = {s, &e};
-        }
-    for (const auto& [name, file] : map)
-        if (!r.index_.count(name))
-            throw FormatError(ipath + ": tensor '" + name + "' is listed for shard '" + file +
-                              "' but the shard does not hold it");
-    if (declared_total != 0 && declared_total != r.total_bytes())
-        throw FormatError(ipath + ": metadata.total_size is " + std::to_string(declared_total) +
-                          " but the shards' tensors hold " + std::to_string(r.total_bytes()) +
-                          " bytes");
+    }
+    for (const auto& [name, where] : r.index_) {
+        const auto listed = index.weight_map.find(name);
+        const std::string& holder = shard_names[where.shard];
+        if (listed == index.weight_map.end())
+            throw FormatError(ipath + ": tensor " + name_text(name) + " of shard " +
+                              name_text(holder) + " is not listed in weight_map");
+        if (listed->second != holder)
+            throw FormatError(ipath + ": weight_map puts tensor " + name_text(name) + " in " +
+                              name_text(listed->second) + " but it is in " + name_text(holder));
+    }
+    for (const auto& [name, file] : index.weight_map)
+        if (r.index_.find(name) == r.index_.end())
+            throw FormatError(ipath + ": tensor " + name_text(name) + " is listed for shard " +
+                              name_text(file) + " but the shard does not hold it");
+
+    for (const auto& [name, where] : r.index_) {
+        const SafetensorsEntry& e = r.shards_[where.shard].entries()[where.entry];
+        r.total_bytes_ += e.end - e.begin; // no overflow: each is within a mapped file
+    }
+    if (index.has_total_size && index.total_size != r.total_bytes_)
+        throw FormatError(ipath + ": metadata.total_size disagrees with the shards; expected " +
+                          std::to_string(r.total_bytes_) + " (the tensors' byte sizes), got " +
+                          std::to_string(index.total_size));
     return r;
 }
 
 std::vector<std::string> CheckpointReader::names() const {
-    std::vector<std::string> r;
-    for (const auto& [name, w] : index_)
-        r.push_back(name);
-    return r;
+    std::vector<std::string> out;
+    out.reserve(index_.size());
+    for (const auto& [name, where] : index_) // std::map: already sorted
+        out.push_back(name);
+    return out;
 }
 
 const CheckpointReader::Where& CheckpointReader::where(std::string_view name) const {
     const auto it = index_.find(name);
     if (it == index_.end())
-        throw FormatError(dir_ + ": no tensor '" + std::string(name) + "'");
+        throw FormatError(dir_ + ": no tensor " + name_text(name) + " in " + source_);
     return it->second;
 }
 
 const SafetensorsEntry& CheckpointReader::entry(std::string_view name) const {
-    return *where(name).entry;
+    const Where& w = where(name);
+    return shards_[w.shard].entries()[w.entry];
 }
 
 std::span<const uint8_t> CheckpointReader::bytes(std::string_view name) const {
     const Where& w = where(name);
-    return shards_[w.shard].bytes(*w.entry);
+    return shards_[w.shard].bytes(shards_[w.shard].entries()[w.entry]);
 }
 
 std::vector<float> CheckpointReader::read_f32(std::string_view name) const {
@@ -134,18 +289,11 @@ std::vector<float> CheckpointReader::read_f32(std::string_view name) const {
 void CheckpointReader::release(std::string_view name) const noexcept {
     const auto it = index_.find(name);
     if (it != index_.end())
-        shards_[it->second.shard].release(*it->second.entry);
+        shards_[it->second.shard].release(shards_[it->second.shard].entries()[it->second.entry]);
 }
 
 const std::string& CheckpointReader::file_of(std::string_view name) const {
     return shards_[where(name).shard].path();
-}
-
-uint64_t CheckpointReader::total_bytes() const {
-    uint64_t n = 0;
-    for (const auto& [name, w] : index_)
-        n += w.entry->end - w.entry->begin;
-    return n;
 }
 
 } // namespace slimtune::io
