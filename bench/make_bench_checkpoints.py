@@ -1,83 +1,279 @@
 #!/usr/bin/python3
-"""Random float32 checkpoints in the true Hugging Face layout, at the sizes of GPT-2 small
-(124M) and SmolLM2-135M, for bench/run_forward.sh. Not committed: written to bench/out/models/
-(git-ignored), once (a stamp file marks a finished directory). Weights N(0, 0.02), norms 1.
+"""Random float32 checkpoints in the true Hugging Face layout for bench/run_forward.sh.
 
-    /usr/bin/python3 bench/make_bench_checkpoints.py [--out DIR]
+Two models at their real sizes, written once into bench/out/models/<name>/ (git-ignored, not
+committed; about 1 GB in all):
+
+  gpt2_124m     GPT-2 small: vocab 50257, n_positions 1024, n_embd 768, 12 layers, 12 heads,
+                tied head; keys `transformer.*`, Conv1D weights stored [in, out]
+  smollm2_135m  SmolLM2-135M (llama): vocab 49152, hidden 576, intermediate 1536, 30 layers,
+                9 heads / 3 KV heads, rope_theta 100000, rms_norm_eps 1e-5, tied head,
+                max_position_embeddings 2048
+
+Each directory holds config.json and generation_config.json with the keys and spellings of
+the hub's files (torch_dtype says float32, which is what the weights are here) and one
+model.safetensors (F32, tensors sorted by name, metadata {"format": "pt"}, no lm_head.weight:
+the head is tied, as save_pretrained writes it; no GPT-2 attn.bias mask buffers). Matrices
+and embeddings are N(0, 0.02), norm weights 1, biases 0. Deterministic: every tensor has its
+own numpy PCG64 stream seeded from (model seed, crc32 of its name).
+
+A directory is built under a temporary name and renamed into place, and it carries a stamp
+file (.bench-checkpoint.json: generator version, config, SHA-256 of every file); a directory
+whose stamp matches is left alone, anything else under that name is rebuilt.
+
+    /usr/bin/python3 bench/make_bench_checkpoints.py [--out DIR] [--only NAME ...] [--force]
+                                                     [--verify]
 """
 import argparse
+import hashlib
 import json
+import os
+import shutil
 import sys
+import time
+import zlib
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "reference"))
-import gen_models  # noqa: E402  (HF config.json builders)
-from gen_ops import encode_safetensors, write_atomic  # noqa: E402
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "tests" / "reference"))
+from gen_ops import encode_safetensors, write_atomic  # noqa: E402  (the safetensors writer)
+
+GENERATOR = "bench/make_bench_checkpoints.py"
+VERSION = 1          # bump whenever the bytes this script writes change
+STAMP = ".bench-checkpoint.json"
+STD = 0.02
 
 
-def gpt2_tensors(cfg, rng):
-    V, P, C, L = cfg["vocab_size"], cfg["n_positions"], cfg["n_embd"], cfg["n_layer"]
-    F = cfg["n_inner"] or 4 * C
-    w = lambda *s: rng.standard_normal(s, dtype=np.float32) * np.float32(0.02)
-    t = [("transformer.wte.weight", w(V, C)), ("transformer.wpe.weight", w(P, C))]
-    for i in range(L):
-        h = f"transformer.h.{i}."
-        t += [(h + "ln_1.weight", np.ones(C, np.float32)), (h + "ln_1.bias", np.zeros(C, np.float32)),
-              (h + "attn.c_attn.weight", w(C, 3 * C)), (h + "attn.c_attn.bias", np.zeros(3 * C, np.float32)),
-              (h + "attn.c_proj.weight", w(C, C)), (h + "attn.c_proj.bias", np.zeros(C, np.float32)),
-              (h + "ln_2.weight", np.ones(C, np.float32)), (h + "ln_2.bias", np.zeros(C, np.float32)),
-              (h + "mlp.c_fc.weight", w(C, F)), (h + "mlp.c_fc.bias", np.zeros(F, np.float32)),
-              (h + "mlp.c_proj.weight", w(F, C)), (h + "mlp.c_proj.bias", np.zeros(C, np.float32))]
-    t += [("transformer.ln_f.weight", np.ones(C, np.float32)),
-          ("transformer.ln_f.bias", np.zeros(C, np.float32))]
-    return t
+def dump_json(obj):
+    """config.json the way transformers' save_pretrained writes it."""
+    return (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode("ascii")
 
 
-def llama_tensors(cfg, rng):
-    V, C, F, L = cfg["vocab_size"], cfg["hidden_size"], cfg["intermediate_size"], cfg["num_hidden_layers"]
-    D = C // cfg["num_attention_heads"]
-    nq, nkv = cfg["num_attention_heads"] * D, cfg["num_key_value_heads"] * D
-    w = lambda *s: rng.standard_normal(s, dtype=np.float32) * np.float32(0.02)
-    t = [("model.embed_tokens.weight", w(V, C))]
-    for i in range(L):
-        p = f"model.layers.{i}."
-        t += [(p + "input_layernorm.weight", np.ones(C, np.float32)),
-              (p + "self_attn.q_proj.weight", w(nq, C)), (p + "self_attn.k_proj.weight", w(nkv, C)),
-              (p + "self_attn.v_proj.weight", w(nkv, C)), (p + "self_attn.o_proj.weight", w(C, nq)),
-              (p + "post_attention_layernorm.weight", np.ones(C, np.float32)),
-              (p + "mlp.gate_proj.weight", w(F, C)), (p + "mlp.up_proj.weight", w(F, C)),
-              (p + "mlp.down_proj.weight", w(C, F))]
-    t.append(("model.norm.weight", np.ones(C, np.float32)))
-    return t
+# The hub's config.json of openai-community/gpt2, key for key (it has no torch_dtype and no
+# tie_word_embeddings: GPT-2 ties by default).
+GPT2_124M_CONFIG = {
+    "activation_function": "gelu_new",
+    "architectures": ["GPT2LMHeadModel"],
+    "attn_pdrop": 0.1,
+    "bos_token_id": 50256,
+    "embd_pdrop": 0.1,
+    "eos_token_id": 50256,
+    "initializer_range": 0.02,
+    "layer_norm_epsilon": 1e-05,
+    "model_type": "gpt2",
+    "n_ctx": 1024,
+    "n_embd": 768,
+    "n_head": 12,
+    "n_layer": 12,
+    "n_positions": 1024,
+    "resid_pdrop": 0.1,
+    "summary_activation": None,
+    "summary_first_dropout": 0.1,
+    "summary_proj_to_labels": True,
+    "summary_type": "cls_index",
+    "summary_use_proj": True,
+    "task_specific_params": {"text-generation": {"do_sample": True, "max_length": 50}},
+    "vocab_size": 50257,
+}
 
-
-MODELS = {
-    "gpt2_124m": (lambda: gen_models.gpt2_config(50257, 1024, 768, 12, 12, None, 50256, 50256), gpt2_tensors),
-    "smollm2_135m": (lambda: gen_models.llama_config(49152, 576, 1536, 30, 9, 3, 0, 0, P=2048,
-                                                     eps=1e-5, theta=100000.0, tie=True), llama_tensors),
+# The hub's config.json of HuggingFaceTB/SmolLM2-135M, key for key, except torch_dtype
+# (bfloat16 there; these weights are float32).
+SMOLLM2_135M_CONFIG = {
+    "architectures": ["LlamaForCausalLM"],
+    "attention_bias": False,
+    "attention_dropout": 0.0,
+    "bos_token_id": 0,
+    "eos_token_id": 0,
+    "hidden_act": "silu",
+    "hidden_size": 576,
+    "initializer_range": 0.041666666666666664,
+    "intermediate_size": 1536,
+    "is_llama_config": True,
+    "max_position_embeddings": 2048,
+    "model_type": "llama",
+    "num_attention_heads": 9,
+    "num_hidden_layers": 30,
+    "num_key_value_heads": 3,
+    "pretraining_tp": 1,
+    "rms_norm_eps": 1e-05,
+    "rope_interleaved": False,
+    "rope_scaling": None,
+    "rope_theta": 100000,
+    "tie_word_embeddings": True,
+    "torch_dtype": "float32",
+    "transformers_version": "4.42.3",
+    "use_cache": True,
+    "vocab_size": 49152,
 }
 
 
-def main():
+def gpt2_params(c):
+    """(HF name, shape, kind) of every tensor GPT2LMHeadModel.save_pretrained writes."""
+    V, P, C, L = c["vocab_size"], c["n_positions"], c["n_embd"], c["n_layer"]
+    F = c.get("n_inner") or 4 * C
+    out = [("transformer.wte.weight", (V, C), "w"), ("transformer.wpe.weight", (P, C), "w")]
+    for i in range(L):
+        h = "transformer.h.%d." % i
+        out += [(h + "ln_1.weight", (C,), "one"), (h + "ln_1.bias", (C,), "zero"),
+                (h + "attn.c_attn.weight", (C, 3 * C), "w"),
+                (h + "attn.c_attn.bias", (3 * C,), "zero"),
+                (h + "attn.c_proj.weight", (C, C), "w"), (h + "attn.c_proj.bias", (C,), "zero"),
+                (h + "ln_2.weight", (C,), "one"), (h + "ln_2.bias", (C,), "zero"),
+                (h + "mlp.c_fc.weight", (C, F), "w"), (h + "mlp.c_fc.bias", (F,), "zero"),
+                (h + "mlp.c_proj.weight", (F, C), "w"), (h + "mlp.c_proj.bias", (C,), "zero")]
+    out += [("transformer.ln_f.weight", (C,), "one"), ("transformer.ln_f.bias", (C,), "zero")]
+    return out
+
+
+def llama_params(c):
+    """(HF name, shape, kind) of every tensor LlamaForCausalLM.save_pretrained writes."""
+    V, C, F, L = c["vocab_size"], c["hidden_size"], c["intermediate_size"], c["num_hidden_layers"]
+    D = c.get("head_dim") or C // c["num_attention_heads"]
+    nq, nkv = c["num_attention_heads"] * D, c["num_key_value_heads"] * D
+    out = [("model.embed_tokens.weight", (V, C), "w")]
+    for i in range(L):
+        p = "model.layers.%d." % i
+        out += [(p + "input_layernorm.weight", (C,), "one"),
+                (p + "self_attn.q_proj.weight", (nq, C), "w"),
+                (p + "self_attn.k_proj.weight", (nkv, C), "w"),
+                (p + "self_attn.v_proj.weight", (nkv, C), "w"),
+                (p + "self_attn.o_proj.weight", (C, nq), "w"),
+                (p + "post_attention_layernorm.weight", (C,), "one"),
+                (p + "mlp.gate_proj.weight", (F, C), "w"),
+                (p + "mlp.up_proj.weight", (F, C), "w"),
+                (p + "mlp.down_proj.weight", (C, F), "w")]
+    out.append(("model.norm.weight", (C,), "one"))
+    if not c.get("tie_word_embeddings", False):
+        out.append(("lm_head.weight", (V, C), "w"))
+    return out
+
+
+MODELS = {
+    "gpt2_124m": dict(seed=124, config=GPT2_124M_CONFIG, params=gpt2_params,
+                      generation={"_from_model_config": True, "bos_token_id": 50256,
+                                  "eos_token_id": 50256, "transformers_version": "4.26.0.dev0"}),
+    "smollm2_135m": dict(seed=135, config=SMOLLM2_135M_CONFIG, params=llama_params,
+                         generation={"_from_model_config": True, "bos_token_id": 0,
+                                     "eos_token_id": 0, "transformers_version": "4.42.3"}),
+}
+
+
+def tensor(seed, name, shape, kind):
+    if kind == "one":
+        return np.ones(shape, np.float32)
+    if kind == "zero":
+        return np.zeros(shape, np.float32)
+    rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(
+        [seed, zlib.crc32(name.encode("ascii"))])))
+    a = rng.standard_normal(shape, dtype=np.float32)
+    a *= np.float32(STD)
+    return a
+
+
+def expected_stamp(name, spec):
+    return {"generator": GENERATOR, "version": VERSION, "name": name, "seed": spec["seed"],
+            "std": STD, "config": spec["config"], "generation_config": spec["generation"]}
+
+
+def read_stamp(d):
+    try:
+        return json.loads((d / STAMP).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def is_current(d, name, spec):
+    st = read_stamp(d)
+    if st is None:
+        return False
+    files = st.pop("files", None)
+    return (st == expected_stamp(name, spec) and isinstance(files, dict)
+            and all((d / f).is_file() for f in files))
+
+
+def verify(d):
+    """Re-hashes the files listed in the stamp; returns the names that differ."""
+    st = read_stamp(d) or {}
+    bad = []
+    for fname, (size, digest) in st.get("files", {}).items():
+        p = d / fname
+        h = hashlib.sha256()
+        with open(p, "rb") as f:
+            for block in iter(lambda: f.read(1 << 24), b""):
+                h.update(block)
+        if p.stat().st_size != size or h.hexdigest() != digest:
+            bad.append(fname)
+    return bad
+
+
+def build(out, name, spec):
+    """Writes the directory under a temporary name, then renames it into place."""
+    final = out / name
+    tmp = out / (".%s.tmp-%d" % (name, os.getpid()))
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    try:
+        cfg = spec["config"]
+        items = [(n, "F32", tensor(spec["seed"], n, shape, kind))
+                 for n, shape, kind in sorted(spec["params"](cfg))]
+        n_params = sum(a.size for _, _, a in items)
+        files = {"config.json": dump_json(cfg),
+                 "generation_config.json": dump_json(spec["generation"])}
+        files["model.safetensors"] = encode_safetensors(items, {"format": "pt"})
+        del items
+        stamp = expected_stamp(name, spec)
+        stamp["files"] = {}
+        for fname, blob in files.items():
+            write_atomic(tmp / fname, blob)
+            stamp["files"][fname] = [len(blob), hashlib.sha256(blob).hexdigest()]
+        size = sum(len(b) for b in files.values())
+        del files
+        write_atomic(tmp / STAMP, dump_json(stamp))
+        if final.exists() or final.is_symlink():
+            old = out / (".%s.old-%d" % (name, os.getpid()))
+            os.rename(final, old)
+            os.rename(tmp, final)
+            shutil.rmtree(old) if old.is_dir() and not old.is_symlink() else old.unlink()
+        else:
+            os.rename(tmp, final)
+        return n_params, size
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "out" / "models"))
-    args = ap.parse_args()
-    for name, (make_cfg, make_tensors) in MODELS.items():
-        d = Path(args.out) / name
-        if (d / ".complete").exists():
-            print(f"{d}: present")
+    ap.add_argument("--out", type=Path, default=HERE / "out" / "models",
+                    help="parent directory of the checkpoints (default: %(default)s)")
+    ap.add_argument("--only", nargs="+", choices=sorted(MODELS), help="just these models")
+    ap.add_argument("--force", action="store_true", help="rebuild even when the stamp matches")
+    ap.add_argument("--verify", action="store_true",
+                    help="re-hash the files of present checkpoints against their stamps")
+    args = ap.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    status = 0
+    for name in args.only or sorted(MODELS):
+        spec, d = MODELS[name], args.out / name
+        if not args.force and is_current(d, name, spec):
+            if args.verify:
+                bad = verify(d)
+                if bad:
+                    print("%s: FILES DIFFER FROM THE STAMP: %s (rerun with --force)"
+                          % (d, ", ".join(bad)), file=sys.stderr)
+                    status = 1
+                    continue
+            print("%s: present%s" % (d, " (verified)" if args.verify else ""))
             continue
-        d.mkdir(parents=True, exist_ok=True)
-        cfg = make_cfg()
-        tensors = make_tensors(cfg, np.random.default_rng(1234))
-        write_atomic(d / "config.json", (json.dumps(cfg, indent=2) + "\n").encode())
-        write_atomic(d / "model.safetensors",
-                     encode_safetensors([(n, "F32", a) for n, a in tensors], {"format": "pt"}))
-        (d / ".complete").write_text("ok\n")
-        print(f"{d}: {sum(a.size for _, a in tensors) / 1e6:.1f} M parameters written")
+        t0 = time.perf_counter()
+        n_params, size = build(args.out, name, spec)
+        print("%s: written, %.1f M parameters, %.1f MB, %.1f s"
+              % (d, n_params / 1e6, size / 1e6, time.perf_counter() - t0), flush=True)
+    return status
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
