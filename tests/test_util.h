@@ -4,16 +4,42 @@
 
 #include "common/rng.h"
 
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <sstream>
 #include <string>
+#include <system_error>
+#include <unistd.h>
 #include <vector>
 
 namespace slimtune::test {
+
+// A fresh directory under the system temp dir (unique per process and call), removed with
+// everything in it at scope exit.
+struct TempDir {
+    std::filesystem::path path;
+    explicit TempDir(const std::string& tag) {
+        static std::atomic<int> counter{0};
+        path = std::filesystem::temp_directory_path() /
+               ("slimtune_test_" + tag + "_" + std::to_string(::getpid()) + "_" +
+                std::to_string(counter++));
+        std::filesystem::remove_all(path);
+        std::filesystem::create_directories(path);
+    }
+    ~TempDir() {
+        std::error_code ec;
+        std::filesystem::remove_all(path, ec);
+    }
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+    std::string str() const { return path.string(); }
+    std::string file(const std::string& name) const { return (path / name).string(); }
+};
 
 // n normal draws times `scale`, from our own counter-based generator (the same values with any
 // standard library).

@@ -6,6 +6,7 @@
 #include "model/io/checkpoint.h"
 
 #include "common/error.h"
+#include "common/text.h"
 
 #include <cerrno>
 #include <cstring>
@@ -26,29 +27,6 @@ using json = nlohmann::json;
 // An index lists each tensor once, about 100 bytes a line: even a 100k-tensor model stays far
 // below this. Anything bigger is not an index.
 constexpr uint64_t kMaxIndexSize = 100'000'000;
-
-// Names come from files: show them on one line, escaping anything but printable ASCII.
-std::string printable(std::string_view s, size_t max_len = 200) {
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out;
-    for (size_t i = 0; i < s.size() && i < max_len; ++i) {
-        const auto c = static_cast<unsigned char>(s[i]);
-        if (c >= 0x20 && c < 0x7f && c != '\\') {
-            out += static_cast<char>(c);
-        } else {
-            out += "\\x";
-            out += kHex[c >> 4];
-            out += kHex[c & 15];
-        }
-    }
-    if (s.size() > max_len)
-        out += "...";
-    return out;
-}
-
-std::string name_text(std::string_view s) {
-    return "'" + printable(s) + "'";
-}
 
 std::string json_kind(const json& v) {
     if (v.is_number_integer() && !v.is_number_unsigned())

@@ -7,6 +7,7 @@
 
 #include "common/atomic_file.h"
 #include "common/error.h"
+#include "common/text.h"
 
 #include <algorithm>
 #include <bit>
@@ -64,30 +65,6 @@ const DTypeInfo* lookup_dtype(std::string_view s) {
         if (s == info.name)
             return &info;
     return nullptr;
-}
-
-// Names and JSON text come from the file: show them on one line, escaping anything that is not
-// printable ASCII, and cut very long ones.
-std::string printable(std::string_view s, size_t max_len = 200) {
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out;
-    for (size_t i = 0; i < s.size() && i < max_len; ++i) {
-        const auto c = static_cast<unsigned char>(s[i]);
-        if (c >= 0x20 && c < 0x7f && c != '\\') {
-            out += static_cast<char>(c);
-        } else {
-            out += "\\x";
-            out += kHex[c >> 4];
-            out += kHex[c & 15];
-        }
-    }
-    if (s.size() > max_len)
-        out += "...";
-    return out;
-}
-
-std::string name_text(std::string_view s) {
-    return "'" + printable(s) + "'";
 }
 
 std::string shape_text(const std::vector<int64_t>& shape) {

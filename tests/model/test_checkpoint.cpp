@@ -17,28 +17,9 @@ using namespace slimtune;
 using namespace slimtune::io;
 using Catch::Contains;
 namespace fs = std::filesystem;
+using test::TempDir;
 
 namespace {
-
-// A fresh directory under the system temp dir, removed with everything in it at scope exit.
-struct TempDir {
-    fs::path path;
-    explicit TempDir(const std::string& tag) {
-        static std::atomic<int> counter{0};
-        path = fs::temp_directory_path() /
-               ("slimtune_test_ckpt_" + tag + "_" + std::to_string(::getpid()) + "_" +
-                std::to_string(counter++));
-        fs::remove_all(path);
-        fs::create_directories(path);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    std::string str() const { return path.string(); }
-};
 
 template <class T> std::span<const uint8_t> as_bytes(const std::vector<T>& v) {
     return {reinterpret_cast<const uint8_t*>(v.data()), v.size() * sizeof(T)};

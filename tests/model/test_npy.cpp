@@ -18,27 +18,9 @@ using namespace slimtune;
 using namespace slimtune::io;
 using Catch::Contains;
 namespace fs = std::filesystem;
+using test::TempDir;
 
 namespace {
-
-struct TempDir {
-    fs::path path;
-    explicit TempDir(const std::string& tag) {
-        static std::atomic<int> counter{0};
-        path = fs::temp_directory_path() /
-               ("slimtune_test_npy_" + tag + "_" + std::to_string(::getpid()) + "_" +
-                std::to_string(counter++));
-        fs::remove_all(path);
-        fs::create_directories(path);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    std::string file(const std::string& name) const { return (path / name).string(); }
-};
 
 std::string read_bytes(const std::string& path) {
     std::ifstream in(path, std::ios::binary);

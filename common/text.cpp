@@ -1,0 +1,27 @@
+#include "common/text.h"
+
+namespace slimtune {
+
+std::string printable(std::string_view s, size_t max_len) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out;
+    for (size_t i = 0; i < s.size() && i < max_len; ++i) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        if (c >= 0x20 && c < 0x7f && c != '\\') {
+            out += static_cast<char>(c);
+        } else {
+            out += "\\x";
+            out += kHex[c >> 4];
+            out += kHex[c & 15];
+        }
+    }
+    if (s.size() > max_len)
+        out += "...";
+    return out;
+}
+
+std::string name_text(std::string_view s) {
+    return "'" + printable(s) + "'";
+}
+
+} // namespace slimtune
