@@ -5,7 +5,6 @@
 //   bench_forward --model DIR [--json FILE] [--threads N] [--prompt 256] [--gen 64]
 #include "model/autograd.h"
 #include "model/kernels/gemm.h"
-#include "model/ops/ops.h"
 #include "model/transformer.h"
 
 #include <algorithm>
@@ -26,9 +25,8 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-int32_t argmax_last(const Model& m, const Tensor& h, int64_t n) {
-    const int64_t C = m.cfg.hidden;
-    Tensor logits = model_logits(m, narrow_last(reshape(h, {1, n * C}), (n - 1) * C, C));
+int32_t argmax_last(const Model& m, const Tensor& h) {
+    Tensor logits = model_last_logits(m, h);
     const auto v = logits.values();
     return static_cast<int32_t>(std::max_element(v.begin(), v.end()) - v.begin());
 }
@@ -89,14 +87,14 @@ int main(int argc, char** argv) {
         double best_gen = 1e30;
         for (int rep = 0; rep < 3; ++rep) {
             std::vector<KvCache> caches = model_caches(m, n_prompt + n_gen);
-            int32_t next = argmax_last(m, model_hidden(m, ids, prompt, &caches), n_prompt);
+            int32_t next = argmax_last(m, model_hidden(m, ids, prompt, &caches));
             const auto t0 = std::chrono::steady_clock::now();
             for (int64_t step = 0; step < n_gen; ++step) {
                 const int32_t p = static_cast<int32_t>(n_prompt + step);
                 const std::vector<int32_t> one = {next}, one_pos = {p};
                 Tensor h = model_hidden(
                     m, one, {.batch = 1, .seq = 1, .positions = one_pos, .doc_ids = {}}, &caches);
-                next = argmax_last(m, h, 1);
+                next = argmax_last(m, h);
             }
             best_gen = std::min(best_gen, seconds_since(t0));
         }

@@ -48,19 +48,7 @@ constexpr Shape kShapes[] = {
     {"smollm2", "mlp.down", 1536, 576}, {"smollm2", "lm_head", 576, 49152},
 };
 
-using GemmFn = void (*)(bool,
-                        bool,
-                        int64_t,
-                        int64_t,
-                        int64_t,
-                        float,
-                        const float*,
-                        int64_t,
-                        const float*,
-                        int64_t,
-                        float,
-                        float*,
-                        int64_t) noexcept;
+using GemmFn = decltype(&slimtune::kernels::gemm<float>);
 
 struct FreeDeleter {
     void operator()(float* p) const { std::free(p); }

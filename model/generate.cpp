@@ -110,8 +110,7 @@ generate(const Model& m, std::span<const int32_t> prompt, const SamplingOptions&
         Tensor h = model_hidden(m, ids, {.batch = 1, .seq = n, .positions = pos, .doc_ids = {}},
                                 o.use_cache ? &caches : nullptr);
         fed = static_cast<int64_t>(seq.size());
-        Tensor logits = model_logits(m, narrow_last(reshape(h, {1, n * m.cfg.hidden}),
-                                                    (n - 1) * m.cfg.hidden, m.cfg.hidden));
+        Tensor logits = model_last_logits(m, h);
         const int32_t next = sample_next(logits.values(), seq, o, rng);
         out.push_back(next);
         seq.push_back(next);

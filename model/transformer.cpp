@@ -254,6 +254,11 @@ Tensor model_logits(const Model& m, const Tensor& hidden) {
     return m.cfg.logits_scaling != 1.0f ? scale(logits, 1.0f / m.cfg.logits_scaling) : logits;
 }
 
+Tensor model_last_logits(const Model& m, const Tensor& hidden) {
+    const int64_t C = m.cfg.hidden, n = hidden.rows();
+    return model_logits(m, narrow_last(reshape(hidden, {1, n * C}), (n - 1) * C, C));
+}
+
 Tensor model_loss(const Model& m,
                   const Tensor& hidden,
                   std::span<const int32_t> targets,

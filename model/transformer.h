@@ -58,6 +58,8 @@ Tensor model_hidden(const Model& m,
                     std::vector<KvCache>* caches = nullptr);
 // Logits (N, V) of hidden states (Granite's logits_scaling applied).
 Tensor model_logits(const Model& m, const Tensor& hidden);
+// Logits (1, V) of the last of n hidden rows (B*T = n): what generation samples from.
+Tensor model_last_logits(const Model& m, const Tensor& hidden);
 // Mean next-token loss of hidden states against targets (-100 ignored), never forming the
 // whole logits matrix.
 Tensor model_loss(const Model& m,
