@@ -50,13 +50,27 @@ int main(int argc, char** argv) {
             model_dir = value();
         else if (a == "--json")
             json_out = value();
-        else if (a == "--threads")
-            threads = std::stoi(value());
-        else if (a == "--prompt")
-            n_prompt = std::stoll(value());
-        else if (a == "--gen")
-            n_gen = std::stoll(value());
-        else {
+        else if (a == "--threads" || a == "--prompt" || a == "--gen") {
+            const std::string v = value();
+            size_t used = 0;
+            long long n = 0;
+            try {
+                n = std::stoll(v, &used);
+            } catch (const std::exception&) {
+                used = 0;
+            }
+            if (used != v.size() || used == 0 || n < 1) {
+                std::fprintf(stderr, "bench_forward: %s needs a positive integer, got '%s'\n",
+                             a.c_str(), v.c_str());
+                return 2;
+            }
+            if (a == "--threads")
+                threads = static_cast<int>(n);
+            else if (a == "--prompt")
+                n_prompt = n;
+            else
+                n_gen = n;
+        } else {
             std::fprintf(stderr, "bench_forward: unknown option '%s'\n", a.c_str());
             return 2;
         }

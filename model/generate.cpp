@@ -2,7 +2,6 @@
 
 #include "common/error.h"
 #include "model/autograd.h"
-#include "model/ops/ops.h"
 
 #include <algorithm>
 #include <cmath>
