@@ -1,0 +1,301 @@
+#include "data/tokenizer/normalizer.h"
+
+#include "common/error.h"
+#include "data/tokenizer/regex.h"
+#include "data/tokenizer/utf8.h"
+
+#include <cstdlib>
+#include <nlohmann/json.hpp>
+#include <utf8proc.h>
+#include <vector>
+
+namespace slimtune::data {
+
+using nlohmann::json;
+
+std::string unicode_normalize(std::string_view text, UnicodeForm form) {
+    int options = UTF8PROC_STABLE;
+    switch (form) {
+    case UnicodeForm::NFC:
+        options |= UTF8PROC_COMPOSE;
+        break;
+    case UnicodeForm::NFD:
+        options |= UTF8PROC_DECOMPOSE;
+        break;
+    case UnicodeForm::NFKC:
+        options |= UTF8PROC_COMPOSE | UTF8PROC_COMPAT;
+        break;
+    case UnicodeForm::NFKD:
+        options |= UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT;
+        break;
+    }
+    // ASCII is invariant under every form: skip the library call.
+    bool ascii = true;
+    for (char c : text)
+        ascii &= static_cast<unsigned char>(c) < 0x80;
+    if (ascii)
+        return std::string(text);
+    utf8proc_uint8_t* out = nullptr;
+    const utf8proc_ssize_t n = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(text.data()),
+                                            static_cast<utf8proc_ssize_t>(text.size()), &out,
+                                            static_cast<utf8proc_option_t>(options));
+    if (n < 0)
+        throw Error(std::string("unicode normalization failed: ") + utf8proc_errmsg(n));
+    std::string result(reinterpret_cast<char*>(out), static_cast<std::size_t>(n));
+    std::free(out);
+    return result;
+}
+
+namespace {
+
+bool is_cased(char32_t cp) {
+    const auto cat = utf8proc_category(static_cast<utf8proc_int32_t>(cp));
+    if (cat == UTF8PROC_CATEGORY_LU || cat == UTF8PROC_CATEGORY_LL || cat == UTF8PROC_CATEGORY_LT)
+        return true;
+    const auto c = static_cast<utf8proc_int32_t>(cp);
+    return utf8proc_tolower(c) != c || utf8proc_toupper(c) != c;
+}
+
+bool is_case_ignorable(char32_t cp) {
+    switch (utf8proc_category(static_cast<utf8proc_int32_t>(cp))) {
+    case UTF8PROC_CATEGORY_MN:
+    case UTF8PROC_CATEGORY_ME:
+    case UTF8PROC_CATEGORY_CF:
+    case UTF8PROC_CATEGORY_LM:
+    case UTF8PROC_CATEGORY_SK:
+        return true;
+    default:
+        break;
+    }
+    // Word_Break MidLetter / MidNumLet / Single_Quote.
+    switch (cp) {
+    case 0x27:
+    case 0x2E:
+    case 0x3A:
+    case 0xB7:
+    case 0x387:
+    case 0x5F4:
+    case 0x2018:
+    case 0x2019:
+    case 0x2024:
+    case 0x2027:
+    case 0xFE13:
+    case 0xFE52:
+    case 0xFE55:
+    case 0xFF07:
+    case 0xFF0E:
+    case 0xFF1A:
+        return true;
+    default:
+        return false;
+    }
+}
+
+// Unicode's Final_Sigma condition for the capital sigma at index i of `cps`.
+bool final_sigma(const std::vector<char32_t>& cps, std::size_t i) {
+    std::size_t j = i;
+    bool before = false;
+    while (j > 0) {
+        --j;
+        if (is_case_ignorable(cps[j]))
+            continue;
+        before = is_cased(cps[j]);
+        break;
+    }
+    if (!before)
+        return false;
+    for (std::size_t k = i + 1; k < cps.size(); ++k) {
+        if (is_case_ignorable(cps[k]))
+            continue;
+        return !is_cased(cps[k]);
+    }
+    return true;
+}
+
+} // namespace
+
+std::string to_lower(std::string_view text) {
+    std::vector<char32_t> cps;
+    for (std::size_t i = 0; i < text.size();)
+        cps.push_back(next_code_point(text, i));
+    std::string out;
+    out.reserve(text.size());
+    for (std::size_t i = 0; i < cps.size(); ++i) {
+        const char32_t cp = cps[i];
+        if (cp == 0x130) { // İ lowercases to i + combining dot above
+            append_utf8(out, 'i');
+            append_utf8(out, 0x307);
+        } else if (cp == 0x3A3) {
+            append_utf8(out, final_sigma(cps, i) ? 0x3C2 : 0x3C3);
+        } else {
+            append_utf8(out,
+                        static_cast<char32_t>(utf8proc_tolower(static_cast<utf8proc_int32_t>(cp))));
+        }
+    }
+    return out;
+}
+
+std::string strip_marks(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    for (std::size_t i = 0; i < text.size();) {
+        const std::size_t start = i;
+        const char32_t cp = next_code_point(text, i);
+        const auto cat = utf8proc_category(static_cast<utf8proc_int32_t>(cp));
+        if (cat != UTF8PROC_CATEGORY_MN && cat != UTF8PROC_CATEGORY_MC &&
+            cat != UTF8PROC_CATEGORY_ME)
+            out.append(text.substr(start, i - start));
+    }
+    return out;
+}
+
+std::string_view trim_js(std::string_view text, bool left, bool right) {
+    std::size_t b = 0, e = text.size();
+    if (left) {
+        while (b < e) {
+            std::size_t i = b;
+            if (!is_js_whitespace(next_code_point(text, i)))
+                break;
+            b = i;
+        }
+    }
+    if (right) {
+        while (e > b) {
+            std::size_t s = e - 1;
+            while (s > b && (static_cast<unsigned char>(text[s]) & 0xC0) == 0x80)
+                --s;
+            std::size_t i = s;
+            if (!is_js_whitespace(next_code_point(text, i)))
+                break;
+            e = s;
+        }
+    }
+    return text.substr(b, e - b);
+}
+
+namespace {
+
+class FormNormalizer final : public Normalizer {
+public:
+    explicit FormNormalizer(UnicodeForm f) : form_(f) {}
+    std::string normalize(std::string_view t) const override { return unicode_normalize(t, form_); }
+
+private:
+    UnicodeForm form_;
+};
+
+class LowercaseNormalizer final : public Normalizer {
+public:
+    std::string normalize(std::string_view t) const override { return to_lower(t); }
+};
+
+class StripAccentsNormalizer final : public Normalizer {
+public:
+    std::string normalize(std::string_view t) const override { return strip_marks(t); }
+};
+
+class StripNormalizer final : public Normalizer {
+public:
+    StripNormalizer(bool l, bool r) : left_(l), right_(r) {}
+    std::string normalize(std::string_view t) const override {
+        return std::string(trim_js(t, left_, right_));
+    }
+
+private:
+    bool left_, right_;
+};
+
+class PrependNormalizer final : public Normalizer {
+public:
+    explicit PrependNormalizer(std::string p) : prepend_(std::move(p)) {}
+    std::string normalize(std::string_view t) const override {
+        // Rust's Prepend leaves an empty string empty; transformers.js never sees one (empty
+        // sections are skipped before normalization).
+        if (t.empty())
+            return {};
+        return prepend_ + std::string(t);
+    }
+
+private:
+    std::string prepend_;
+};
+
+class SequenceNormalizer final : public Normalizer {
+public:
+    explicit SequenceNormalizer(std::vector<std::unique_ptr<Normalizer>> parts)
+        : parts_(std::move(parts)) {}
+    std::string normalize(std::string_view t) const override {
+        std::string s(t);
+        for (const auto& p : parts_)
+            s = p->normalize(s);
+        return s;
+    }
+
+private:
+    std::vector<std::unique_ptr<Normalizer>> parts_;
+};
+
+} // namespace
+
+class ReplaceNormalizer final : public Normalizer {
+public:
+    ReplaceNormalizer(Regex pattern, std::string content)
+        : pattern_(std::move(pattern)), content_(std::move(content)) {}
+    std::string normalize(std::string_view t) const override {
+        return pattern_.replace_all(t, content_);
+    }
+
+private:
+    Regex pattern_;
+    std::string content_;
+};
+
+std::unique_ptr<Normalizer> make_normalizer(const json& config, const std::string& where) {
+    if (config.is_null())
+        return nullptr;
+    if (!config.is_object() || !config.contains("type") || !config["type"].is_string())
+        throw FormatError(where + ": normalizer must be an object with a string \"type\"");
+    const std::string type = config["type"];
+    const std::string here = where + ": normalizer " + type;
+    if (type == "NFC")
+        return std::make_unique<FormNormalizer>(UnicodeForm::NFC);
+    if (type == "NFD")
+        return std::make_unique<FormNormalizer>(UnicodeForm::NFD);
+    if (type == "NFKC")
+        return std::make_unique<FormNormalizer>(UnicodeForm::NFKC);
+    if (type == "NFKD")
+        return std::make_unique<FormNormalizer>(UnicodeForm::NFKD);
+    if (type == "Lowercase")
+        return std::make_unique<LowercaseNormalizer>();
+    if (type == "StripAccents")
+        return std::make_unique<StripAccentsNormalizer>();
+    if (type == "Strip")
+        return std::make_unique<StripNormalizer>(config.value("strip_left", true),
+                                                 config.value("strip_right", true));
+    if (type == "Prepend") {
+        if (!config.contains("prepend") || !config["prepend"].is_string())
+            throw FormatError(here + ": missing string \"prepend\"");
+        return std::make_unique<PrependNormalizer>(config["prepend"].get<std::string>());
+    }
+    if (type == "Replace") {
+        if (!config.contains("content") || !config["content"].is_string())
+            throw FormatError(here + ": missing string \"content\"");
+        return std::make_unique<ReplaceNormalizer>(
+            pattern_from_json(config.value("pattern", json()), here),
+            config["content"].get<std::string>());
+    }
+    if (type == "Sequence") {
+        if (!config.contains("normalizers") || !config["normalizers"].is_array())
+            throw FormatError(here + ": missing array \"normalizers\"");
+        std::vector<std::unique_ptr<Normalizer>> parts;
+        for (const auto& c : config["normalizers"])
+            if (auto n = make_normalizer(c, where))
+                parts.push_back(std::move(n));
+        return std::make_unique<SequenceNormalizer>(std::move(parts));
+    }
+    throw FormatError(where + ": unsupported normalizer type '" + type +
+                      "' (supported: NFC, NFD, NFKC, NFKD, Lowercase, Strip, StripAccents, "
+                      "Prepend, Replace, Sequence)");
+}
+
+} // namespace slimtune::data
