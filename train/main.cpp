@@ -20,6 +20,8 @@ constexpr const char* kUsage =
     "  logits    logits of a token sequence, written as a float32 .npy file\n"
     "  eval      mean next-token loss and perplexity of a JSONL dataset\n"
     "  generate  continue a token sequence (greedy or sampled)\n"
+    "  tokenize  text lines -> token ids as JSON lines, or back with --decode\n"
+    "  tokenizer-train  learn a byte-level BPE tokenizer from JSONL or text\n"
     "  version   print the version\n"
     "\n"
     "Run 'slimtune <command> --help' for a command's options.\n";
@@ -29,9 +31,13 @@ constexpr const char* kUsage =
 int main(int argc, char** argv) {
     using namespace slimtune;
     const std::map<std::string, int (*)(const std::vector<std::string>&)> commands = {
-        {"demo", train::run_demo},       {"logits", train::run_logits},
-        {"eval", train::run_eval},       {"generate", train::run_generate},
+        {"demo", train::run_demo},
+        {"logits", train::run_logits},
+        {"eval", train::run_eval},
+        {"generate", train::run_generate},
         {"inspect", train::run_inspect},
+        {"tokenize", train::run_tokenize},
+        {"tokenizer-train", train::run_tokenizer_train},
     };
     if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
         std::fputs(kUsage, argc < 2 ? stderr : stdout);

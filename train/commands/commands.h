@@ -12,5 +12,7 @@ int run_logits(const std::vector<std::string>& args);
 int run_eval(const std::vector<std::string>& args);
 int run_generate(const std::vector<std::string>& args);
 int run_inspect(const std::vector<std::string>& args);
+int run_tokenize(const std::vector<std::string>& args);
+int run_tokenizer_train(const std::vector<std::string>& args);
 
 } // namespace slimtune::train

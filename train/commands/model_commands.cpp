@@ -6,6 +6,7 @@
 #include "model/io/npy.h"
 #include "model/kernels/softmax_xent.h"
 #include "model/transformer.h"
+#include "train/commands/cli_util.h"
 #include "train/commands/commands.h"
 
 #include <boost/program_options.hpp>
@@ -16,7 +17,6 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <numeric>
-#include <omp.h>
 
 namespace slimtune::train {
 
@@ -24,31 +24,6 @@ namespace po = boost::program_options;
 using nlohmann::json;
 
 namespace {
-
-// Parses options; returns false when --help was printed.
-bool parse_options(const std::vector<std::string>& args,
-                   po::options_description& opts,
-                   po::variables_map& vm,
-                   const po::positional_options_description* positional = nullptr) {
-    opts.add_options()("help,h", "show this help");
-    auto parser = po::command_line_parser(args).options(opts);
-    if (positional)
-        parser.positional(*positional);
-    po::store(parser.run(), vm);
-    if (vm.count("help")) {
-        std::cout << opts;
-        return false;
-    }
-    po::notify(vm);
-    return true;
-}
-
-void set_threads(int threads) {
-    if (threads < 0)
-        throw ConfigError("--threads must be >= 0");
-    if (threads > 0)
-        omp_set_num_threads(threads);
-}
 
 // "1,2,3" -> ids, each checked against the vocabulary.
 std::vector<int32_t> parse_tokens(const std::string& text, int64_t vocab) {

@@ -1,0 +1,195 @@
+// The tokenizer commands: tokenize (text <-> ids) and tokenizer-train (learn a byte-level BPE).
+#include "common/atomic_file.h"
+#include "common/error.h"
+#include "data/tokenizer/bpe_trainer.h"
+#include "data/tokenizer/tokenizer.h"
+#include "train/commands/cli_util.h"
+#include "train/commands/commands.h"
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+namespace slimtune::train {
+
+namespace po = boost::program_options;
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+// A line of --decode input: [1,2,3] or {"ids": [1,2,3]}.
+std::vector<std::int32_t> parse_id_line(const std::string& line, const std::string& where) {
+    json j;
+    try {
+        j = json::parse(line);
+    } catch (const json::parse_error&) {
+        throw FormatError(where + ": not JSON (expected [1,2,3] or {\"ids\": [...]})");
+    }
+    if (j.is_object() && j.contains("ids"))
+        j = j["ids"];
+    if (!j.is_array())
+        throw FormatError(where + ": expected a list of token ids");
+    std::vector<std::int32_t> ids;
+    for (const json& e : j) {
+        if (!e.is_number_integer() || e.get<std::int64_t>() < 0 ||
+            e.get<std::int64_t>() > INT32_MAX)
+            throw FormatError(where + ": token ids must be non-negative integers");
+        ids.push_back(e.get<std::int32_t>());
+    }
+    return ids;
+}
+
+} // namespace
+
+int run_tokenize(const std::vector<std::string>& args) {
+    std::string path, field;
+    bool decode = false, no_special = false, skip_special = false, jsonl = false, as_json = false;
+    po::options_description opts(
+        "slimtune tokenize --tokenizer DIR_OR_FILE: text lines on stdin -> token ids as JSON lines "
+        "(or back with --decode)");
+    opts.add_options()("tokenizer", po::value(&path)->required(),
+                       "model directory or tokenizer.json (vocab.json + merges.txt also read)")(
+        "decode", po::bool_switch(&decode), "read id lists ([1,2] or {\"ids\":[..]}), print text")(
+        "jsonl", po::bool_switch(&jsonl),
+        "input lines are JSON objects; encode their --field (text with newlines)")(
+        "field", po::value(&field)->default_value("text"),
+        "the field --jsonl encodes")("no-special", po::bool_switch(&no_special),
+                                     "do not add BOS/EOS (add_special_tokens=false)")(
+        "skip-special", po::bool_switch(&skip_special), "--decode: drop special tokens")(
+        "json", po::bool_switch(&as_json), "--decode: print each text as a JSON string");
+    po::variables_map vm;
+    if (!parse_options(args, opts, vm))
+        return 0;
+    const data::Tokenizer tok = data::Tokenizer::load(path);
+    std::string line;
+    std::size_t line_no = 0;
+    while (std::getline(std::cin, line)) {
+        ++line_no;
+        const std::string where = "stdin:" + std::to_string(line_no);
+        if (decode) {
+            const auto ids = parse_id_line(line, where);
+            const std::string text = tok.decode(
+                ids, {.skip_special_tokens = skip_special, .clean_up_tokenization_spaces = false});
+            if (as_json)
+                std::cout << json(text).dump(-1, ' ', false, json::error_handler_t::replace)
+                          << "\n";
+            else
+                std::cout << text << "\n";
+            continue;
+        }
+        std::string text = line;
+        if (jsonl) {
+            json j;
+            try {
+                j = json::parse(line);
+            } catch (const json::parse_error&) {
+                throw FormatError(where + ": not a JSON object");
+            }
+            if (!j.is_object() || !j.contains(field) || !j[field].is_string())
+                throw FormatError(where + ": missing string field '" + field + "'");
+            text = j[field].get<std::string>();
+        }
+        std::cout << json(tok.encode(text, !no_special)).dump() << "\n";
+    }
+    return 0;
+}
+
+int run_tokenizer_train(const std::vector<std::string>& args) {
+    std::vector<std::string> inputs;
+    std::string out_dir, field, specials;
+    data::BpeTrainerOptions o;
+    po::options_description opts(
+        "slimtune tokenizer-train INPUT... --vocab-size N --out DIR: learn a byte-level BPE and "
+        "write tokenizer.json + tokenizer_config.json");
+    opts.add_options()("input", po::value(&inputs)->required()->multitoken(),
+                       "JSONL (one document per line, see --field) or plain text (one per line)")(
+        "out", po::value(&out_dir)->required(),
+        "output directory")("vocab-size", po::value(&o.vocab_size)->default_value(o.vocab_size),
+                            "tokens in all: special + 256 bytes + merges")(
+        "min-frequency", po::value(&o.min_frequency)->default_value(o.min_frequency),
+        "never merge a pair seen fewer times")("max-token-chars",
+                                               po::value(&o.max_token_chars)->default_value(0),
+                                               "longest token in characters (0: no limit)")(
+        "pre-tokenizer", po::value(&o.pre_tokenizer)->default_value(o.pre_tokenizer),
+        "qwen2 (NFC, single digits), llama3 (digit groups of 3), gpt2, smollm")(
+        "special-tokens",
+        po::value(&specials)->default_value("<|endoftext|>,<|im_start|>,<|im_end|>"),
+        "comma-separated, ids 0..n-1")("field", po::value(&field)->default_value("text"),
+                                       "JSONL field holding the text");
+    po::positional_options_description pos;
+    pos.add("input", -1);
+    po::variables_map vm;
+    if (!parse_options(args, opts, vm, &pos))
+        return 0;
+    o.special_tokens.clear();
+    for (std::size_t at = 0; at <= specials.size();) {
+        const std::size_t comma = std::min(specials.find(',', at), specials.size());
+        if (comma > at)
+            o.special_tokens.push_back(specials.substr(at, comma - at));
+        at = comma + 1;
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    data::BpeTrainer trainer(o);
+    std::size_t docs = 0;
+    for (const std::string& input : inputs) {
+        std::ifstream in(input, std::ios::binary);
+        if (!in)
+            throw Error(input + ": cannot open file");
+        const bool is_jsonl =
+            fs::path(input).extension() == ".jsonl" || fs::path(input).extension() == ".json";
+        std::string line;
+        std::size_t line_no = 0;
+        while (std::getline(in, line)) {
+            ++line_no;
+            if (!is_jsonl) {
+                trainer.add_text(line + "\n");
+                ++docs;
+                continue;
+            }
+            if (line.find_first_not_of(" \t\r") == std::string::npos)
+                continue;
+            const std::string where = input + ":" + std::to_string(line_no);
+            json j;
+            try {
+                j = json::parse(line);
+            } catch (const json::parse_error&) {
+                throw FormatError(where + ": not valid JSON");
+            }
+            if (!j.is_object() || !j.contains(field) || !j[field].is_string())
+                throw FormatError(where + ": missing string field '" + field + "'");
+            trainer.add_text(j[field].get<std::string>());
+            ++docs;
+        }
+        if (in.bad())
+            throw Error(input + ": read error");
+    }
+    if (docs == 0)
+        throw ConfigError("tokenizer-train: the input holds no documents");
+    const json tokenizer_json = trainer.train();
+    const json config = trainer.tokenizer_config();
+    std::error_code ec;
+    fs::create_directories(out_dir, ec);
+    if (ec)
+        throw Error(out_dir + ": cannot create directory: " + ec.message());
+    write_file_atomic((fs::path(out_dir) / "tokenizer.json").string(),
+                      [&](std::ostream& os) { os << tokenizer_json.dump(2) << "\n"; });
+    write_file_atomic((fs::path(out_dir) / "tokenizer_config.json").string(),
+                      [&](std::ostream& os) { os << config.dump(2) << "\n"; });
+    const auto& st = trainer.stats();
+    const double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::printf("tokenizer-train: %zu documents, %.1f MB, %llu pieces (%llu distinct) -> vocab %zu "
+                "(%zu merges%s) in %.1f s; wrote %s\n",
+                docs, static_cast<double>(st.bytes) / 1e6,
+                static_cast<unsigned long long>(st.pieces),
+                static_cast<unsigned long long>(st.unique_pieces), st.vocab_size, st.merges,
+                st.stopped_by_frequency ? ", stopped: no pair reaches --min-frequency" : "", secs,
+                (fs::path(out_dir) / "tokenizer.json").c_str());
+    return 0;
+}
+
+} // namespace slimtune::train
