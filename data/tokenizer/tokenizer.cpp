@@ -99,7 +99,48 @@ TokenizerConfig parse_config(const json& config, const std::string& where) {
     return c;
 }
 
-// GPT-2's original pair of files as the tokenizer.json they are equivalent to.
+// "a ." -> "a." and friends, as transformers' clean_up_tokenization.
+std::string clean_up_tokenization(std::string s) {
+    static const std::array<std::pair<std::string_view, std::string_view>, 10> rules = {{
+        {" .", "."},
+        {" ?", "?"},
+        {" !", "!"},
+        {" ,", ","},
+        {" ' ", "'"},
+        {" n't", "n't"},
+        {" 'm", "'m"},
+        {" 's", "'s"},
+        {" 've", "'ve"},
+        {" 're", "'re"},
+    }};
+    for (const auto& [from, to] : rules) {
+        std::string out;
+        out.reserve(s.size());
+        std::size_t last = 0;
+        for (std::size_t at = s.find(from); at != std::string::npos; at = s.find(from, last)) {
+            out.append(s, last, at - last);
+            out.append(to);
+            last = at + from.size();
+        }
+        out.append(s, last);
+        s = std::move(out);
+    }
+    return s;
+}
+
+} // namespace
+
+std::string read_text_file(const fs::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in)
+        throw Error(path.string() + ": cannot open file");
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    if (in.bad())
+        throw Error(path.string() + ": read error");
+    return ss.str();
+}
+
 json gpt2_files_as_json(const fs::path& vocab_file,
                         const fs::path& merges_file,
                         const json& config) {
@@ -145,48 +186,6 @@ json gpt2_files_as_json(const fs::path& vocab_file,
         {"post_processor", byte_level},
         {"decoder", byte_level},
         {"added_tokens", std::move(added)}};
-}
-
-// "a ." -> "a." and friends, as transformers' clean_up_tokenization.
-std::string clean_up_tokenization(std::string s) {
-    static const std::array<std::pair<std::string_view, std::string_view>, 10> rules = {{
-        {" .", "."},
-        {" ?", "?"},
-        {" !", "!"},
-        {" ,", ","},
-        {" ' ", "'"},
-        {" n't", "n't"},
-        {" 'm", "'m"},
-        {" 's", "'s"},
-        {" 've", "'ve"},
-        {" 're", "'re"},
-    }};
-    for (const auto& [from, to] : rules) {
-        std::string out;
-        out.reserve(s.size());
-        std::size_t last = 0;
-        for (std::size_t at = s.find(from); at != std::string::npos; at = s.find(from, last)) {
-            out.append(s, last, at - last);
-            out.append(to);
-            last = at + from.size();
-        }
-        out.append(s, last);
-        s = std::move(out);
-    }
-    return s;
-}
-
-} // namespace
-
-std::string read_text_file(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in)
-        throw Error(path.string() + ": cannot open file");
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    if (in.bad())
-        throw Error(path.string() + ": read error");
-    return ss.str();
 }
 
 // A byte trie over added-token contents for leftmost-longest matching.

@@ -123,4 +123,12 @@ private:
 // Reads a whole file; throws Error naming it when it cannot be read.
 std::string read_text_file(const std::filesystem::path& path);
 
+// GPT-2's original pair of files (vocab.json + merges.txt, or encoder.json + vocab.bpe) as the
+// tokenizer.json they are equivalent to: byte-level BPE with GPT-2's split regex; the config's
+// bos/eos/unk/pad strings (default <|endoftext|>) that are in the vocabulary become special
+// added tokens.
+nlohmann::json gpt2_files_as_json(const std::filesystem::path& vocab_file,
+                                  const std::filesystem::path& merges_file,
+                                  const nlohmann::json& config);
+
 } // namespace slimtune::data
