@@ -1,6 +1,7 @@
 #include "data/tokenizer/pre_tokenizer.h"
 
 #include "common/error.h"
+#include "data/tokenizer/known_splits.h"
 #include "data/tokenizer/regex.h"
 #include "data/tokenizer/utf8.h"
 
@@ -152,6 +153,7 @@ class ByteLevelPre final : public PreTokenizer {
 public:
     ByteLevelPre(bool add_prefix_space, bool use_regex)
         : add_prefix_space_(add_prefix_space), use_regex_(use_regex),
+          known_(known_splits_disabled() ? KnownSplit::None : KnownSplit::Gpt2),
           regex_(translate_js_pattern(kGpt2SplitPattern), "ByteLevel") {}
     void split(std::vector<std::string>& pieces, bool) const override {
         split_each(pieces, [&](const std::string& p, std::vector<std::string>& out) {
@@ -162,34 +164,40 @@ public:
                 out.push_back(byte_level_encode(text));
                 return;
             }
-            regex_.for_each_match(text, [&](std::size_t b, std::size_t e) {
+            const auto emit = [&](std::size_t b, std::size_t e) {
                 out.push_back(byte_level_encode(std::string_view(text).substr(b, e - b)));
-            });
+            };
+            if (known_ != KnownSplit::None)
+                for_each_known_split(known_, text, emit);
+            else
+                regex_.for_each_match(text, emit);
         });
     }
 
 private:
     bool add_prefix_space_, use_regex_;
+    KnownSplit known_;
     Regex regex_;
 };
 
 class SplitPre final : public PreTokenizer {
 public:
-    SplitPre(Regex pattern, SplitBehavior behavior, bool invert)
-        : pattern_(std::move(pattern)), behavior_(behavior), invert_(invert) {}
+    SplitPre(Regex pattern, KnownSplit known, SplitBehavior behavior, bool invert)
+        : pattern_(std::move(pattern)), known_(known), behavior_(behavior), invert_(invert) {}
     void split(std::vector<std::string>& pieces, bool) const override {
         split_each(pieces, [&](const std::string& p, std::vector<std::string>& out) {
             std::vector<Span> spans;
             std::size_t pos = 0;
-            pattern_.for_each_match(p, [&](std::size_t b, std::size_t e) {
+            const auto collect = [&](std::size_t b, std::size_t e) {
                 if (invert_ && b > pos)
                     spans.push_back({pos, b, true});
-                if (!invert_)
-                    spans.push_back({b, e, true});
-                else
-                    spans.push_back({b, e, false});
+                spans.push_back({b, e, !invert_});
                 pos = e;
-            });
+            };
+            if (known_ != KnownSplit::None)
+                for_each_known_split(known_, p, collect);
+            else
+                pattern_.for_each_match(p, collect);
             if (invert_ && pos < p.size())
                 spans.push_back({pos, p.size(), true});
             for (auto& s : split_spans(p, spans, behavior_))
@@ -199,6 +207,7 @@ public:
 
 private:
     Regex pattern_;
+    KnownSplit known_;
     SplitBehavior behavior_;
     bool invert_;
 };
@@ -328,7 +337,12 @@ std::unique_ptr<PreTokenizer> make_pre_tokenizer(const json& config, const std::
         return std::make_unique<ByteLevelPre>(bool_field(config, "add_prefix_space", true, here),
                                               bool_field(config, "use_regex", true, here));
     if (type == "Split") {
-        return std::make_unique<SplitPre>(pattern_from_json(config.value("pattern", json()), here),
+        const json pattern = config.value("pattern", json());
+        KnownSplit known = KnownSplit::None;
+        if (pattern.is_object() && pattern.contains("Regex") && pattern["Regex"].is_string() &&
+            !known_splits_disabled())
+            known = known_split_of(pattern["Regex"].get<std::string>());
+        return std::make_unique<SplitPre>(pattern_from_json(pattern, here), known,
                                           parse_behavior(config.value("behavior", json()), here),
                                           bool_field(config, "invert", false, here));
     }

@@ -1,7 +1,9 @@
 // The tokenizer's parts on hand-checked cases: UTF-8 repair, regex translation, split
 // behaviors, normalizers, decoders, BPE merge order, added-token flags, and errors.
 #include "common/error.h"
+#include "common/rng.h"
 #include "data/tokenizer/decoder.h"
+#include "data/tokenizer/known_splits.h"
 #include "data/tokenizer/normalizer.h"
 #include "data/tokenizer/pre_tokenizer.h"
 #include "data/tokenizer/regex.h"
@@ -296,4 +298,94 @@ TEST_CASE("GPT-2's vocab.json + merges.txt load like the tokenizer.json they mak
     CHECK(t.is_special(5));
     std::ofstream(dir.file("merges.txt")) << "#version: 0.2\nh i x\n";
     CHECK_THROWS_WITH(Tokenizer::load(dir.str()), Catch::Contains("merges.txt:2"));
+}
+
+TEST_CASE("hand-written GPT-2 / Llama-3 / Qwen2 splits equal PCRE2's matches", "[tokenizer]") {
+    const std::vector<std::pair<KnownSplit, std::string>> patterns = {
+        {KnownSplit::Gpt2, kGpt2SplitPattern},
+        {KnownSplit::Llama3,
+         "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| "
+         "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"},
+        {KnownSplit::Qwen2, "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| "
+                            "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"}};
+    // Texts: the tokenizer corpus, then random strings over an alphabet chosen to hit every
+    // branch (apostrophes and contraction letters, spaces of every kind, CR/LF, digits of
+    // several scripts, letters, marks, symbols, emoji). Characters whose class changed between
+    // Unicode 14 (PCRE2) and 15 (utf8proc) are left out.
+    std::vector<std::string> texts;
+    std::ifstream corpus(std::string(SLIMTUNE_SOURCE_DIR) +
+                         "/tests/fixtures/tokenizer/corpus.jsonl");
+    REQUIRE(corpus.good());
+    for (std::string line; std::getline(corpus, line);)
+        texts.push_back(json::parse(line)["text"].get<std::string>());
+    const std::vector<std::string> alphabet = {"'",
+                                               "'",
+                                               "s",
+                                               "S",
+                                               "t",
+                                               "r",
+                                               "e",
+                                               "v",
+                                               "m",
+                                               "l",
+                                               "L",
+                                               "d",
+                                               "D",
+                                               "x",
+                                               " ",
+                                               " ",
+                                               " ",
+                                               "\t",
+                                               "\n",
+                                               "\r",
+                                               "\r\n",
+                                               "\xC2\xA0",
+                                               "\xE3\x80\x80",
+                                               "\xEF\xBB\xBF",
+                                               "\xC2\x85",
+                                               "\xE2\x80\xA8",
+                                               "0",
+                                               "7",
+                                               "\xD9\xA3",
+                                               "\xEF\xBC\x95",
+                                               "\xC2\xB2",
+                                               "\xC3\xA9",
+                                               "\xCC\x81",
+                                               "\xE4\xB8\xAD",
+                                               "\xED\x95\x9C",
+                                               ".",
+                                               ",",
+                                               "!",
+                                               "(",
+                                               "-",
+                                               "$",
+                                               "\xE2\x82\xAC",
+                                               "\xF0\x9F\x98\x80",
+                                               "\xE2\x80\x8D",
+                                               "_",
+                                               "\xE2\x96\x81"};
+    slimtune::Rng rng(1234);
+    for (int i = 0; i < 3000; ++i) {
+        std::string s;
+        const auto len = 1 + rng.next_u64() % 24;
+        for (std::uint64_t k = 0; k < len; ++k)
+            s += alphabet[rng.next_u64() % alphabet.size()];
+        texts.push_back(s);
+    }
+    for (const auto& [kind, pattern] : patterns) {
+        REQUIRE(known_split_of(pattern) == kind);
+        const Regex re(translate_js_pattern(pattern), "test");
+        std::size_t differ = 0;
+        for (const std::string& t : texts) {
+            std::vector<std::pair<std::size_t, std::size_t>> a, b;
+            re.for_each_match(t, [&](std::size_t x, std::size_t y) { a.emplace_back(x, y); });
+            for_each_known_split(kind, t,
+                                 [&](std::size_t x, std::size_t y) { b.emplace_back(x, y); });
+            if (a != b && ++differ <= 3)
+                UNSCOPED_INFO("pattern " << static_cast<int>(kind) << " differs on "
+                                         << json(t).dump());
+        }
+        CHECK(differ == 0);
+    }
+    CHECK(known_split_of("\\s+") == KnownSplit::None);
 }
