@@ -22,6 +22,7 @@ constexpr const char* kUsage =
     "  generate  continue a token sequence (greedy or sampled)\n"
     "  tokenize  text lines -> token ids as JSON lines, or back with --decode\n"
     "  tokenizer-train  learn a byte-level BPE tokenizer from JSONL or text\n"
+    "  chat-template    render conversations with a model's chat template (text, ids)\n"
     "  version   print the version\n"
     "\n"
     "Run 'slimtune <command> --help' for a command's options.\n";
@@ -38,6 +39,7 @@ int main(int argc, char** argv) {
         {"inspect", train::run_inspect},
         {"tokenize", train::run_tokenize},
         {"tokenizer-train", train::run_tokenizer_train},
+        {"chat-template", train::run_chat_template},
     };
     if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
         std::fputs(kUsage, argc < 2 ? stderr : stdout);

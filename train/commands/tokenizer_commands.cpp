@@ -1,6 +1,8 @@
-// The tokenizer commands: tokenize (text <-> ids) and tokenizer-train (learn a byte-level BPE).
+// The tokenizer commands: tokenize (text <-> ids), tokenizer-train (learn a byte-level BPE) and
+// chat-template (render conversations as the model's chat template does).
 #include "common/atomic_file.h"
 #include "common/error.h"
+#include "data/chat_template.h"
 #include "data/tokenizer/bpe_trainer.h"
 #include "data/tokenizer/tokenizer.h"
 #include "train/commands/cli_util.h"
@@ -189,6 +191,101 @@ int run_tokenizer_train(const std::vector<std::string>& args) {
                 static_cast<unsigned long long>(st.unique_pieces), st.vocab_size, st.merges,
                 st.stopped_by_frequency ? ", stopped: no pair reaches --min-frequency" : "", secs,
                 (fs::path(out_dir) / "tokenizer.json").c_str());
+    return 0;
+}
+
+namespace {
+
+// A conversation line: {"messages": [{"role", "content"}, ...]} or the bare list.
+std::vector<data::ChatMessage> parse_conversation(const std::string& line,
+                                                  const std::string& where) {
+    json j;
+    try {
+        j = json::parse(line);
+    } catch (const json::parse_error&) {
+        throw FormatError(where + ": not JSON (expected {\"messages\": [...]})");
+    }
+    if (j.is_object() && j.contains("messages"))
+        j = j["messages"];
+    if (!j.is_array())
+        throw FormatError(where + ": expected {\"messages\": [...]} or a list of messages");
+    std::vector<data::ChatMessage> messages;
+    for (std::size_t i = 0; i < j.size(); ++i) {
+        const json& m = j[i];
+        if (!m.is_object() || !m.contains("role") || !m["role"].is_string() ||
+            !m.contains("content") || !m["content"].is_string())
+            throw FormatError(where + ": message " + std::to_string(i) +
+                              " needs string \"role\" and \"content\"");
+        messages.push_back({m["role"].get<std::string>(), m["content"].get<std::string>()});
+    }
+    return messages;
+}
+
+} // namespace
+
+int run_chat_template(const std::vector<std::string>& args) {
+    std::string path, name;
+    bool generation_prompt = false, no_thinking = false, ids = false, segments = false,
+         list = false, raw = false;
+    po::options_description opts(
+        "slimtune chat-template --tokenizer DIR: conversations on stdin (one JSON per line, "
+        "{\"messages\": [...]}) rendered as the model's chat template renders them");
+    opts.add_options()("tokenizer", po::value(&path),
+                       "model directory or tokenizer.json (its tokenizer_config.json names the "
+                       "template and the BOS/EOS tokens)")(
+        "template", po::value(&name),
+        "chatml, qwen3, llama3, gemma, llama2 or alpaca (default: detected from the "
+        "tokenizer config's chat_template)")("generation-prompt",
+                                             po::bool_switch(&generation_prompt),
+                                             "end with the assistant header, ready to generate")(
+        "no-thinking", po::bool_switch(&no_thinking), "qwen3: close an empty <think> block")(
+        "ids", po::bool_switch(&ids), "also print the token ids (add_special_tokens=false)")(
+        "segments", po::bool_switch(&segments),
+        "print the segments with their trainable flag (what training learns)")(
+        "text", po::bool_switch(&raw), "print the rendered text as is instead of JSON")(
+        "list", po::bool_switch(&list), "list the template names and exit");
+    po::variables_map vm;
+    if (!parse_options(args, opts, vm))
+        return 0;
+    if (list) {
+        for (const auto& n : data::chat_template_names())
+            std::cout << n << "\n";
+        return 0;
+    }
+    if (path.empty())
+        throw ConfigError("--tokenizer is required (the template's tokens come from it)");
+    const data::Tokenizer tok = data::Tokenizer::load(path);
+    const data::ChatTemplate tmpl = name.empty()
+                                        ? data::detect_chat_template(tok.config(), tok.source())
+                                        : data::chat_template_by_name(name, tok.config());
+    const data::ChatRenderOptions options{.add_generation_prompt = generation_prompt,
+                                          .enable_thinking = !no_thinking};
+    std::string line;
+    std::size_t line_no = 0;
+    while (std::getline(std::cin, line)) {
+        ++line_no;
+        if (line.find_first_not_of(" \t\r") == std::string::npos)
+            continue;
+        const auto messages = parse_conversation(line, "stdin:" + std::to_string(line_no));
+        const auto parts = data::render_chat_segments(tmpl, messages, options);
+        std::string text;
+        for (const auto& p : parts)
+            text += p.text;
+        if (raw) {
+            std::cout << text;
+            continue;
+        }
+        json out = {{"template", tmpl.name}, {"text", text}};
+        if (segments) {
+            json list_json = json::array();
+            for (const auto& p : parts)
+                list_json.push_back({{"text", p.text}, {"trainable", p.trainable}});
+            out["segments"] = std::move(list_json);
+        }
+        if (ids)
+            out["ids"] = tok.encode(text, false);
+        std::cout << out.dump() << "\n";
+    }
     return 0;
 }
 
