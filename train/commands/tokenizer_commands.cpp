@@ -233,7 +233,7 @@ int run_chat_template(const std::vector<std::string>& args) {
     opts.add_options()("tokenizer", po::value(&path),
                        "model directory or tokenizer.json (its tokenizer_config.json names the "
                        "template and the BOS/EOS tokens)")(
-        "template", po::value(&name),
+        "chat-template", po::value(&name),
         "chatml, qwen3, llama3, gemma, llama2 or alpaca (default: detected from the "
         "tokenizer config's chat_template)")("generation-prompt",
                                              po::bool_switch(&generation_prompt),
