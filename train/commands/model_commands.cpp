@@ -1,5 +1,7 @@
 // The commands that run a Hugging Face model: logits, eval, generate, inspect.
 #include "common/error.h"
+#include "data/chat_template.h"
+#include "data/tokenizer/tokenizer.h"
 #include "model/autograd.h"
 #include "model/generate.h"
 #include "model/io/checkpoint.h"
@@ -71,10 +73,9 @@ Model load_for_inference(const std::string& dir, const std::string& weights) {
     return load_model(dir, {.keep_16bit_projections = weights == "stored"});
 }
 
-void require_no_text_yet(const char* what) {
-    throw ConfigError(std::string(what) +
-                      " needs a tokenizer, which slimtune does not have yet; pass token ids "
-                      "instead");
+// The tokenizer for text input: --tokenizer when given, else the model directory's own.
+data::Tokenizer load_tokenizer_for(const std::string& model_dir, const std::string& tokenizer) {
+    return data::Tokenizer::load(tokenizer.empty() ? model_dir : tokenizer);
 }
 
 } // namespace
@@ -104,16 +105,18 @@ int run_logits(const std::vector<std::string>& args) {
 }
 
 int run_eval(const std::vector<std::string>& args) {
-    std::string model_dir, data, weights;
+    std::string model_dir, data, weights, tokenizer_path;
     int threads = 0;
     po::options_description opts(
         "slimtune eval: mean next-token loss and perplexity of a JSONL dataset");
     opts.add_options()("model", po::value(&model_dir)->required(), "Hugging Face model directory")(
         "data", po::value(&data)->required(),
         "JSONL file, one example per line: {\"input_ids\": [...]} with optional \"labels\" "
-        "(-100 = not scored)")("weights", po::value(&weights)->default_value("float32"),
-                               kWeightsHelp)("threads", po::value(&threads)->default_value(0),
-                                             "OpenMP threads (0: OMP_NUM_THREADS)");
+        "(-100 = not scored), or {\"text\": \"...\"} (tokenized, every token scored)")(
+        "tokenizer", po::value(&tokenizer_path),
+        "tokenizer for text examples (default: the model directory's)")(
+        "weights", po::value(&weights)->default_value("float32"), kWeightsHelp)(
+        "threads", po::value(&threads)->default_value(0), "OpenMP threads (0: OMP_NUM_THREADS)");
     po::variables_map vm;
     if (!parse_options(args, opts, vm))
         return 0;
@@ -123,6 +126,7 @@ int run_eval(const std::vector<std::string>& args) {
     if (!in)
         throw ConfigError(data + ": cannot open");
     NoGradGuard no_grad;
+    std::unique_ptr<data::Tokenizer> tok; // loaded at the first text example
     double loss_sum = 0;
     int64_t tokens = 0, examples = 0, line_no = 0;
     std::string line;
@@ -140,9 +144,15 @@ int run_eval(const std::vector<std::string>& args) {
         if (!j.is_object())
             throw FormatError(where + ": expected a JSON object");
         if (!j.contains("input_ids")) {
-            if (j.contains("text") || j.contains("messages") || j.contains("prompt"))
-                require_no_text_yet((where + ": a text example").c_str());
-            throw FormatError(where + ": missing field 'input_ids'");
+            if (!j.contains("text"))
+                throw FormatError(where + ": expected a field 'input_ids' or 'text'");
+            if (!j["text"].is_string())
+                throw FormatError(where + ": field 'text' must be a string");
+            if (!tok)
+                tok = std::make_unique<data::Tokenizer>(
+                    load_tokenizer_for(model_dir, tokenizer_path));
+            json ids = tok->encode(j["text"].get<std::string>(), true);
+            j["input_ids"] = std::move(ids);
         }
         auto int_list = [&](const char* field, int64_t lo) {
             const json& a = j.at(field);
@@ -197,14 +207,19 @@ int run_eval(const std::vector<std::string>& args) {
 }
 
 int run_generate(const std::vector<std::string>& args) {
-    std::string model_dir, tokens, prompt, weights;
+    std::string model_dir, tokens, prompt, weights, tokenizer_path, chat_template;
     int threads = 0;
     SamplingOptions s;
-    bool no_cache = false;
+    bool no_cache = false, chat = false;
     po::options_description opts("slimtune generate: continue a token sequence");
     opts.add_options()("model", po::value(&model_dir)->required(), "Hugging Face model directory")(
         "tokens", po::value(&tokens), "prompt as comma-separated token ids")(
-        "prompt", po::value(&prompt), "prompt text (needs the tokenizer: not yet)")(
+        "prompt", po::value(&prompt), "prompt text (encoded with the model's tokenizer)")(
+        "chat", po::bool_switch(&chat),
+        "send --prompt as a user turn through the chat template, with the generation prompt")(
+        "chat-template", po::value(&chat_template),
+        "with --chat: chatml, qwen3, llama3, gemma, llama2 or alpaca (default: detected)")(
+        "tokenizer", po::value(&tokenizer_path), "tokenizer (default: the model directory's)")(
         "max-new-tokens", po::value(&s.max_new_tokens)->default_value(32), "tokens to generate")(
         "temperature", po::value(&s.temperature)->default_value(0.0f), "0 is greedy")(
         "top-k", po::value(&s.top_k)->default_value(0), "keep the k most likely (0: off)")(
@@ -219,19 +234,54 @@ int run_generate(const std::vector<std::string>& args) {
     if (!parse_options(args, opts, vm))
         return 0;
     set_threads(threads);
-    if (!prompt.empty())
-        require_no_text_yet("--prompt");
-    if (tokens.empty())
-        throw ConfigError("give the prompt as --tokens 1,2,3");
+    if (prompt.empty() == tokens.empty())
+        throw ConfigError("give the prompt as --prompt TEXT or as --tokens 1,2,3 (one of them)");
+    if (chat && prompt.empty())
+        throw ConfigError("--chat needs --prompt");
     check_sampling_options(s);
     const Model m = load_for_inference(model_dir, weights);
     s.stop_ids = m.cfg.eos_token_ids;
     s.use_cache = !no_cache;
-    const std::vector<int32_t> ids = parse_tokens(tokens, m.cfg.vocab_size);
+    std::unique_ptr<data::Tokenizer> tok;
+    std::vector<int32_t> ids;
+    if (!prompt.empty()) {
+        tok = std::make_unique<data::Tokenizer>(load_tokenizer_for(model_dir, tokenizer_path));
+        if (chat) {
+            const data::ChatTemplate tmpl =
+                chat_template.empty() ? data::detect_chat_template(tok->config(), tok->source())
+                                      : data::chat_template_by_name(chat_template, tok->config());
+            const std::vector<data::ChatMessage> turn = {{"user", prompt}};
+            // The rendered template carries its own BOS where the model wants one.
+            ids =
+                tok->encode(data::render_chat(tmpl, turn, {.add_generation_prompt = true}), false);
+        } else {
+            ids = tok->encode(prompt, true);
+        }
+        for (int32_t id : ids)
+            if (id >= m.cfg.vocab_size)
+                throw ConfigError("the tokenizer gave id " + std::to_string(id) +
+                                  ", outside the model's vocabulary of " +
+                                  std::to_string(m.cfg.vocab_size) + ": wrong --tokenizer?");
+    } else {
+        ids = parse_tokens(tokens, m.cfg.vocab_size);
+    }
     const std::vector<int32_t> out = generate(m, ids, s);
     const bool stopped = !out.empty() && std::find(s.stop_ids.begin(), s.stop_ids.end(),
                                                    out.back()) != s.stop_ids.end();
-    std::cout << json{{"tokens", out}, {"stopped_at_eos", stopped}}.dump() << "\n";
+    json r = {{"tokens", out}, {"stopped_at_eos", stopped}};
+    if (tok) {
+        r["prompt_tokens"] = ids.size();
+        // A model's embedding table may be larger than its tokenizer (padding rows): ids past
+        // the tokenizer are left out of the text and counted.
+        std::vector<int32_t> known;
+        for (int32_t id : out)
+            if (static_cast<size_t>(id) < tok->vocab_size())
+                known.push_back(id);
+        r["text"] = tok->decode(known, {.skip_special_tokens = true});
+        if (known.size() != out.size())
+            r["tokens_outside_tokenizer"] = out.size() - known.size();
+    }
+    std::cout << r.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
     return 0;
 }
 
