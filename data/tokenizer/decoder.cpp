@@ -1,6 +1,7 @@
 #include "data/tokenizer/decoder.h"
 
 #include "common/error.h"
+#include "data/tokenizer/json_parts.h"
 #include "data/tokenizer/pre_tokenizer.h"
 #include "data/tokenizer/regex.h"
 #include "data/tokenizer/utf8.h"
@@ -201,9 +202,7 @@ std::string string_field(const json& c, const char* key, const std::string& wher
 std::unique_ptr<Decoder> make_decoder(const json& config, const std::string& where) {
     if (config.is_null())
         return nullptr;
-    if (!config.is_object() || !config.contains("type") || !config["type"].is_string())
-        throw FormatError(where + ": decoder must be an object with a string \"type\"");
-    const std::string type = config["type"];
+    const std::string type = component_type(config, "decoder", where);
     const std::string here = where + ": decoder " + type;
     if (type == "ByteLevel")
         return std::make_unique<ByteLevelDecoder>();
@@ -229,13 +228,8 @@ std::unique_ptr<Decoder> make_decoder(const json& config, const std::string& whe
         return std::make_unique<MetaspaceDecoder>(replacement, strip);
     }
     if (type == "Sequence") {
-        if (!config.contains("decoders") || !config["decoders"].is_array())
-            throw FormatError(here + ": missing array \"decoders\"");
-        std::vector<std::unique_ptr<Decoder>> parts;
-        for (const auto& c : config["decoders"])
-            if (auto d = make_decoder(c, where))
-                parts.push_back(std::move(d));
-        return std::make_unique<SequenceDecoder>(std::move(parts));
+        return std::make_unique<SequenceDecoder>(sequence_parts<Decoder>(
+            config, "decoders", here, [&](const json& c) { return make_decoder(c, where); }));
     }
     throw FormatError(where + ": unsupported decoder type '" + type +
                       "' (supported: ByteLevel, ByteFallback, Fuse, Strip, Replace, Metaspace, "

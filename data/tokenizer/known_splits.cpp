@@ -4,7 +4,6 @@
 
 #include <cstdlib>
 #include <cstring>
-#include <utf8proc.h>
 
 namespace slimtune::data {
 
@@ -33,20 +32,9 @@ Class classify(char32_t cp) {
     }
     if (is_js_whitespace(cp))
         return kSpace;
-    switch (utf8proc_category(static_cast<utf8proc_int32_t>(cp))) {
-    case UTF8PROC_CATEGORY_LU:
-    case UTF8PROC_CATEGORY_LL:
-    case UTF8PROC_CATEGORY_LT:
-    case UTF8PROC_CATEGORY_LM:
-    case UTF8PROC_CATEGORY_LO:
+    if (is_letter(cp))
         return kLetter;
-    case UTF8PROC_CATEGORY_ND:
-    case UTF8PROC_CATEGORY_NL:
-    case UTF8PROC_CATEGORY_NO:
-        return kNumber;
-    default:
-        return kOther;
-    }
+    return is_number(cp) ? kNumber : kOther;
 }
 
 // The text as code points with their classes and byte offsets, decoded once.

@@ -1,6 +1,7 @@
 #include "data/tokenizer/normalizer.h"
 
 #include "common/error.h"
+#include "data/tokenizer/json_parts.h"
 #include "data/tokenizer/regex.h"
 #include "data/tokenizer/utf8.h"
 
@@ -253,9 +254,7 @@ private:
 std::unique_ptr<Normalizer> make_normalizer(const json& config, const std::string& where) {
     if (config.is_null())
         return nullptr;
-    if (!config.is_object() || !config.contains("type") || !config["type"].is_string())
-        throw FormatError(where + ": normalizer must be an object with a string \"type\"");
-    const std::string type = config["type"];
+    const std::string type = component_type(config, "normalizer", where);
     const std::string here = where + ": normalizer " + type;
     if (type == "NFC")
         return std::make_unique<FormNormalizer>(UnicodeForm::NFC);
@@ -285,13 +284,8 @@ std::unique_ptr<Normalizer> make_normalizer(const json& config, const std::strin
             config["content"].get<std::string>());
     }
     if (type == "Sequence") {
-        if (!config.contains("normalizers") || !config["normalizers"].is_array())
-            throw FormatError(here + ": missing array \"normalizers\"");
-        std::vector<std::unique_ptr<Normalizer>> parts;
-        for (const auto& c : config["normalizers"])
-            if (auto n = make_normalizer(c, where))
-                parts.push_back(std::move(n));
-        return std::make_unique<SequenceNormalizer>(std::move(parts));
+        return std::make_unique<SequenceNormalizer>(sequence_parts<Normalizer>(
+            config, "normalizers", here, [&](const json& c) { return make_normalizer(c, where); }));
     }
     throw FormatError(where + ": unsupported normalizer type '" + type +
                       "' (supported: NFC, NFD, NFKC, NFKD, Lowercase, Strip, StripAccents, "

@@ -1,6 +1,7 @@
 #include "data/tokenizer/pre_tokenizer.h"
 
 #include "common/error.h"
+#include "data/tokenizer/json_parts.h"
 #include "data/tokenizer/known_splits.h"
 #include "data/tokenizer/regex.h"
 #include "data/tokenizer/utf8.h"
@@ -329,9 +330,7 @@ bool bool_field(const json& c, const char* key, bool fallback, const std::string
 std::unique_ptr<PreTokenizer> make_pre_tokenizer(const json& config, const std::string& where) {
     if (config.is_null())
         return nullptr;
-    if (!config.is_object() || !config.contains("type") || !config["type"].is_string())
-        throw FormatError(where + ": pre_tokenizer must be an object with a string \"type\"");
-    const std::string type = config["type"];
+    const std::string type = component_type(config, "pre_tokenizer", where);
     const std::string here = where + ": pre_tokenizer " + type;
     if (type == "ByteLevel")
         return std::make_unique<ByteLevelPre>(bool_field(config, "add_prefix_space", true, here),
@@ -381,13 +380,10 @@ std::unique_ptr<PreTokenizer> make_pre_tokenizer(const json& config, const std::
     if (type == "WhitespaceSplit")
         return std::make_unique<WhitespacePre>(false);
     if (type == "Sequence") {
-        if (!config.contains("pretokenizers") || !config["pretokenizers"].is_array())
-            throw FormatError(here + ": missing array \"pretokenizers\"");
-        std::vector<std::unique_ptr<PreTokenizer>> parts;
-        for (const auto& c : config["pretokenizers"])
-            if (auto p = make_pre_tokenizer(c, where))
-                parts.push_back(std::move(p));
-        return std::make_unique<SequencePre>(std::move(parts));
+        return std::make_unique<SequencePre>(
+            sequence_parts<PreTokenizer>(config, "pretokenizers", here, [&](const json& c) {
+                return make_pre_tokenizer(c, where);
+            }));
     }
     throw FormatError(where + ": unsupported pre_tokenizer type '" + type +
                       "' (supported: ByteLevel, Split, Digits, Metaspace, Whitespace, "

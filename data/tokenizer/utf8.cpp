@@ -170,15 +170,21 @@ bool is_js_whitespace(char32_t cp) {
     }
 }
 
-bool is_word_char(char32_t cp) {
-    if (cp == '_')
-        return true;
+bool is_letter(char32_t cp) {
     switch (utf8proc_category(static_cast<utf8proc_int32_t>(cp))) {
     case UTF8PROC_CATEGORY_LU:
     case UTF8PROC_CATEGORY_LL:
     case UTF8PROC_CATEGORY_LT:
     case UTF8PROC_CATEGORY_LM:
     case UTF8PROC_CATEGORY_LO:
+        return true;
+    default:
+        return false;
+    }
+}
+
+bool is_number(char32_t cp) {
+    switch (utf8proc_category(static_cast<utf8proc_int32_t>(cp))) {
     case UTF8PROC_CATEGORY_ND:
     case UTF8PROC_CATEGORY_NL:
     case UTF8PROC_CATEGORY_NO:
@@ -186,6 +192,10 @@ bool is_word_char(char32_t cp) {
     default:
         return false;
     }
+}
+
+bool is_word_char(char32_t cp) {
+    return cp == '_' || is_letter(cp) || is_number(cp);
 }
 
 } // namespace slimtune::data

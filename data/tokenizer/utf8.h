@@ -30,8 +30,10 @@ std::string sanitize_utf8(std::string_view s, std::size_t* replaced = nullptr);
 // U+202F, U+205F, U+3000, U+FEFF.
 bool is_js_whitespace(char32_t cp);
 
-// Letters, numbers and '_' (general categories L* and N*): what single_word added tokens must
-// not touch.
+// Unicode general categories L* (letters) and N* (numbers), as \p{L} and \p{N}.
+bool is_letter(char32_t cp);
+bool is_number(char32_t cp);
+// Letters, numbers and '_': what single_word added tokens must not touch.
 bool is_word_char(char32_t cp);
 
 } // namespace slimtune::data

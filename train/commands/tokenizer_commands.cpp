@@ -23,18 +23,38 @@ using nlohmann::json;
 
 namespace {
 
+// One JSON value per input line; FormatError naming the line when it is not JSON.
+json parse_line(const std::string& line, const std::string& where, const std::string& expected) {
+    try {
+        return json::parse(line);
+    } catch (const json::parse_error&) {
+        throw FormatError(where + ": not JSON (expected " + expected + ")");
+    }
+}
+
+// A line holding {"KEY": [...]} or the bare list.
+json list_line(const std::string& line, const std::string& where, const std::string& key) {
+    const std::string expected = "{\"" + key + "\": [...]} or a list";
+    json j = parse_line(line, where, expected);
+    if (j.is_object() && j.contains(key))
+        j = j[key];
+    if (!j.is_array())
+        throw FormatError(where + ": expected " + expected);
+    return j;
+}
+
+// A line holding an object with the string field `field`.
+std::string
+text_field_line(const std::string& line, const std::string& where, const std::string& field) {
+    const json j = parse_line(line, where, "a JSON object");
+    if (!j.is_object() || !j.contains(field) || !j[field].is_string())
+        throw FormatError(where + ": missing string field '" + field + "'");
+    return j[field].get<std::string>();
+}
+
 // A line of --decode input: [1,2,3] or {"ids": [1,2,3]}.
 std::vector<std::int32_t> parse_id_line(const std::string& line, const std::string& where) {
-    json j;
-    try {
-        j = json::parse(line);
-    } catch (const json::parse_error&) {
-        throw FormatError(where + ": not JSON (expected [1,2,3] or {\"ids\": [...]})");
-    }
-    if (j.is_object() && j.contains("ids"))
-        j = j["ids"];
-    if (!j.is_array())
-        throw FormatError(where + ": expected a list of token ids");
+    const json j = list_line(line, where, "ids");
     std::vector<std::int32_t> ids;
     for (const json& e : j) {
         if (!e.is_number_integer() || e.get<std::int64_t>() < 0 ||
@@ -43,6 +63,22 @@ std::vector<std::int32_t> parse_id_line(const std::string& line, const std::stri
         ids.push_back(e.get<std::int32_t>());
     }
     return ids;
+}
+
+// A conversation line: {"messages": [{"role", "content"}, ...]} or the bare list.
+std::vector<data::ChatMessage> parse_conversation(const std::string& line,
+                                                  const std::string& where) {
+    const json j = list_line(line, where, "messages");
+    std::vector<data::ChatMessage> messages;
+    for (std::size_t i = 0; i < j.size(); ++i) {
+        const json& m = j[i];
+        if (!m.is_object() || !m.contains("role") || !m["role"].is_string() ||
+            !m.contains("content") || !m["content"].is_string())
+            throw FormatError(where + ": message " + std::to_string(i) +
+                              " needs string \"role\" and \"content\"");
+        messages.push_back({m["role"].get<std::string>(), m["content"].get<std::string>()});
+    }
+    return messages;
 }
 
 } // namespace
@@ -83,18 +119,7 @@ int run_tokenize(const std::vector<std::string>& args) {
                 std::cout << text << "\n";
             continue;
         }
-        std::string text = line;
-        if (jsonl) {
-            json j;
-            try {
-                j = json::parse(line);
-            } catch (const json::parse_error&) {
-                throw FormatError(where + ": not a JSON object");
-            }
-            if (!j.is_object() || !j.contains(field) || !j[field].is_string())
-                throw FormatError(where + ": missing string field '" + field + "'");
-            text = j[field].get<std::string>();
-        }
+        const std::string text = jsonl ? text_field_line(line, where, field) : line;
         std::cout << json(tok.encode(text, !no_special)).dump() << "\n";
     }
     return 0;
@@ -154,16 +179,7 @@ int run_tokenizer_train(const std::vector<std::string>& args) {
             }
             if (line.find_first_not_of(" \t\r") == std::string::npos)
                 continue;
-            const std::string where = input + ":" + std::to_string(line_no);
-            json j;
-            try {
-                j = json::parse(line);
-            } catch (const json::parse_error&) {
-                throw FormatError(where + ": not valid JSON");
-            }
-            if (!j.is_object() || !j.contains(field) || !j[field].is_string())
-                throw FormatError(where + ": missing string field '" + field + "'");
-            trainer.add_text(j[field].get<std::string>());
+            trainer.add_text(text_field_line(line, input + ":" + std::to_string(line_no), field));
             ++docs;
         }
         if (in.bad())
@@ -193,35 +209,6 @@ int run_tokenizer_train(const std::vector<std::string>& args) {
                 (fs::path(out_dir) / "tokenizer.json").c_str());
     return 0;
 }
-
-namespace {
-
-// A conversation line: {"messages": [{"role", "content"}, ...]} or the bare list.
-std::vector<data::ChatMessage> parse_conversation(const std::string& line,
-                                                  const std::string& where) {
-    json j;
-    try {
-        j = json::parse(line);
-    } catch (const json::parse_error&) {
-        throw FormatError(where + ": not JSON (expected {\"messages\": [...]})");
-    }
-    if (j.is_object() && j.contains("messages"))
-        j = j["messages"];
-    if (!j.is_array())
-        throw FormatError(where + ": expected {\"messages\": [...]} or a list of messages");
-    std::vector<data::ChatMessage> messages;
-    for (std::size_t i = 0; i < j.size(); ++i) {
-        const json& m = j[i];
-        if (!m.is_object() || !m.contains("role") || !m["role"].is_string() ||
-            !m.contains("content") || !m["content"].is_string())
-            throw FormatError(where + ": message " + std::to_string(i) +
-                              " needs string \"role\" and \"content\"");
-        messages.push_back({m["role"].get<std::string>(), m["content"].get<std::string>()});
-    }
-    return messages;
-}
-
-} // namespace
 
 int run_chat_template(const std::vector<std::string>& args) {
     std::string path, name;
