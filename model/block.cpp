@@ -85,8 +85,16 @@ static Tensor apply_norm(const BlockConfig& c, const NormParams& n, const Tensor
                                    : layer_norm(x, n.weight, n.bias, c.norm_eps);
 }
 
-static Tensor apply_linear(const LinearParams& l, const Tensor& x) {
-    return linear(x, l.weight, l.bias);
+// The one place a block applies a projection, so an adapter is seen by every one of them. The
+// LoRA branch keeps PEFT's order: base(x) + B(A(dropout(x))) * scaling.
+static Tensor apply_linear(const LinearParams& l, const Tensor& x, Rng* dropout_rng) {
+    Tensor y = linear(x, l.weight, l.bias);
+    const LoraParams& lora = l.lora;
+    if (!lora.a.defined() || lora.merged)
+        return y;
+    const Tensor in =
+        dropout_rng && lora.dropout > 0.0f ? dropout(x, lora.dropout, *dropout_rng, true) : x;
+    return add(y, scale(linear(linear(in, lora.a), lora.b), lora.scaling));
 }
 
 KvCache kv_cache_make(const BlockConfig& c, int64_t capacity) {
@@ -114,14 +122,14 @@ Tensor block_forward(const BlockConfig& c,
     Tensor h = apply_norm(c, p.norm1, x);
     Tensor q, k, v;
     if (p.qkv.weight.defined()) { // fused projection, split along the output features
-        Tensor qkv = apply_linear(p.qkv, h);
+        Tensor qkv = apply_linear(p.qkv, h, t.dropout_rng);
         q = narrow_last(qkv, 0, nq);
         k = narrow_last(qkv, nq, nkv);
         v = narrow_last(qkv, nq + nkv, nkv);
     } else {
-        q = apply_linear(p.q, h);
-        k = apply_linear(p.k, h);
-        v = apply_linear(p.v, h);
+        q = apply_linear(p.q, h, t.dropout_rng);
+        k = apply_linear(p.k, h, t.dropout_rng);
+        v = apply_linear(p.v, h, t.dropout_rng);
     }
     q = reshape(q, {B, T, c.n_head, D});
     k = reshape(k, {B, T, c.n_head_kv, D});
@@ -148,14 +156,15 @@ Tensor block_forward(const BlockConfig& c,
         v = cache->v;
     }
     Tensor a = reshape(attention(q, k, v, ao), {B, T, nq});
-    Tensor attn_out = apply_linear(p.o, a);
+    Tensor attn_out = apply_linear(p.o, a, t.dropout_rng);
     if (c.residual_multiplier != 1.0f)
         attn_out = scale(attn_out, c.residual_multiplier);
     Tensor res = add(x, attn_out);
     Tensor m = apply_norm(c, p.norm2, res);
-    Tensor act = c.mlp == MlpKind::SwiGlu ? swiglu(apply_linear(p.gate, m), apply_linear(p.up, m))
-                                          : gelu_tanh(apply_linear(p.up, m));
-    Tensor mlp_out = apply_linear(p.down, act);
+    Tensor act = c.mlp == MlpKind::SwiGlu ? swiglu(apply_linear(p.gate, m, t.dropout_rng),
+                                                   apply_linear(p.up, m, t.dropout_rng))
+                                          : gelu_tanh(apply_linear(p.up, m, t.dropout_rng));
+    Tensor mlp_out = apply_linear(p.down, act, t.dropout_rng);
     if (c.residual_multiplier != 1.0f)
         mlp_out = scale(mlp_out, c.residual_multiplier);
     return add(res, mlp_out);

@@ -33,8 +33,19 @@ struct BlockConfig {
     std::vector<double> rope_inv_freq; // scaled frequencies (llama3, linear); empty: default
 };
 
+// A low-rank adapter on a linear layer (LoRA, as PEFT defines it):
+//   y = x W^T + b + scaling * (dropout(x) A^T) B^T,   A (r, in), B (out, r).
+// Undefined `a` means no adapter; `merged` means B A is currently folded into W.
+struct LoraParams {
+    Tensor a, b;
+    float scaling = 1.0f;
+    float dropout = 0.0f;
+    bool merged = false;
+};
+
 struct LinearParams {
     Tensor weight, bias; // (out, in), (out) or undefined
+    LoraParams lora;
 };
 struct NormParams {
     Tensor weight, bias; // (C), (C) or undefined
@@ -58,6 +69,8 @@ struct KvCache {
 struct TokenLayout {
     int64_t batch = 0, seq = 0;
     std::span<const int32_t> positions, doc_ids;
+    // Training-time randomness (LoRA dropout); null means evaluation: no dropout.
+    Rng* dropout_rng = nullptr;
 };
 
 // Validates the configuration (ConfigError naming the bad field).

@@ -78,54 +78,85 @@ Model model_skeleton(const ModelConfig& c) {
     return m;
 }
 
-std::vector<NamedParam> model_params(Model& m, const std::string& gpt2_prefix) {
-    std::vector<NamedParam> r;
-    auto add = [&](const std::string& name, Tensor& t, bool transposed = false,
-                   bool projection = false) {
-        if (t.defined())
-            r.push_back({name, &t, transposed, projection});
-    };
-    auto add_linear = [&](const std::string& name, LinearParams& l, bool conv1d) {
-        add(name + ".weight", l.weight, conv1d, true);
-        add(name + ".bias", l.bias);
-    };
-    auto add_norm = [&](const std::string& name, NormParams& n) {
-        add(name + ".weight", n.weight);
-        add(name + ".bias", n.bias);
+namespace {
+
+// Walks the model in file order: plain tensors (embeddings, norms, head) through `tensor`,
+// linear layers (module name without ".weight") through `linear`. The single place that knows
+// the Hugging Face names.
+void walk_model(
+    Model& m,
+    const std::string& gpt2_prefix,
+    const std::function<void(const std::string&, Tensor&)>& tensor,
+    const std::function<void(const std::string&, LinearParams&, bool conv1d, int64_t layer)>&
+        linear) {
+    auto norm = [&](const std::string& name, NormParams& n) {
+        tensor(name + ".weight", n.weight);
+        tensor(name + ".bias", n.bias);
     };
     if (m.cfg.family == Family::Gpt2) {
         const std::string& p = gpt2_prefix;
-        add(p + "wte.weight", m.embed);
-        add(p + "wpe.weight", m.pos_embed);
+        tensor(p + "wte.weight", m.embed);
+        tensor(p + "wpe.weight", m.pos_embed);
         for (size_t i = 0; i < m.layers.size(); ++i) {
             const std::string h = p + "h." + std::to_string(i) + ".";
+            const auto layer = static_cast<int64_t>(i);
             BlockParams& b = m.layers[i];
-            add_norm(h + "ln_1", b.norm1);
-            add_linear(h + "attn.c_attn", b.qkv, true);
-            add_linear(h + "attn.c_proj", b.o, true);
-            add_norm(h + "ln_2", b.norm2);
-            add_linear(h + "mlp.c_fc", b.up, true);
-            add_linear(h + "mlp.c_proj", b.down, true);
+            norm(h + "ln_1", b.norm1);
+            linear(h + "attn.c_attn", b.qkv, true, layer);
+            linear(h + "attn.c_proj", b.o, true, layer);
+            norm(h + "ln_2", b.norm2);
+            linear(h + "mlp.c_fc", b.up, true, layer);
+            linear(h + "mlp.c_proj", b.down, true, layer);
         }
-        add_norm(p + "ln_f", m.norm_f);
+        norm(p + "ln_f", m.norm_f);
     } else {
-        add("model.embed_tokens.weight", m.embed);
+        tensor("model.embed_tokens.weight", m.embed);
         for (size_t i = 0; i < m.layers.size(); ++i) {
             const std::string l = "model.layers." + std::to_string(i) + ".";
+            const auto layer = static_cast<int64_t>(i);
             BlockParams& b = m.layers[i];
-            add_norm(l + "input_layernorm", b.norm1);
-            add_linear(l + "self_attn.q_proj", b.q, false);
-            add_linear(l + "self_attn.k_proj", b.k, false);
-            add_linear(l + "self_attn.v_proj", b.v, false);
-            add_linear(l + "self_attn.o_proj", b.o, false);
-            add_norm(l + "post_attention_layernorm", b.norm2);
-            add_linear(l + "mlp.gate_proj", b.gate, false);
-            add_linear(l + "mlp.up_proj", b.up, false);
-            add_linear(l + "mlp.down_proj", b.down, false);
+            norm(l + "input_layernorm", b.norm1);
+            linear(l + "self_attn.q_proj", b.q, false, layer);
+            linear(l + "self_attn.k_proj", b.k, false, layer);
+            linear(l + "self_attn.v_proj", b.v, false, layer);
+            linear(l + "self_attn.o_proj", b.o, false, layer);
+            norm(l + "post_attention_layernorm", b.norm2);
+            linear(l + "mlp.gate_proj", b.gate, false, layer);
+            linear(l + "mlp.up_proj", b.up, false, layer);
+            linear(l + "mlp.down_proj", b.down, false, layer);
         }
-        add_norm("model.norm", m.norm_f);
+        norm("model.norm", m.norm_f);
     }
-    add("lm_head.weight", m.lm_head);
+    tensor("lm_head.weight", m.lm_head);
+}
+
+} // namespace
+
+std::vector<NamedParam> model_params(Model& m, const std::string& gpt2_prefix) {
+    std::vector<NamedParam> r;
+    walk_model(
+        m, gpt2_prefix,
+        [&](const std::string& name, Tensor& t) {
+            if (t.defined())
+                r.push_back({name, &t, false, false});
+        },
+        [&](const std::string& module, LinearParams& l, bool conv1d, int64_t) {
+            if (l.weight.defined())
+                r.push_back({module + ".weight", &l.weight, conv1d, true});
+            if (l.bias.defined())
+                r.push_back({module + ".bias", &l.bias, false, false});
+        });
+    return r;
+}
+
+std::vector<NamedLinear> model_linears(Model& m, const std::string& gpt2_prefix) {
+    std::vector<NamedLinear> r;
+    walk_model(
+        m, gpt2_prefix, [](const std::string&, Tensor&) {},
+        [&](const std::string& module, LinearParams& l, bool conv1d, int64_t layer) {
+            if (l.weight.defined())
+                r.push_back({module, &l, layer, conv1d});
+        });
     return r;
 }
 

@@ -37,6 +37,17 @@ struct NamedParam {
 // GPT-2 (both forms exist), ignored for the other families.
 std::vector<NamedParam> model_params(Model& m, const std::string& gpt2_prefix = "transformer.");
 
+// A linear layer under its Hugging Face module name ("model.layers.0.self_attn.q_proj",
+// "transformer.h.0.attn.c_attn"): what LoRA targets. `conv1d` marks GPT-2's Conv1D layers.
+struct NamedLinear {
+    std::string module;
+    LinearParams* linear;
+    int64_t layer;
+    bool conv1d = false;
+};
+// Every linear layer of the blocks, in file order (the output head is not one of them).
+std::vector<NamedLinear> model_linears(Model& m, const std::string& gpt2_prefix = "transformer.");
+
 struct LoadOptions {
     // Keep the blocks' projection weights in the checkpoint's 16-bit format (BF16/F16) when it
     // has one, frozen, half the memory; linear() widens them a block at a time. Embeddings,
