@@ -16,6 +16,7 @@ constexpr const char* kUsage =
     "\n"
     "commands:\n"
     "  demo      train a small byte-level transformer on bundled text (end-to-end check)\n"
+    "  train     fine-tune a model (LoRA or full) as a recipe says; --resume continues\n"
     "  inspect   architecture, parameter count, dtypes and memory of a model directory\n"
     "  logits    logits of a token sequence, written as a float32 .npy file\n"
     "  eval      mean next-token loss and perplexity of a JSONL dataset\n"
@@ -40,6 +41,7 @@ int main(int argc, char** argv) {
         {"tokenize", train::run_tokenize},
         {"tokenizer-train", train::run_tokenizer_train},
         {"chat-template", train::run_chat_template},
+        {"train", train::run_train},
     };
     if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
         std::fputs(kUsage, argc < 2 ? stderr : stdout);

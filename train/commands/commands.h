@@ -15,5 +15,6 @@ int run_inspect(const std::vector<std::string>& args);
 int run_tokenize(const std::vector<std::string>& args);
 int run_tokenizer_train(const std::vector<std::string>& args);
 int run_chat_template(const std::vector<std::string>& args);
+int run_train(const std::vector<std::string>& args);
 
 } // namespace slimtune::train

@@ -1,0 +1,179 @@
+// The trainer's contracts: accumulation equals one big batch, a resumed run is bit-identical
+// to an uninterrupted one, a run writes its metrics, checkpoints and PEFT adapter, and a
+// non-finite loss stops it with a clear error.
+#include "common/error.h"
+#include "model/io/safetensors.h"
+#include "tests/test_util.h"
+#include "train/run.h"
+#include "train/trainer.h"
+
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+using namespace slimtune;
+using nlohmann::json;
+using slimtune::test::TempDir;
+
+namespace {
+
+const std::string kModels = std::string(SLIMTUNE_SOURCE_DIR) + "/tests/fixtures/models/";
+
+data::TokenBatch random_batch(int64_t B, int64_t T, int64_t V, uint64_t seed) {
+    Rng rng(seed);
+    data::TokenBatch b;
+    b.batch = B;
+    b.seq = T;
+    for (int64_t r = 0; r < B; ++r)
+        for (int64_t t = 0; t < T; ++t) {
+            b.ids.push_back(static_cast<int32_t>(rng.next_u64() % static_cast<uint64_t>(V)));
+            b.positions.push_back(static_cast<int32_t>(t));
+            b.doc_ids.push_back(0);
+        }
+    for (int64_t r = 0; r < B; ++r)
+        for (int64_t t = 0; t < T; ++t) {
+            const size_t i = static_cast<size_t>(r * T + t);
+            // Rows mask different numbers of targets, so micro-batches count differently.
+            const bool masked = t == T - 1 || t < r % 3;
+            b.targets.push_back(masked ? -100 : b.ids[i + 1]);
+            b.counted += !masked;
+        }
+    return b;
+}
+
+data::TokenBatch concat(const data::TokenBatch& a, const data::TokenBatch& b) {
+    data::TokenBatch c = a;
+    c.batch += b.batch;
+    for (auto [dst, src] :
+         {std::pair{&c.ids, &b.ids}, std::pair{&c.targets, &b.targets},
+          std::pair{&c.positions, &b.positions}, std::pair{&c.doc_ids, &b.doc_ids}})
+        dst->insert(dst->end(), src->begin(), src->end());
+    c.counted += b.counted;
+    return c;
+}
+
+train::TrainerConfig lora_config() {
+    train::TrainerConfig c;
+    c.mode = "lora";
+    c.lora.targets = {"q_proj", "v_proj", "down_proj"};
+    c.lora.rank = 4;
+    c.lora.alpha = 8;
+    c.optimizer.lr = 1e-2;
+    c.schedule.name = "constant";
+    c.total_steps = 4;
+    c.seed = 5;
+    return c;
+}
+
+std::string read_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+} // namespace
+
+TEST_CASE("gradient accumulation over 2 micro-batches of 4 equals one batch of 8", "[train]") {
+    const auto a = random_batch(4, 12, 160, 1), b = random_batch(4, 12, 160, 2);
+    const auto both = concat(a, b);
+    Model m1 = load_model(kModels + "llama_gqa");
+    Model m2 = load_model(kModels + "llama_gqa");
+    train::Trainer t1(m1, lora_config()), t2(m2, lora_config());
+    for (int step = 0; step < 3; ++step) {
+        const std::vector<data::TokenBatch> two = {a, b}, one = {both};
+        const auto s1 = t1.step(two);
+        const auto s2 = t2.step(one);
+        CHECK(s1.tokens == s2.tokens);
+        CHECK(s1.loss == Approx(s2.loss).epsilon(1e-6));
+        CHECK(s1.grad_norm == Approx(s2.grad_norm).epsilon(1e-5));
+    }
+    for (size_t i = 0; i < t1.params().size(); ++i) {
+        const auto x = t1.params()[i].tensor.values(), y = t2.params()[i].tensor.values();
+        test::require_close(std::vector<float>(x.begin(), x.end()),
+                            std::vector<float>(y.begin(), y.end()), 1e-6, 1e-5,
+                            t1.params()[i].name);
+    }
+}
+
+TEST_CASE("a non-finite loss stops training with the step named", "[train]") {
+    Model m = load_model(kModels + "llama_gqa");
+    train::Trainer t(m, lora_config());
+    const std::vector<data::TokenBatch> one = {random_batch(2, 8, 160, 3)};
+    t.step(one);
+    // A NaN in an adapter (as a diverging run produces) reaches the loss of the next step.
+    Tensor b = t.params()[1].tensor;
+    b.data()[0] = std::numeric_limits<float>::quiet_NaN();
+    CHECK_THROWS_WITH(t.step(one), Catch::Contains("loss is nan at step 2"));
+}
+
+TEST_CASE("20 steps straight equal 10 + resume + 10, bit for bit", "[train][resume]") {
+    TempDir dir("resume");
+    // Pre-tokenized data: 40 examples of varying length for the llama fixture (vocab 160).
+    const std::string data_file = dir.file("train.jsonl");
+    {
+        std::ofstream out(data_file);
+        Rng rng(9);
+        for (int e = 0; e < 40; ++e) {
+            json ids = json::array();
+            const int n = 5 + static_cast<int>(rng.next_u64() % 20);
+            for (int i = 0; i < n; ++i)
+                ids.push_back(rng.next_u64() % 160);
+            out << json{{"input_ids", ids}}.dump() << "\n";
+        }
+    }
+    auto config = [&](const std::string& out) {
+        train::RunConfig c;
+        c.model_path = kModels + "llama_gqa";
+        c.train_file = data_file;
+        c.validation_split = 0.1;
+        c.trainer = lora_config();
+        c.trainer.lora.dropout = 0.1; // dropout draws from the RNG that a resume must restore
+        c.trainer.schedule.name = "cosine";
+        c.trainer.schedule.warmup_steps = 3;
+        c.max_steps = 20;
+        c.batch_size = 2;
+        c.seq_len = 32;
+        c.grad_accum = 2;
+        c.output_dir = out;
+        c.checkpoint_every = 5;
+        c.eval_every = 10;
+        c.recipe_text = "[train]\nmax_steps = 20\n";
+        return c;
+    };
+    std::ostringstream log;
+    const auto straight = train::run_training(config(dir.file("a")), false, log);
+    REQUIRE(straight.steps == 20);
+    auto first = config(dir.file("b"));
+    first.stop_after = 10;
+    const auto half = train::run_training(first, false, log);
+    CHECK(half.interrupted);
+    CHECK(half.steps == 10);
+    const auto rest = train::run_training(config(dir.file("b")), true, log);
+    CHECK(rest.steps == 20);
+    CHECK(read_file(dir.file("a/metrics.jsonl")).size() > 100);
+    // Identical metrics (losses, lrs, grad norms; tokens/s aside) and identical adapter bytes.
+    auto strip_speed = [](const std::string& text) {
+        std::string out, line;
+        std::istringstream in(text);
+        while (std::getline(in, line)) {
+            json j = json::parse(line);
+            j.erase("tokens_per_s");
+            out += j.dump() + "\n";
+        }
+        return out;
+    };
+    CHECK(strip_speed(read_file(dir.file("a/metrics.jsonl"))) ==
+          strip_speed(read_file(dir.file("b/metrics.jsonl"))));
+    CHECK(read_file(dir.file("a/adapter/adapter_model.safetensors")) ==
+          read_file(dir.file("b/adapter/adapter_model.safetensors")));
+    CHECK(read_file(dir.file("a/adapter/adapter_config.json")).find("\"peft_type\": \"LORA\"") !=
+          std::string::npos);
+    // keep = 2: only the two newest checkpoints remain.
+    int checkpoints = 0;
+    for (const auto& e : std::filesystem::directory_iterator(dir.file("a/checkpoints")))
+        checkpoints += e.path().extension() == ".h5";
+    CHECK(checkpoints == 2);
+}

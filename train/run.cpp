@@ -1,0 +1,319 @@
+#include "train/run.h"
+
+#include "common/atomic_file.h"
+#include "common/error.h"
+#include "data/examples.h"
+#include "model/io/save_model.h"
+#include "train/checkpoint_h5.h"
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <omp.h>
+#include <ostream>
+#include <unistd.h>
+
+namespace slimtune::train {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+// The examples of one epoch in their (seeded) order, packed into batches. A pure function of
+// the epoch number, so a resumed run rebuilds exactly the batches it left.
+std::vector<data::TokenBatch>
+epoch_batches(const std::vector<data::TokenExample>& examples, const RunConfig& c, int64_t epoch) {
+    std::vector<size_t> order(examples.size());
+    for (size_t i = 0; i < order.size(); ++i)
+        order[i] = i;
+    if (c.shuffle) {
+        Rng rng(c.trainer.seed ^ 0x73687566666c65ULL, static_cast<uint64_t>(epoch) << 40);
+        for (size_t i = order.size(); i > 1; --i)
+            std::swap(order[i - 1], order[rng.next_u64() % i]);
+    }
+    std::vector<data::TokenExample> ordered;
+    ordered.reserve(order.size());
+    for (size_t i : order)
+        ordered.push_back(examples[i]);
+    return data::pack_examples(
+        ordered, {.seq_len = c.seq_len, .batch_size = c.batch_size, .pack = c.packing});
+}
+
+std::string format_duration(double s) {
+    char buf[32];
+    const auto t = static_cast<long long>(s);
+    if (t >= 3600)
+        std::snprintf(buf, sizeof buf, "%lldh%02lldm", t / 3600, (t / 60) % 60);
+    else
+        std::snprintf(buf, sizeof buf, "%lldm%02llds", t / 60, t % 60);
+    return buf;
+}
+
+void append_line(const std::string& path, const json& j) {
+    std::ofstream out(path, std::ios::app);
+    out << j.dump() << "\n";
+    if (!out)
+        throw Error(path + ": cannot append");
+}
+
+} // namespace
+
+void request_stop() {
+    g_stop = true;
+}
+
+RunResult run_training(const RunConfig& c, bool resume, std::ostream& progress) {
+    g_stop = false;
+    if (c.threads > 0)
+        omp_set_num_threads(c.threads);
+    if (c.output_dir.empty())
+        throw ConfigError("train.output_dir is empty");
+    std::error_code ec;
+    fs::create_directories(c.output_dir, ec);
+    if (ec)
+        throw Error(c.output_dir + ": cannot create directory: " + ec.message());
+
+    Model model = load_model(c.model_path);
+    LoraConfig lora_cfg = c.trainer.lora;
+    if (!c.lora_init.empty()) {
+        if (c.trainer.mode != "lora")
+            throw ConfigError("lora.init is set but train.mode is " + c.trainer.mode);
+        lora_cfg = load_peft_adapter(model, c.lora_init);
+    }
+
+    // Tokenizer and chat template, when the model directory has them (pre-tokenized data
+    // needs neither).
+    std::unique_ptr<data::Tokenizer> tok;
+    const fs::path mdir(c.model_path);
+    if (fs::exists(mdir / "tokenizer.json", ec) || fs::exists(mdir / "vocab.json", ec))
+        tok = std::make_unique<data::Tokenizer>(data::Tokenizer::load(c.model_path));
+    data::ExampleOptions eo{.text_field = c.text_field,
+                            .tokenizer = tok.get(),
+                            .chat_template = std::nullopt,
+                            .vocab_size = model.cfg.vocab_size};
+    if (tok && !c.chat_template.empty())
+        eo.chat_template = data::chat_template_by_name(c.chat_template, tok->config());
+    else if (tok && !tok->config().chat_template.empty())
+        try {
+            eo.chat_template = data::detect_chat_template(tok->config(), tok->source());
+        } catch (const ConfigError&) {
+            // Only chat examples need it; they report the missing template themselves.
+        }
+    std::vector<data::TokenExample> train_ex = data::read_token_examples(c.train_file, eo);
+    std::vector<data::TokenExample> val_ex;
+    if (!c.validation_file.empty()) {
+        val_ex = data::read_token_examples(c.validation_file, eo);
+    } else if (c.validation_split > 0.0) {
+        // A seeded split: the same examples are held out on every run and every resume.
+        Rng rng(c.trainer.seed ^ 0x76616c6964ULL);
+        std::vector<data::TokenExample> kept;
+        const auto want = static_cast<size_t>(
+            std::ceil(c.validation_split * static_cast<double>(train_ex.size())));
+        std::vector<size_t> idx(train_ex.size());
+        for (size_t i = 0; i < idx.size(); ++i)
+            idx[i] = i;
+        for (size_t i = idx.size(); i > 1; --i)
+            std::swap(idx[i - 1], idx[rng.next_u64() % i]);
+        std::vector<bool> held(train_ex.size(), false);
+        for (size_t i = 0; i < want && i < idx.size(); ++i)
+            held[idx[i]] = true;
+        for (size_t i = 0; i < train_ex.size(); ++i)
+            (held[i] ? val_ex : kept).push_back(std::move(train_ex[i]));
+        train_ex = std::move(kept);
+    }
+    if (train_ex.empty())
+        throw ConfigError(c.train_file + ": no training examples");
+    std::vector<data::TokenBatch> val_batches =
+        val_ex.empty()
+            ? std::vector<data::TokenBatch>{}
+            : data::pack_examples(
+                  val_ex, {.seq_len = c.seq_len, .batch_size = c.batch_size, .pack = c.packing});
+    if (c.eval_max_batches > 0 && static_cast<int64_t>(val_batches.size()) > c.eval_max_batches)
+        val_batches.resize(static_cast<size_t>(c.eval_max_batches));
+
+    std::vector<data::TokenBatch> batches = epoch_batches(train_ex, c, 0);
+    const auto per_epoch = static_cast<int64_t>(batches.size());
+    const int64_t steps_per_epoch = (per_epoch + c.grad_accum - 1) / c.grad_accum;
+    const int64_t total =
+        c.max_steps > 0
+            ? c.max_steps
+            : static_cast<int64_t>(std::ceil(c.epochs * static_cast<double>(steps_per_epoch)));
+    TrainerConfig tc = c.trainer;
+    tc.lora = lora_cfg;
+    tc.total_steps = std::max<int64_t>(total, 1);
+    if (c.warmup_ratio > 0.0) // as transformers: ceil(total * ratio)
+        tc.schedule.warmup_steps =
+            static_cast<int64_t>(std::ceil(c.warmup_ratio * static_cast<double>(tc.total_steps)));
+    Trainer trainer(model, tc);
+
+    const std::string metrics = (fs::path(c.output_dir) / "metrics.jsonl").string();
+    int64_t epoch = 0, cursor = 0; // next batch: batches[cursor] of `epoch`
+    if (resume) {
+        const auto latest = latest_checkpoint(c.output_dir);
+        if (!latest)
+            throw ConfigError(c.output_dir + ": no checkpoint to resume from");
+        const TrainCheckpoint ck = read_train_checkpoint(*latest);
+        for (const optim::ParamRef& p : trainer.params()) {
+            const auto it = std::find_if(ck.tensors.begin(), ck.tensors.end(),
+                                         [&](const NamedArray& a) { return a.name == p.name; });
+            if (it == ck.tensors.end() ||
+                it->values.size() != static_cast<size_t>(p.tensor.numel()))
+                throw FormatError(*latest + ": no tensor '" + p.name +
+                                  "' of the right size (was the recipe changed?)");
+            Tensor dst = p.tensor; // a handle: writes go to the trainer's tensor
+            std::memcpy(dst.data(), it->values.data(), it->values.size() * sizeof(float));
+        }
+        std::vector<optim::NamedBuffer> state;
+        for (const NamedArray& a : ck.optimizer_state)
+            state.push_back({a.name, a.values});
+        trainer.optimizer().load_state(state, ck.optimizer_steps);
+        if (ck.rng_state.size() != 2 || ck.data_cursor.size() != 2)
+            throw FormatError(*latest + ": bad rng_state or data_cursor");
+        trainer.dropout_rng() = Rng(ck.rng_state[0], ck.rng_state[1]);
+        epoch = ck.data_cursor[0];
+        cursor = ck.data_cursor[1];
+        trainer.set_steps_done(ck.step);
+        // Metrics logged after the checkpoint by the run that stopped are replayed now.
+        std::ifstream old_metrics(metrics);
+        std::string kept, line;
+        while (std::getline(old_metrics, line)) {
+            const json j = json::parse(line, nullptr, false);
+            if (!j.is_discarded() && j.value("step", int64_t{0}) <= ck.step)
+                kept += line + "\n";
+        }
+        write_file_atomic(metrics, [&](std::ostream& os) { os << kept; });
+        if (epoch > 0)
+            batches = epoch_batches(train_ex, c, epoch);
+        progress << "resuming " << *latest << " at step " << ck.step << "\n";
+    } else {
+        std::ofstream(metrics, std::ios::trunc);
+    }
+    write_file_atomic((fs::path(c.output_dir) / "recipe.ini").string(),
+                      [&](std::ostream& os) { os << c.recipe_text; });
+
+    auto save = [&](const std::string& why) {
+        TrainCheckpoint ck;
+        ck.step = trainer.steps_done();
+        ck.optimizer_steps = trainer.optimizer().steps();
+        ck.schedule_position = static_cast<double>(trainer.steps_done());
+        ck.rng_state = {trainer.dropout_rng().seed, trainer.dropout_rng().offset};
+        ck.data_cursor = {epoch, cursor};
+        ck.recipe = c.recipe_text;
+        ck.dataset_manifest_sha256 = c.dataset_manifest_sha256;
+        ck.slimtune_version = SLIMTUNE_VERSION_STRING;
+        for (const optim::ParamRef& p : trainer.params())
+            ck.tensors.push_back(
+                {p.name, p.tensor.shape(),
+                 std::vector<float>(p.tensor.values().begin(), p.tensor.values().end())});
+        for (const optim::NamedBuffer& b : trainer.optimizer().state())
+            ck.optimizer_state.push_back(
+                {b.name, {static_cast<int64_t>(b.values.size())}, b.values});
+        const std::string path = save_checkpoint_in_run(c.output_dir, ck, c.checkpoint_keep);
+        progress << why << ": checkpoint " << path << "\n";
+    };
+    auto run_eval = [&]() -> std::optional<double> {
+        if (val_batches.empty())
+            return std::nullopt;
+        int64_t n = 0;
+        const double loss = trainer.evaluate(val_batches, &n);
+        append_line(metrics, {{"step", trainer.steps_done()},
+                              {"eval_loss", loss},
+                              {"eval_ppl", std::exp(loss)},
+                              {"eval_tokens", n}});
+        progress << "eval at step " << trainer.steps_done() << ": loss " << loss << ", perplexity "
+                 << std::exp(loss) << "\n";
+        return loss;
+    };
+
+    const bool tty = &progress == &std::cout && isatty(STDOUT_FILENO);
+    RunResult result;
+    const auto t0 = Clock::now();
+    int64_t tokens_seen = 0;
+    const int64_t first_step = trainer.steps_done();
+    std::vector<data::TokenBatch> micro;
+    while (trainer.steps_done() < total) {
+        micro.clear();
+        for (int64_t k = 0; k < c.grad_accum; ++k) {
+            if (cursor >= static_cast<int64_t>(batches.size())) {
+                ++epoch;
+                cursor = 0;
+                batches = epoch_batches(train_ex, c, epoch);
+            }
+            micro.push_back(batches[static_cast<size_t>(cursor++)]);
+        }
+        const StepStats s = trainer.step(micro);
+        tokens_seen += s.tokens;
+        result.last_loss = s.loss;
+        const double elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
+        const double tps = elapsed > 0 ? static_cast<double>(tokens_seen) / elapsed : 0.0;
+        append_line(metrics, {{"step", s.step},
+                              {"loss", s.loss},
+                              {"lr", s.lr},
+                              {"grad_norm", s.grad_norm},
+                              {"tokens", s.tokens},
+                              {"epoch", epoch},
+                              {"tokens_per_s", tps}});
+        const int64_t done = s.step - first_step, left = total - s.step;
+        const double eta =
+            done > 0 ? elapsed / static_cast<double>(done) * static_cast<double>(left) : 0;
+        if (tty) {
+            const int width = 24;
+            const int filled = static_cast<int>(width * s.step / total);
+            char line[256];
+            std::snprintf(line, sizeof line,
+                          "\rstep %lld/%lld [%.*s%*s] loss %.4f lr %.2e %.0f tok/s ETA %s ",
+                          static_cast<long long>(s.step), static_cast<long long>(total), filled,
+                          "########################", width - filled, "", s.loss, s.lr, tps,
+                          format_duration(eta).c_str());
+            progress << line << std::flush;
+        } else if (s.step % c.log_every == 0 || s.step == total) {
+            char line[256];
+            std::snprintf(line, sizeof line,
+                          "step %lld/%lld loss %.4f lr %.3e grad_norm %.3f tokens/s %.0f ETA %s\n",
+                          static_cast<long long>(s.step), static_cast<long long>(total), s.loss,
+                          s.lr, s.grad_norm, tps, format_duration(eta).c_str());
+            progress << line;
+        }
+        if (c.eval_every > 0 && s.step % c.eval_every == 0 && s.step < total) {
+            if (tty)
+                progress << "\n";
+            result.eval_loss = run_eval();
+        }
+        if (c.checkpoint_every > 0 && s.step % c.checkpoint_every == 0 && s.step < total)
+            save("step " + std::to_string(s.step));
+        if (g_stop || (c.stop_after > 0 && s.step - first_step >= c.stop_after && s.step < total)) {
+            if (tty)
+                progress << "\n";
+            save("interrupted");
+            result.interrupted = true;
+            result.steps = trainer.steps_done();
+            return result;
+        }
+    }
+    if (tty)
+        progress << "\n";
+    result.steps = trainer.steps_done();
+    result.eval_loss = run_eval();
+    save("done");
+    if (trainer.config().mode == "lora") {
+        result.output = (fs::path(c.output_dir) / "adapter").string();
+        save_peft_adapter(model, lora_cfg, result.output, c.model_path);
+    } else {
+        result.output = (fs::path(c.output_dir) / "model").string();
+        io::save_hf_model(model, c.model_path, result.output);
+    }
+    progress << "wrote " << result.output << "\n";
+    return result;
+}
+
+} // namespace slimtune::train

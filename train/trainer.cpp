@@ -1,0 +1,124 @@
+#include "train/trainer.h"
+
+#include "common/error.h"
+#include "model/autograd.h"
+#include "optim/clip.h"
+
+#include <cmath>
+
+namespace slimtune::train {
+
+std::vector<optim::ParamRef> lora_param_refs(Model& model) {
+    std::vector<optim::ParamRef> refs;
+    for (const LoraModule& l : lora_modules(model)) {
+        // transformers' Trainer decays every parameter that is not a bias or a norm weight,
+        // LoRA's A and B included.
+        refs.push_back({l.module + ".lora_A", l.linear->lora.a, true});
+        refs.push_back({l.module + ".lora_B", l.linear->lora.b, true});
+    }
+    return refs;
+}
+
+std::vector<optim::ParamRef> full_param_refs(Model& model, const std::vector<std::string>& only) {
+    std::vector<optim::ParamRef> refs;
+    for (const NamedParam& p : model_params(model)) {
+        bool wanted = only.empty();
+        for (const std::string& s : only)
+            wanted |= p.name.find(s) != std::string::npos;
+        if (!wanted)
+            continue;
+        if (p.tensor->storage() != Storage::F32)
+            throw ConfigError("full fine-tuning: " + p.name +
+                              " is held in 16 bits; load the model with float32 weights");
+        p.tensor->set_requires_grad(true);
+        refs.push_back({p.name, *p.tensor, p.tensor->ndim() >= 2});
+    }
+    if (refs.empty())
+        throw ConfigError("full fine-tuning: train.trainable selects no parameter");
+    return refs;
+}
+
+Trainer::Trainer(Model& model, TrainerConfig config)
+    : model_(model), config_(std::move(config)), dropout_rng_(config_.seed ^ 0x6c6f7261ULL) {
+    if (config_.mode == "lora") {
+        if (lora_modules(model_).empty()) {
+            Rng init(config_.seed);
+            lora_attach(model_, config_.lora, init);
+        }
+        params_ = lora_param_refs(model_);
+    } else if (config_.mode == "full") {
+        if (!lora_modules(model_).empty())
+            throw ConfigError("full fine-tuning of a model that carries LoRA adapters: merge "
+                              "them first or train in lora mode");
+        params_ = full_param_refs(model_, config_.trainable);
+    } else {
+        throw ConfigError("train.mode must be lora or full, got '" + config_.mode + "'");
+    }
+    if (config_.total_steps < 1)
+        throw ConfigError("the run has no optimizer step (check train.max_steps / epochs)");
+    optimizer_ = optim::make_optimizer(config_.optimizer, params_);
+}
+
+StepStats Trainer::step(std::span<const data::TokenBatch> micro) {
+    if (micro.empty())
+        throw ConfigError("a training step needs at least one micro-batch");
+    int64_t total = 0;
+    for (const auto& b : micro)
+        total += b.counted;
+    StepStats s;
+    s.step = steps_ + 1;
+    s.tokens = total;
+    optimizer_->zero_grad();
+    if (total == 0) {
+        // Nothing to learn from (every target masked): count the step, change nothing.
+        steps_ = s.step;
+        return s;
+    }
+    for (const auto& b : micro) {
+        if (b.counted == 0)
+            continue;
+        const TokenLayout layout{.batch = b.batch,
+                                 .seq = b.seq,
+                                 .positions = b.positions,
+                                 .doc_ids = b.doc_ids,
+                                 .dropout_rng = &dropout_rng_};
+        Tensor h = model_hidden(model_, b.ids, layout);
+        Tensor loss = model_loss(model_, h, b.targets, static_cast<double>(total));
+        const double value = static_cast<double>(loss.item());
+        if (!std::isfinite(value))
+            throw NumericsError("loss is " + std::string(std::isnan(value) ? "nan" : "inf") +
+                                " at step " + std::to_string(s.step) +
+                                " (lower optim.lr, or check the data)");
+        backward(loss);
+        s.loss += value;
+    }
+    if (!optim::all_finite(params_))
+        throw NumericsError("a gradient is not finite at step " + std::to_string(s.step) +
+                            " (lower optim.lr or set optim.max_grad_norm)");
+    s.grad_norm = optim::clip_grad_norm(params_, config_.max_grad_norm);
+    s.lr = optim::lr_at(config_.schedule, config_.optimizer.lr, steps_, config_.total_steps);
+    optimizer_->step(s.lr);
+    steps_ = s.step;
+    return s;
+}
+
+double Trainer::evaluate(std::span<const data::TokenBatch> batches, int64_t* tokens) const {
+    NoGradGuard no_grad;
+    double sum = 0;
+    int64_t n = 0;
+    for (const auto& b : batches) {
+        if (b.counted == 0)
+            continue;
+        const TokenLayout layout{
+            .batch = b.batch, .seq = b.seq, .positions = b.positions, .doc_ids = b.doc_ids};
+        Tensor h = model_hidden(model_, b.ids, layout);
+        sum += static_cast<double>(model_loss(model_, h, b.targets).item()) *
+               static_cast<double>(b.counted);
+        n += b.counted;
+    }
+    if (tokens)
+        *tokens = n;
+    return n ? sum / static_cast<double>(n) : 0.0;
+}
+
+} // namespace slimtune::train

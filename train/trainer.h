@@ -1,0 +1,78 @@
+// One optimizer step of LoRA or full fine-tuning, and evaluation: the library the `train`
+// command drives and the parity tests call directly.
+//
+// A step takes the micro-batches of one optimizer step (gradient accumulation): each
+// micro-batch's summed loss is divided by the number of counted targets of all of them, so
+// the accumulated gradient is exactly that of one batch holding them all. Then the gradients
+// are clipped to max_grad_norm (global 2-norm), the learning rate comes from the schedule, and
+// AdamW (or SGD) updates the trainable tensors. A non-finite loss or gradient stops with a
+// NumericsError naming the step.
+#pragma once
+
+#include "common/rng.h"
+#include "data/packing.h"
+#include "model/lora.h"
+#include "model/transformer.h"
+#include "optim/optimizer.h"
+#include "optim/schedule.h"
+
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace slimtune::train {
+
+struct TrainerConfig {
+    std::string mode = "lora"; // lora | full
+    LoraConfig lora;           // lora mode: the adapters (ignored when the model has some)
+    // full mode: parameter-name substrings that train; empty: every parameter.
+    std::vector<std::string> trainable;
+    optim::OptimizerConfig optimizer;
+    optim::ScheduleConfig schedule;
+    double max_grad_norm = 1.0; // 0: no clipping
+    int64_t total_steps = 1;    // for the schedule
+    uint64_t seed = 42;         // adapter init and dropout
+};
+
+struct StepStats {
+    int64_t step = 0; // 1-based index of the step just taken
+    double loss = 0, grad_norm = 0, lr = 0;
+    int64_t tokens = 0; // counted targets
+};
+
+class Trainer {
+public:
+    // Attaches LoRA adapters (lora mode, unless the model already carries adapters, e.g. from
+    // load_peft_adapter) or marks parameters trainable (full mode), and builds the optimizer.
+    Trainer(Model& model, TrainerConfig config);
+
+    StepStats step(std::span<const data::TokenBatch> micro_batches);
+    // Mean loss over the counted targets of `batches` (no gradient, no dropout); `tokens`
+    // receives their number.
+    double evaluate(std::span<const data::TokenBatch> batches, int64_t* tokens = nullptr) const;
+
+    int64_t steps_done() const { return steps_; }
+    const std::vector<optim::ParamRef>& params() const { return params_; }
+    optim::Optimizer& optimizer() { return *optimizer_; }
+    Rng& dropout_rng() { return dropout_rng_; }
+    const TrainerConfig& config() const { return config_; }
+    // Continue from a checkpoint: the step counter (weights and optimizer state are restored by
+    // the caller through params() and optimizer()).
+    void set_steps_done(int64_t steps) { steps_ = steps; }
+
+private:
+    Model& model_;
+    TrainerConfig config_;
+    std::vector<optim::ParamRef> params_;
+    std::unique_ptr<optim::Optimizer> optimizer_;
+    Rng dropout_rng_;
+    int64_t steps_ = 0;
+};
+
+// The trainable tensors of a model in LoRA mode ("<module>.lora_A" / ".lora_B", weight decay
+// on) or full mode (Hugging Face names, weight decay on matrices only).
+std::vector<optim::ParamRef> lora_param_refs(Model& model);
+std::vector<optim::ParamRef> full_param_refs(Model& model, const std::vector<std::string>& only);
+
+} // namespace slimtune::train
