@@ -3,10 +3,12 @@
 #include "common/error.h"
 #include "model/autograd.h"
 #include "model/io/safetensors.h"
+#include "model/io/save_model.h"
 #include "model/lora.h"
 #include "tests/test_util.h"
 
 #include <catch2/catch.hpp>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <numeric>
@@ -214,4 +216,26 @@ TEST_CASE("PEFT adapter files: keys, shapes, config, and a round trip", "[lora]"
                       Catch::Contains("adapter_model.safetensors"));
     CHECK_THROWS_WITH(load_peft_adapter(again, dir.file("nowhere")),
                       Catch::Contains("adapter_config.json"));
+}
+
+TEST_CASE("a saved Hugging Face directory loads back with the same logits", "[lora][save]") {
+    for (const char* fixture : {"gpt2", "llama_gqa", "qwen2"}) {
+        DYNAMIC_SECTION(fixture) {
+            TempDir dir("save_hf");
+            Model m = load_model(kModels + fixture);
+            // Merge a LoRA first: the saved model is the merged one (what a full export writes).
+            LoraConfig c;
+            c.targets = {"all-linear"};
+            Rng rng(2);
+            lora_attach(m, c, rng);
+            randomize_b(m, 4);
+            const std::vector<int32_t> ids = {7, 3, 11, 5, 2};
+            const auto adapted = logits_of(m, ids);
+            lora_merge(m);
+            io::save_hf_model(m, kModels + fixture, dir.str());
+            const Model back = load_model(dir.str());
+            test::require_close(logits_of(back, ids), adapted, 1e-5, 1e-5, "reloaded logits");
+            CHECK(std::filesystem::exists(dir.file("config.json")));
+        }
+    }
 }
