@@ -10,7 +10,6 @@
 #include <filesystem>
 #include <hdf5.h>
 #include <limits>
-#include <regex>
 #include <set>
 #include <type_traits>
 #include <unistd.h>
@@ -424,11 +423,13 @@ TrainCheckpoint read_checkpoint(const std::string& path, bool values) {
 
 // N of "step-<N>.h5" (digits, no leading zeros); nullopt for any other name.
 std::optional<std::int64_t> step_of(const std::string& file) {
-    static const std::regex re("step-(0|[1-9][0-9]{0,17})\\.h5");
-    std::smatch m;
-    if (!std::regex_match(file, m, re))
+    if (!file.starts_with("step-") || !file.ends_with(".h5"))
         return std::nullopt;
-    return std::stoll(m[1].str());
+    const std::string digits = file.substr(5, file.size() - 8);
+    if (digits.empty() || digits.size() > 18 || (digits[0] == '0' && digits.size() > 1) ||
+        !std::all_of(digits.begin(), digits.end(), [](char d) { return d >= '0' && d <= '9'; }))
+        return std::nullopt;
+    return std::stoll(digits);
 }
 
 // The step-<N>.h5 files of DIR/checkpoints, by ascending step.

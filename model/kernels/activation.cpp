@@ -49,7 +49,7 @@ template <class F> void for_chunks(int64_t n, F&& body) {
 
 template <class T> void gelu_tanh_fwd(const T* x, T* y, int64_t n) noexcept {
     for_chunks(n, [&](int64_t b, int64_t len) {
-        T t[kChunk];
+        T t[kChunk] = {}; // zeroed: GCC cannot see that the first len are always written
         for (int64_t i = 0; i < len; ++i) {
             const T v = x[b + i];
             t[i] = kGeluK0<T> * (v + kGeluK1<T> * v * v * v);
@@ -64,7 +64,7 @@ template <class T> void gelu_tanh_bwd(const T* x, const T* dy, T* dx, int64_t n)
     if (!dx)
         return;
     for_chunks(n, [&](int64_t b, int64_t len) {
-        T t[kChunk];
+        T t[kChunk] = {}; // zeroed: GCC cannot see that the first len are always written
         for (int64_t i = 0; i < len; ++i) {
             const T v = x[b + i];
             t[i] = kGeluK0<T> * (v + kGeluK1<T> * v * v * v);
@@ -82,7 +82,7 @@ template <class T> void gelu_tanh_bwd(const T* x, const T* dy, T* dx, int64_t n)
 
 template <class T> void silu_fwd(const T* x, T* y, int64_t n) noexcept {
     for_chunks(n, [&](int64_t b, int64_t len) {
-        T s[kChunk];
+        T s[kChunk] = {};
         sigmoid_n(x + b, s, len);
         for (int64_t i = 0; i < len; ++i)
             y[b + i] = x[b + i] * s[i];
@@ -93,7 +93,7 @@ template <class T> void silu_bwd(const T* x, const T* dy, T* dx, int64_t n) noex
     if (!dx)
         return;
     for_chunks(n, [&](int64_t b, int64_t len) {
-        T s[kChunk];
+        T s[kChunk] = {};
         sigmoid_n(x + b, s, len);
         for (int64_t i = 0; i < len; ++i)
             dx[b + i] += dy[b + i] * s[i] * (T(1) + x[b + i] * (T(1) - s[i]));
@@ -102,7 +102,7 @@ template <class T> void silu_bwd(const T* x, const T* dy, T* dx, int64_t n) noex
 
 template <class T> void swiglu_fwd(const T* gate, const T* up, T* y, int64_t n) noexcept {
     for_chunks(n, [&](int64_t b, int64_t len) {
-        T s[kChunk];
+        T s[kChunk] = {};
         sigmoid_n(gate + b, s, len);
         for (int64_t i = 0; i < len; ++i)
             y[b + i] = gate[b + i] * s[i] * up[b + i];
@@ -112,7 +112,7 @@ template <class T> void swiglu_fwd(const T* gate, const T* up, T* y, int64_t n) 
 template <class T>
 void swiglu_bwd(const T* gate, const T* up, const T* dy, T* dgate, T* dup, int64_t n) noexcept {
     for_chunks(n, [&](int64_t b, int64_t len) {
-        T s[kChunk];
+        T s[kChunk] = {};
         sigmoid_n(gate + b, s, len);
         for (int64_t i = 0; i < len; ++i) {
             const T g = gate[b + i];
