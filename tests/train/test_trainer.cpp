@@ -81,7 +81,13 @@ TEST_CASE("gradient accumulation over 2 micro-batches of 4 equals one batch of 8
     const auto both = concat(a, b);
     Model m1 = load_model(kModels + "llama_gqa");
     Model m2 = load_model(kModels + "llama_gqa");
-    train::Trainer t1(m1, lora_config()), t2(m2, lora_config());
+    // SGD keeps the update proportional to the gradient, so the comparison measures the
+    // accumulated gradients themselves (Adam's normalisation would amplify rounding where a
+    // gradient is near zero).
+    auto cfg = lora_config();
+    cfg.optimizer.name = "sgd";
+    cfg.optimizer.lr = 0.5;
+    train::Trainer t1(m1, cfg), t2(m2, cfg);
     for (int step = 0; step < 3; ++step) {
         const std::vector<data::TokenBatch> two = {a, b}, one = {both};
         const auto s1 = t1.step(two);
@@ -93,7 +99,7 @@ TEST_CASE("gradient accumulation over 2 micro-batches of 4 equals one batch of 8
     for (size_t i = 0; i < t1.params().size(); ++i) {
         const auto x = t1.params()[i].tensor.values(), y = t2.params()[i].tensor.values();
         test::require_close(std::vector<float>(x.begin(), x.end()),
-                            std::vector<float>(y.begin(), y.end()), 1e-6, 1e-5,
+                            std::vector<float>(y.begin(), y.end()), 1e-7, 1e-5,
                             t1.params()[i].name);
     }
 }
