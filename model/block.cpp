@@ -88,13 +88,12 @@ static Tensor apply_norm(const BlockConfig& c, const NormParams& n, const Tensor
 // The one place a block applies a projection, so an adapter is seen by every one of them. The
 // LoRA branch keeps PEFT's order: base(x) + B(A(dropout(x))) * scaling.
 static Tensor apply_linear(const LinearParams& l, const Tensor& x, Rng* dropout_rng) {
-    Tensor y = linear(x, l.weight, l.bias);
     const LoraParams& lora = l.lora;
     if (!lora.a.defined() || lora.merged)
-        return y;
+        return linear(x, l.weight, l.bias);
     const Tensor in =
         dropout_rng && lora.dropout > 0.0f ? dropout(x, lora.dropout, *dropout_rng, true) : x;
-    return add(y, scale(linear(linear(in, lora.a), lora.b), lora.scaling));
+    return lora_linear(x, in, l.weight, l.bias, lora.a, lora.b, lora.scaling);
 }
 
 KvCache kv_cache_make(const BlockConfig& c, int64_t capacity) {

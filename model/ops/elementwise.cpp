@@ -16,7 +16,8 @@ Tensor reshape(const Tensor& x, const Shape& shape) {
         record("reshape", y, [x, y] {
             float* dx = x.grad();
             const float* dy = y.grad();
-            for (int64_t i = 0; i < x.numel(); ++i)
+            const int64_t n = x.numel();
+            for (int64_t i = 0; i < n; ++i)
                 dx[i] += dy[i];
         });
     return y;
@@ -52,7 +53,8 @@ Tensor sum(const Tensor& x) {
         record("sum", y, [x, y] {
             float* dx = x.grad();
             const float g = y.grad()[0];
-            for (int64_t i = 0; i < x.numel(); ++i)
+            const int64_t n = x.numel();
+            for (int64_t i = 0; i < n; ++i)
                 dx[i] += g;
         });
     return y;
@@ -167,13 +169,17 @@ Tensor mul(const Tensor& a, const Tensor& b) {
 Tensor scale(const Tensor& x, float alpha) {
     require_defined(x, "scale", "x");
     Tensor y = Tensor::zeros(x.shape());
-    for (int64_t i = 0; i < x.numel(); ++i)
-        y.data()[i] = alpha * x.data()[i];
+    // Hoisted: numel() and data() are out-of-line and checked, too slow per element.
+    const int64_t n = x.numel();
+    const float* xs = x.data();
+    float* ys = y.data();
+    for (int64_t i = 0; i < n; ++i)
+        ys[i] = alpha * xs[i];
     if (should_record({&x}))
-        record("scale", y, [x, y, alpha] {
+        record("scale", y, [x, y, alpha, n] {
             float* dx = x.grad();
             const float* dy = y.grad();
-            for (int64_t i = 0; i < x.numel(); ++i)
+            for (int64_t i = 0; i < n; ++i)
                 dx[i] += alpha * dy[i];
         });
     return y;

@@ -52,6 +52,48 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
     return y;
 }
 
+Tensor lora_linear(const Tensor& x,
+                   const Tensor& x_lora,
+                   const Tensor& weight,
+                   const Tensor& bias,
+                   const Tensor& a,
+                   const Tensor& b,
+                   float scaling) {
+    require_defined(a, "lora_linear", "a");
+    require_defined(b, "lora_linear", "b");
+    require_defined(x_lora, "lora_linear", "x_lora");
+    Tensor y = linear(x, weight, bias);
+    const int64_t n = x.rows(), in = x.cols(), out = y.cols(), r = a.dim(0);
+    require(a.ndim() == 2 && a.dim(1) == in && b.ndim() == 2 && b.dim(0) == out && b.dim(1) == r &&
+                x_lora.shape() == x.shape(),
+            "lora_linear: " + desc("a", a) + " and " + desc("b", b) + " do not fit " +
+                desc("x", x) + " -> " + std::to_string(out) + " outputs");
+    // t (n, r) = x_lora A^T, then y += scaling * t B^T. `y` already holds its own record
+    // (linear's); the adapter's part is recorded on the same output below.
+    Tensor t = Tensor::zeros({n, r});
+    gemm<float>(false, true, n, r, in, 1.0f, x_lora.data(), in, a.data(), in, 0.0f, t.data(), r);
+    gemm<float>(false, true, n, out, r, scaling, t.data(), r, b.data(), r, 1.0f, y.data(), out);
+    if (should_record({&x_lora, &a, &b}))
+        record("lora_linear", y, [x_lora, a, b, y, t, n, in, out, r, scaling] {
+            const float* dy = y.grad();
+            if (float* db = grad_or_null(b)) // dB (out, r) += scaling dy^T t
+                gemm<float>(true, false, out, r, n, scaling, dy, out, t.data(), r, 1.0f, db, r);
+            float* dx = grad_or_null(x_lora);
+            float* da = grad_or_null(a);
+            if (!dx && !da)
+                return;
+            // dt (n, r) = scaling dy B
+            std::vector<float> dt(static_cast<size_t>(n * r));
+            gemm<float>(false, false, n, r, out, scaling, dy, out, b.data(), r, 0.0f, dt.data(), r);
+            if (da) // dA (r, in) += dt^T x_lora
+                gemm<float>(true, false, r, in, n, 1.0f, dt.data(), r, x_lora.data(), in, 1.0f, da,
+                            in);
+            if (dx) // dx_lora (n, in) += dt A
+                gemm<float>(false, false, n, in, r, 1.0f, dt.data(), r, a.data(), in, 1.0f, dx, in);
+        });
+    return y;
+}
+
 Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
     require_defined(a, "matmul", "a");
     require_defined(b, "matmul", "b");

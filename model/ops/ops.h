@@ -38,6 +38,17 @@ Tensor dropout(const Tensor& x, float p, Rng& rng, bool training = true);
 // ---- linear algebra ----------------------------------------------------------------------
 // y (..., out) = x (..., in) W^T + b.  W: (out, in) as Hugging Face stores it; b: (out) or none.
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = {});
+// A linear layer with a LoRA adapter in one op (PEFT's math, without materialising the
+// adapter's (..., out) output separately): y = x W^T + b + scaling * (x_lora A^T) B^T, with
+// A (r, in), B (out, r); x_lora is x or dropout(x). Gradients reach x, x_lora, A, B (and W, b
+// when they are trainable).
+Tensor lora_linear(const Tensor& x,
+                   const Tensor& x_lora,
+                   const Tensor& weight,
+                   const Tensor& bias,
+                   const Tensor& a,
+                   const Tensor& b,
+                   float scaling);
 // op(a) (..., M, K) x op(b) (..., K, N), op = transpose of the last two dims when asked.
 // Leading dims of a and b must be equal, or b may be 2-D (shared by every batch).
 Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a = false, bool trans_b = false);

@@ -195,3 +195,23 @@ TEST_CASE("loss ops: gradients match finite differences", "[model][grad]") {
         },
         kSmoothEps, kSmoothAtol, kSmoothRtol);
 }
+
+TEST_CASE("lora_linear op: gradients match finite differences", "[model][grad]") {
+    const bool with_bias = GENERATE(true, false);
+    const bool separate_input = GENERATE(true, false); // x_lora = dropout(x) vs x itself
+    // x, W, A, B, then the optional x_lora and bias.
+    std::vector<Tensor> in = {leaf({2, 3, 5}, 11), leaf({4, 5}, 12), leaf({2, 5}, 13),
+                              leaf({4, 2}, 14)};
+    if (separate_input)
+        in.push_back(leaf({2, 3, 5}, 15));
+    if (with_bias)
+        in.push_back(leaf({4}, 16));
+    check_op(
+        "lora_linear", in,
+        [&](const std::vector<Tensor>& t) {
+            const Tensor& xl = separate_input ? t[4] : t[0];
+            const Tensor bias = with_bias ? t.back() : Tensor();
+            return lora_linear(t[0], xl, t[1], bias, t[2], t[3], 1.75f);
+        },
+        kBilinearEps, kBilinearAtol, kBilinearRtol);
+}
