@@ -15,12 +15,10 @@ namespace {
 void append_text(const Tokenizer& tok, const std::string& text, bool learned, TokenExample& e) {
     const auto ids = tok.encode(text, false);
     e.ids.insert(e.ids.end(), ids.begin(), ids.end());
-    e.labels.insert(e.labels.end(), ids.size(), 0);
     if (learned)
-        std::copy(ids.begin(), ids.end(), e.labels.end() - static_cast<std::ptrdiff_t>(ids.size()));
+        e.labels.insert(e.labels.end(), ids.begin(), ids.end());
     else
-        std::fill(e.labels.end() - static_cast<std::ptrdiff_t>(ids.size()), e.labels.end(),
-                  kIgnoreLabel);
+        e.labels.insert(e.labels.end(), ids.size(), kIgnoreLabel);
 }
 
 void add_bos(const Tokenizer& tok, TokenExample& e) {

@@ -126,7 +126,7 @@ std::vector<LoraModule> lora_attach(Model& m, const LoraConfig& c, Rng& rng) {
         lin.lora.scaling = scaling_of(alpha, rank, c.rslora);
         lin.lora.dropout = static_cast<float>(c.dropout);
         lin.lora.merged = false;
-        out.push_back({l.module, &lin, rank, alpha, l.conv1d});
+        out.push_back({l.module, &lin, rank, l.conv1d});
     }
     return out;
 }
@@ -134,12 +134,8 @@ std::vector<LoraModule> lora_attach(Model& m, const LoraConfig& c, Rng& rng) {
 std::vector<LoraModule> lora_modules(Model& m) {
     std::vector<LoraModule> out;
     for (const NamedLinear& l : model_linears(m))
-        if (l.linear->lora.a.defined()) {
-            const LoraParams& p = l.linear->lora;
-            const int64_t rank = p.a.dim(0);
-            out.push_back(
-                {l.module, l.linear, rank, static_cast<double>(p.scaling) * rank, l.conv1d});
-        }
+        if (l.linear->lora.a.defined())
+            out.push_back({l.module, l.linear, l.linear->lora.a.dim(0), l.conv1d});
     return out;
 }
 

@@ -31,8 +31,7 @@ struct LoraConfig {
 struct LoraModule {
     std::string module; // Hugging Face module name, e.g. "model.layers.0.self_attn.q_proj"
     LinearParams* linear;
-    int64_t rank;
-    double alpha;
+    int64_t rank; // the alpha it was made with lives on only in the scaling (LoraParams)
     bool conv1d;
 };
 

@@ -15,6 +15,7 @@
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <numeric>
 #include <omp.h>
 #include <ostream>
 #include <unistd.h>
@@ -29,18 +30,24 @@ namespace {
 
 std::atomic<bool> g_stop{false};
 
+// 0..n-1 in a seeded Fisher-Yates order: the same order on every run and every resume.
+std::vector<size_t> seeded_permutation(size_t n, Rng rng) {
+    std::vector<size_t> order(n);
+    std::iota(order.begin(), order.end(), size_t{0});
+    for (size_t i = n; i > 1; --i)
+        std::swap(order[i - 1], order[rng.next_u64() % i]);
+    return order;
+}
+
 // The examples of one epoch in their (seeded) order, packed into batches. A pure function of
 // the epoch number, so a resumed run rebuilds exactly the batches it left.
 std::vector<data::TokenBatch>
 epoch_batches(const std::vector<data::TokenExample>& examples, const RunConfig& c, int64_t epoch) {
     std::vector<size_t> order(examples.size());
-    for (size_t i = 0; i < order.size(); ++i)
-        order[i] = i;
-    if (c.shuffle) {
-        Rng rng(c.trainer.seed ^ 0x73687566666c65ULL, static_cast<uint64_t>(epoch) << 40);
-        for (size_t i = order.size(); i > 1; --i)
-            std::swap(order[i - 1], order[rng.next_u64() % i]);
-    }
+    std::iota(order.begin(), order.end(), size_t{0});
+    if (c.shuffle)
+        order = seeded_permutation(examples.size(), Rng(c.trainer.seed ^ 0x73687566666c65ULL,
+                                                        static_cast<uint64_t>(epoch) << 40));
     std::vector<data::TokenExample> ordered;
     ordered.reserve(order.size());
     for (size_t i : order)
@@ -115,15 +122,11 @@ RunResult run_training(const RunConfig& c, bool resume, std::ostream& progress) 
         val_ex = data::read_token_examples(c.validation_file, eo);
     } else if (c.validation_split > 0.0) {
         // A seeded split: the same examples are held out on every run and every resume.
-        Rng rng(c.trainer.seed ^ 0x76616c6964ULL);
         std::vector<data::TokenExample> kept;
         const auto want = static_cast<size_t>(
             std::ceil(c.validation_split * static_cast<double>(train_ex.size())));
-        std::vector<size_t> idx(train_ex.size());
-        for (size_t i = 0; i < idx.size(); ++i)
-            idx[i] = i;
-        for (size_t i = idx.size(); i > 1; --i)
-            std::swap(idx[i - 1], idx[rng.next_u64() % i]);
+        const std::vector<size_t> idx =
+            seeded_permutation(train_ex.size(), Rng(c.trainer.seed ^ 0x76616c6964ULL));
         std::vector<bool> held(train_ex.size(), false);
         for (size_t i = 0; i < want && i < idx.size(); ++i)
             held[idx[i]] = true;

@@ -40,7 +40,6 @@ Class classify(char32_t cp) {
 // The text as code points with their classes and byte offsets, decoded once.
 struct Scan {
     std::string_view text;
-    std::size_t pos = 0;
     // Class and end offset of the character at byte offset p (p < size).
     Class at(std::size_t p, std::size_t& next) const {
         next = p;

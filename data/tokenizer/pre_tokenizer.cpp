@@ -22,11 +22,14 @@ namespace {
 struct ByteTables {
     std::array<char32_t, 256> to_unicode{};
     std::array<std::string, 256> to_utf8{};
+    std::array<int, 256 + 68> to_byte{}; // inverse over U+0000..U+0143, -1 outside the map
     ByteTables() {
+        to_byte.fill(-1);
         char32_t next = 256;
         for (int b = 0; b < 256; ++b) {
             const bool printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || b >= 0xAE;
             to_unicode[b] = printable ? static_cast<char32_t>(b) : next++;
+            to_byte[to_unicode[b]] = b;
             append_utf8(to_utf8[b], to_unicode[b]);
         }
     }
@@ -44,18 +47,8 @@ char32_t byte_to_unicode(std::uint8_t byte) {
 }
 
 int unicode_to_byte(char32_t cp) {
-    if (cp < 256) {
-        const bool printable = (cp >= '!' && cp <= '~') || (cp >= 0xA1 && cp <= 0xAC) || cp >= 0xAE;
-        return printable ? static_cast<int>(cp) : -1;
-    }
-    if (cp >= 256 && cp < 256 + 68) {
-        // The n-th non-printable byte maps to 256 + n.
-        int n = static_cast<int>(cp - 256);
-        for (int b = 0; b < 256; ++b)
-            if (byte_to_unicode(static_cast<std::uint8_t>(b)) >= 256 && n-- == 0)
-                return b;
-    }
-    return -1;
+    const auto& t = byte_tables().to_byte;
+    return cp < t.size() ? t[cp] : -1;
 }
 
 std::string byte_level_encode(std::string_view text) {

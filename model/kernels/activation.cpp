@@ -38,6 +38,13 @@ inline void sigmoid_n(const double* in, double* out, int64_t n) {
         out[i] = sigmoid(in[i]);
 }
 
+// t = tanh(k0 (x + k1 x^3)) for n <= kChunk elements: the part GELU's forward and backward share.
+template <class T> void gelu_tanh_of(const T* x, T* t, int64_t n) {
+    for (int64_t i = 0; i < n; ++i)
+        t[i] = kGeluK0<T> * (x[i] + kGeluK1<T> * x[i] * x[i] * x[i]);
+    tanh_n(t, t, n);
+}
+
 // Runs body(begin, length) over [0, n) in chunks, in parallel when n is large.
 template <class F> void for_chunks(int64_t n, F&& body) {
     const int64_t chunks = (n + kChunk - 1) / kChunk;
@@ -50,11 +57,7 @@ template <class F> void for_chunks(int64_t n, F&& body) {
 template <class T> void gelu_tanh_fwd(const T* x, T* y, int64_t n) noexcept {
     for_chunks(n, [&](int64_t b, int64_t len) {
         T t[kChunk] = {}; // zeroed: GCC cannot see that the first len are always written
-        for (int64_t i = 0; i < len; ++i) {
-            const T v = x[b + i];
-            t[i] = kGeluK0<T> * (v + kGeluK1<T> * v * v * v);
-        }
-        tanh_n(t, t, len);
+        gelu_tanh_of(x + b, t, len);
         for (int64_t i = 0; i < len; ++i)
             y[b + i] = T(0.5) * x[b + i] * (T(1) + t[i]);
     });
@@ -65,11 +68,7 @@ template <class T> void gelu_tanh_bwd(const T* x, const T* dy, T* dx, int64_t n)
         return;
     for_chunks(n, [&](int64_t b, int64_t len) {
         T t[kChunk] = {}; // zeroed: GCC cannot see that the first len are always written
-        for (int64_t i = 0; i < len; ++i) {
-            const T v = x[b + i];
-            t[i] = kGeluK0<T> * (v + kGeluK1<T> * v * v * v);
-        }
-        tanh_n(t, t, len);
+        gelu_tanh_of(x + b, t, len);
         for (int64_t i = 0; i < len; ++i) {
             const T v = x[b + i];
             // d/dx: 0.5 (1 + t) + 0.5 x (1 - t^2) k0 (1 + 3 k1 x^2)
