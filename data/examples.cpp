@@ -3,7 +3,6 @@
 #include "common/error.h"
 
 #include <fstream>
-#include <nlohmann/json.hpp>
 
 namespace slimtune::data {
 
@@ -29,110 +28,141 @@ void add_bos(const Tokenizer& tok, TokenExample& e) {
     }
 }
 
-void add_eos(const Tokenizer& tok, TokenExample& e, const std::string& where) {
+void add_eos(const Tokenizer& tok, TokenExample& e) {
     if (!tok.eos_id())
-        throw ConfigError(where + ": the tokenizer has no eos_token to end the example with");
+        throw ConfigError("the tokenizer has no eos_token to end an example with");
     e.ids.push_back(*tok.eos_id());
     e.labels.push_back(*tok.eos_id());
 }
 
+const Tokenizer& need_tokenizer(const ExampleOptions& o, DatasetFormat f) {
+    if (!o.tokenizer)
+        throw ConfigError("a " + format_name(f) + " example needs a tokenizer");
+    return *o.tokenizer;
+}
+
+std::vector<std::int32_t> id_list(const json& a, const char* field, std::int64_t vocab) {
+    std::vector<std::int32_t> v;
+    v.reserve(a.size());
+    for (const json& x : a) {
+        const auto id = x.get<std::int64_t>();
+        if (vocab > 0 && id >= vocab)
+            throw RecordError{field, "holds " + std::to_string(id) + ", not a token id in [0, " +
+                                         std::to_string(vocab) + ")"};
+        v.push_back(static_cast<std::int32_t>(id));
+    }
+    return v;
+}
+
 } // namespace
 
-std::vector<TokenExample> read_token_examples(const std::string& path, const ExampleOptions& o) {
+TokenExample record_to_example(const Record& r, const ExampleOptions& o) {
+    const json& j = r.value;
+    TokenExample e;
+    switch (r.format) {
+    case DatasetFormat::tokens:
+        e.ids = id_list(j["input_ids"], "input_ids", o.vocab_size);
+        if (j.contains("labels") && !o.train_on_all)
+            e.labels = id_list(j["labels"], "labels", o.vocab_size);
+        break;
+    case DatasetFormat::alpaca:
+    case DatasetFormat::messages:
+    case DatasetFormat::sharegpt: {
+        const Tokenizer& tok = need_tokenizer(o, r.format);
+        std::optional<ChatTemplate> tmpl = o.chat_template;
+        if (!tmpl && r.format == DatasetFormat::alpaca)
+            tmpl = chat_template_by_name("alpaca", tok.config());
+        if (!tmpl)
+            throw ConfigError("a " + format_name(r.format) +
+                              " example needs a chat template: the tokenizer has none that "
+                              "slimtune reproduces; set data.chat_template (" +
+                              [] {
+                                  std::string s;
+                                  for (const auto& n : chat_template_names())
+                                      s += (s.empty() ? "" : ", ") + n;
+                                  return s;
+                              }() +
+                              ")");
+        std::vector<ChatSegment> segments;
+        try {
+            segments = render_chat_segments(*tmpl, record_messages(r, o.record));
+        } catch (const ConfigError& err) { // a conversation this template rejects
+            throw RecordError{r.format == DatasetFormat::sharegpt ? "conversations" : "messages",
+                              err.what()};
+        }
+        for (const ChatSegment& s : segments)
+            append_text(tok, s.text, s.trainable || o.train_on_all, e);
+        break;
+    }
+    case DatasetFormat::prompt_completion: {
+        const Tokenizer& tok = need_tokenizer(o, r.format);
+        add_bos(tok, e);
+        append_text(tok, j["prompt"].get<std::string>(), o.train_on_all, e);
+        append_text(tok, j["completion"].get<std::string>(), true, e);
+        add_eos(tok, e);
+        break;
+    }
+    case DatasetFormat::text: {
+        const Tokenizer& tok = need_tokenizer(o, r.format);
+        add_bos(tok, e);
+        append_text(tok, j[o.record.text_field].get<std::string>(), true, e);
+        add_eos(tok, e);
+        break;
+    }
+    case DatasetFormat::automatic:
+        break;
+    }
+    if (o.train_on_all && !e.labels.empty())
+        e.labels = e.ids;
+    return e;
+}
+
+void for_each_token_example(const std::string& path,
+                            const ExampleOptions& o,
+                            const std::function<void(TokenExample&&)>& sink,
+                            ExampleStats* stats) {
     std::ifstream in(path, std::ios::binary);
     if (!in)
         throw Error(path + ": cannot open file");
-    std::vector<TokenExample> out;
+    ExampleStats st;
     std::string line;
-    std::size_t line_no = 0;
     while (std::getline(in, line)) {
-        ++line_no;
+        ++st.lines;
         if (line.find_first_not_of(" \t\r") == std::string::npos)
             continue;
-        const std::string where = path + ":" + std::to_string(line_no);
-        json j;
-        try {
-            j = json::parse(line);
-        } catch (const json::parse_error& e) {
-            throw FormatError(where + ": not valid JSON (" + std::string(e.what()) + ")");
-        }
-        if (!j.is_object())
-            throw FormatError(where + ": expected a JSON object");
-        auto need_tokenizer = [&](const char* format) -> const Tokenizer& {
-            if (!o.tokenizer)
-                throw ConfigError(where + ": a " + format + " example needs a tokenizer");
-            return *o.tokenizer;
-        };
-        auto string_field = [&](const char* field) {
-            if (!j.contains(field) || !j[field].is_string())
-                throw FormatError(where + ": field '" + field + "' must be a string");
-            return j[field].get<std::string>();
-        };
         TokenExample e;
-        if (j.contains("input_ids")) {
-            auto ints = [&](const char* field, bool allow_ignore) {
-                const json& a = j[field];
-                if (!a.is_array())
-                    throw FormatError(where + ": field '" + field + "' must be a list of integers");
-                std::vector<std::int32_t> v;
-                for (const json& x : a) {
-                    const bool ok =
-                        x.is_number_integer() &&
-                        ((x.get<std::int64_t>() >= 0 &&
-                          (o.vocab_size <= 0 || x.get<std::int64_t>() < o.vocab_size)) ||
-                         (allow_ignore && x.get<std::int64_t>() == kIgnoreLabel));
-                    if (!ok)
-                        throw FormatError(where + ": field '" + field + "' holds " + x.dump() +
-                                          ", not a token id" +
-                                          (o.vocab_size > 0
-                                               ? " in [0, " + std::to_string(o.vocab_size) + ")"
-                                               : std::string()));
-                    v.push_back(x.get<std::int32_t>());
-                }
-                return v;
-            };
-            e.ids = ints("input_ids", false);
-            if (j.contains("labels")) {
-                e.labels = ints("labels", true);
-                if (e.labels.size() != e.ids.size())
-                    throw FormatError(where + ": 'labels' has " + std::to_string(e.labels.size()) +
-                                      " entries for " + std::to_string(e.ids.size()) +
-                                      " input_ids");
-            }
-        } else if (j.contains("messages")) {
-            const Tokenizer& tok = need_tokenizer("chat");
-            if (!o.chat_template)
-                throw ConfigError(where + ": a chat example needs a chat template");
-            if (!j["messages"].is_array())
-                throw FormatError(where + ": field 'messages' must be a list");
-            std::vector<ChatMessage> msgs;
-            for (const json& m : j["messages"]) {
-                if (!m.is_object() || !m.contains("role") || !m["role"].is_string() ||
-                    !m.contains("content") || !m["content"].is_string())
-                    throw FormatError(where + ": each message needs string 'role' and 'content'");
-                msgs.push_back({m["role"].get<std::string>(), m["content"].get<std::string>()});
-            }
-            for (const ChatSegment& s : render_chat_segments(*o.chat_template, msgs))
-                append_text(tok, s.text, s.trainable, e);
-        } else if (j.contains("prompt") || j.contains("completion")) {
-            const Tokenizer& tok = need_tokenizer("prompt/completion");
-            add_bos(tok, e);
-            append_text(tok, string_field("prompt"), false, e);
-            append_text(tok, string_field("completion"), true, e);
-            add_eos(tok, e, where);
-        } else if (j.contains(o.text_field)) {
-            const Tokenizer& tok = need_tokenizer("text");
-            add_bos(tok, e);
-            append_text(tok, string_field(o.text_field.c_str()), true, e);
-            add_eos(tok, e, where);
-        } else {
-            throw FormatError(where + ": no 'input_ids', '" + o.text_field +
-                              "', 'prompt'/'completion' or 'messages' field");
+        std::string format;
+        try {
+            const Record r = parse_record(line, o.record);
+            format = format_name(r.format);
+            e = record_to_example(r, o);
+        } catch (const RecordError& bad) {
+            const std::string msg = path + ":" + std::to_string(st.lines) + ": " +
+                                    (bad.field.empty() ? "" : "field '" + bad.field + "' ") +
+                                    bad.what;
+            if (!o.skip_bad_lines)
+                throw FormatError(msg);
+            if (st.bad_lines++ == 0)
+                st.first_bad = msg;
+            continue;
+        } catch (const ConfigError& err) {
+            throw ConfigError(path + ":" + std::to_string(st.lines) + ": " + err.what());
         }
-        out.push_back(std::move(e));
+        ++st.examples;
+        ++st.formats[format];
+        sink(std::move(e));
     }
     if (in.bad())
         throw Error(path + ": read error");
+    if (stats)
+        *stats = st;
+}
+
+std::vector<TokenExample>
+read_token_examples(const std::string& path, const ExampleOptions& o, ExampleStats* stats) {
+    std::vector<TokenExample> out;
+    for_each_token_example(
+        path, o, [&](TokenExample&& e) { out.push_back(std::move(e)); }, stats);
     return out;
 }
 

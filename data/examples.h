@@ -1,18 +1,23 @@
-// Training examples from JSONL, as token ids with aligned labels (-100 = not learned). The
-// formats the trainer reads until the dataset pipeline (issue 7) arrives in full:
-//   {"input_ids": [...], "labels": [...]?}   pre-tokenized; labels default to the ids
-//   {"text": "..."}                          every token learned; EOS appended
-//   {"prompt": "...", "completion": "..."}   only the completion (and EOS) learned
-//   {"messages": [{"role", "content"}, ...]} rendered with the chat template; only the
-//                                            assistant turns (and their end-of-turn) learned
-// The text field's name is configurable. Every malformed line is an error naming the file,
-// the line and the field.
+// Training examples from JSONL (every format of data/dataset_format.h), as token ids with
+// aligned labels (-100 = not learned):
+//   tokens             ids as given; labels default to the ids
+//   text               every token learned; BOS (when the tokenizer adds one) and EOS
+//   prompt_completion  BOS, prompt, completion, EOS; only the completion and EOS learned
+//   alpaca, messages, sharegpt
+//                      rendered with the chat template; only the assistant turns (and each
+//                      turn's end-of-turn token) learned
+// With train_on_all every token is learned (torchtune's train_on_input). A malformed line is
+// an error naming the file, the line and the field; with skip_bad_lines it is counted in
+// ExampleStats instead (and the first reason kept), never dropped silently.
 #pragma once
 
 #include "data/chat_template.h"
+#include "data/dataset_format.h"
 #include "data/packing.h"
 #include "data/tokenizer/tokenizer.h"
 
+#include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,13 +25,32 @@
 namespace slimtune::data {
 
 struct ExampleOptions {
-    std::string text_field = "text";
-    const Tokenizer* tokenizer = nullptr;      // needed by every format but input_ids
-    std::optional<ChatTemplate> chat_template; // needed by "messages"
+    RecordOptions record;                      // format, text field, ShareGPT role map
+    const Tokenizer* tokenizer = nullptr;      // needed by every format but tokens
+    std::optional<ChatTemplate> chat_template; // for chat formats; alpaca defaults to "alpaca"
     std::int64_t vocab_size = 0;               // ids must lie in [0, vocab_size) when > 0
+    bool train_on_all = false;                 // learn prompts and user turns too
+    bool skip_bad_lines = false;               // count malformed lines instead of failing
 };
 
+struct ExampleStats {
+    std::int64_t lines = 0, examples = 0, bad_lines = 0;
+    std::string first_bad; // "file:line: field: what" of the first skipped line
+    std::map<std::string, std::int64_t> formats; // examples per format name
+};
+
+// Calls `sink` with each example in file order, reading the file as a stream (memory does
+// not grow with the file).
+void for_each_token_example(const std::string& path,
+                            const ExampleOptions& options,
+                            const std::function<void(TokenExample&&)>& sink,
+                            ExampleStats* stats = nullptr);
+
 std::vector<TokenExample> read_token_examples(const std::string& path,
-                                              const ExampleOptions& options);
+                                              const ExampleOptions& options,
+                                              ExampleStats* stats = nullptr);
+
+// One record as a training example (the record must come from parse_record).
+TokenExample record_to_example(const Record& record, const ExampleOptions& options);
 
 } // namespace slimtune::data

@@ -34,6 +34,10 @@ std::vector<TokenBatch> pack_examples(std::span<const TokenExample> examples,
             continue;
         }
         std::size_t n = e.ids.size();
+        if (n > S && o.drop_overlong) {
+            ++st.dropped;
+            continue;
+        }
         if (n > S) {
             n = S;
             ++st.truncated;

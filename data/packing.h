@@ -28,17 +28,19 @@ struct TokenBatch {
 struct PackingOptions {
     std::int64_t seq_len = 512;
     std::int64_t batch_size = 4;
-    bool pack = true;        // several examples per row (else one per row, padded)
-    std::int32_t pad_id = 0; // id of padding positions (never a target)
+    bool pack = true;           // several examples per row (else one per row, padded)
+    bool drop_overlong = false; // an example longer than seq_len: dropped (else truncated)
+    std::int32_t pad_id = 0;    // id of padding positions (never a target)
 };
 
 // Rows in example order: with packing, examples are appended to the current row while they
 // fit and a new row starts otherwise; an example longer than seq_len is cut to seq_len
-// (`truncated` counts them). Rows are grouped into batches of batch_size (the last batch may
-// be smaller). Examples with fewer than 2 tokens cannot teach anything and are skipped
+// (`truncated` counts them) or, with drop_overlong, left out (`dropped`). Rows are grouped into
+// batches of batch_size (the last batch may be smaller). Examples with fewer than 2 tokens cannot
+// teach anything and are skipped
 // (`skipped`).
 struct PackingStats {
-    std::int64_t truncated = 0, skipped = 0, rows = 0, tokens = 0;
+    std::int64_t truncated = 0, dropped = 0, skipped = 0, rows = 0, tokens = 0;
 };
 std::vector<TokenBatch> pack_examples(std::span<const TokenExample> examples,
                                       const PackingOptions& options,

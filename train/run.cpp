@@ -39,10 +39,19 @@ std::vector<size_t> seeded_permutation(size_t n, Rng rng) {
     return order;
 }
 
+data::PackingOptions packing_options(const RunConfig& c) {
+    return {.seq_len = c.seq_len,
+            .batch_size = c.batch_size,
+            .pack = c.packing,
+            .drop_overlong = c.drop_overlong};
+}
+
 // The examples of one epoch in their (seeded) order, packed into batches. A pure function of
 // the epoch number, so a resumed run rebuilds exactly the batches it left.
-std::vector<data::TokenBatch>
-epoch_batches(const std::vector<data::TokenExample>& examples, const RunConfig& c, int64_t epoch) {
+std::vector<data::TokenBatch> epoch_batches(const std::vector<data::TokenExample>& examples,
+                                            const RunConfig& c,
+                                            int64_t epoch,
+                                            data::PackingStats* stats = nullptr) {
     std::vector<size_t> order(examples.size());
     std::iota(order.begin(), order.end(), size_t{0});
     if (c.shuffle)
@@ -52,8 +61,7 @@ epoch_batches(const std::vector<data::TokenExample>& examples, const RunConfig& 
     ordered.reserve(order.size());
     for (size_t i : order)
         ordered.push_back(examples[i]);
-    return data::pack_examples(
-        ordered, {.seq_len = c.seq_len, .batch_size = c.batch_size, .pack = c.packing});
+    return data::pack_examples(ordered, packing_options(c), stats);
 }
 
 std::string format_duration(double s) {
@@ -104,10 +112,14 @@ RunResult run_training(const RunConfig& c, bool resume, std::ostream& progress) 
     const fs::path mdir(c.model_path);
     if (fs::exists(mdir / "tokenizer.json", ec) || fs::exists(mdir / "vocab.json", ec))
         tok = std::make_unique<data::Tokenizer>(data::Tokenizer::load(c.model_path));
-    data::ExampleOptions eo{.text_field = c.text_field,
+    data::ExampleOptions eo{.record = {.format = data::parse_dataset_format(c.format),
+                                       .text_field = c.text_field,
+                                       .role_map = c.role_map},
                             .tokenizer = tok.get(),
                             .chat_template = std::nullopt,
-                            .vocab_size = model.cfg.vocab_size};
+                            .vocab_size = model.cfg.vocab_size,
+                            .train_on_all = c.train_on_all,
+                            .skip_bad_lines = c.skip_bad_lines};
     if (tok && !c.chat_template.empty())
         eo.chat_template = data::chat_template_by_name(c.chat_template, tok->config());
     else if (tok && !tok->config().chat_template.empty())
@@ -116,10 +128,23 @@ RunResult run_training(const RunConfig& c, bool resume, std::ostream& progress) 
         } catch (const ConfigError&) {
             // Only chat examples need it; they report the missing template themselves.
         }
-    std::vector<data::TokenExample> train_ex = data::read_token_examples(c.train_file, eo);
+    auto read_examples = [&](const std::string& path) {
+        data::ExampleStats st;
+        auto ex = data::read_token_examples(path, eo, &st);
+        std::string formats;
+        for (const auto& [name, n] : st.formats)
+            formats += (formats.empty() ? "" : ", ") + std::to_string(n) + " " + name;
+        progress << path << ": " << st.examples << " examples (" << formats << ")";
+        if (st.bad_lines > 0) // skipped by data.on_bad_line = skip: counted, never silent
+            progress << ", " << st.bad_lines
+                     << " malformed lines skipped; the first: " << st.first_bad;
+        progress << "\n";
+        return ex;
+    };
+    std::vector<data::TokenExample> train_ex = read_examples(c.train_file);
     std::vector<data::TokenExample> val_ex;
     if (!c.validation_file.empty()) {
-        val_ex = data::read_token_examples(c.validation_file, eo);
+        val_ex = read_examples(c.validation_file);
     } else if (c.validation_split > 0.0) {
         // A seeded split: the same examples are held out on every run and every resume.
         std::vector<data::TokenExample> kept;
@@ -137,14 +162,19 @@ RunResult run_training(const RunConfig& c, bool resume, std::ostream& progress) 
     if (train_ex.empty())
         throw ConfigError(c.train_file + ": no training examples");
     std::vector<data::TokenBatch> val_batches =
-        val_ex.empty()
-            ? std::vector<data::TokenBatch>{}
-            : data::pack_examples(
-                  val_ex, {.seq_len = c.seq_len, .batch_size = c.batch_size, .pack = c.packing});
+        val_ex.empty() ? std::vector<data::TokenBatch>{}
+                       : data::pack_examples(val_ex, packing_options(c));
     if (c.eval_max_batches > 0 && static_cast<int64_t>(val_batches.size()) > c.eval_max_batches)
         val_batches.resize(static_cast<size_t>(c.eval_max_batches));
 
-    std::vector<data::TokenBatch> batches = epoch_batches(train_ex, c, 0);
+    data::PackingStats packed;
+    std::vector<data::TokenBatch> batches = epoch_batches(train_ex, c, 0, &packed);
+    if (packed.truncated + packed.dropped + packed.skipped > 0)
+        progress << c.train_file << ": " << packed.truncated << " examples over " << c.seq_len
+                 << " tokens truncated, " << packed.dropped << " dropped (data.overlong), "
+                 << packed.skipped << " shorter than 2 tokens skipped\n";
+    if (batches.empty())
+        throw ConfigError(c.train_file + ": no training sequences left after packing");
     const auto per_epoch = static_cast<int64_t>(batches.size());
     const int64_t steps_per_epoch = (per_epoch + c.grad_accum - 1) / c.grad_accum;
     const int64_t total =

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <iosfwd>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -18,6 +19,11 @@ struct RunConfig {
     double validation_split = 0.0;           // fraction of train held out (seeded)
     bool shuffle = true;
     std::string text_field = "text";
+    std::string format = "auto";                 // a data::dataset_format_names() name
+    std::map<std::string, std::string> role_map; // ShareGPT "from" -> role, beyond the defaults
+    bool train_on_all = false;                   // learn prompts and user turns too
+    bool skip_bad_lines = false;                 // count malformed lines instead of failing
+    bool drop_overlong = false;                  // drop examples longer than seq_len
     std::string chat_template; // "" : detected from the tokenizer config when one is needed
     std::string lora_init;     // a PEFT adapter directory to start from
     TrainerConfig trainer;     // mode, lora, optimizer, schedule, clipping, seed

@@ -5,9 +5,11 @@
 #include "tests/test_util.h"
 #include "train/recipe.h"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 using namespace slimtune;
 using Catch::Matchers::Contains;
@@ -372,7 +374,7 @@ min_lr_ratio = 0.05
 TEST_CASE("recipe: key list and outputs", "[recipe]") {
     Fixture fx;
     const auto keys = train::recipe_keys();
-    CHECK(keys.size() == 44);
+    CHECK(keys.size() == 50);
     const Recipe r = load_recipe(fx.write("x.ini", "[checkpoint]\nkeep = 3\n"), {});
     const std::string ini = r.to_ini();
     for (const auto& line : keys) {
@@ -383,7 +385,23 @@ TEST_CASE("recipe: key list and outputs", "[recipe]") {
         CHECK(ini.find("\n" + key.substr(dot + 1) + " =") != std::string::npos);
         CHECK(line.find(" # ") != std::string::npos);
     }
-    CHECK_THAT(keys[7], Contains("lora.rank = 8") && Contains("an integer > 0"));
+    const auto rank_line = std::find_if(keys.begin(), keys.end(), [](const std::string& k) {
+        return k.rfind("lora.rank ", 0) == 0;
+    });
+    REQUIRE(rank_line != keys.end());
+    CHECK_THAT(*rank_line, Contains("lora.rank = 8") && Contains("an integer > 0"));
+    const Recipe d =
+        load_recipe(fx.write("d.ini", "[data]\nrole_map = human = user, bot=assistant\n"
+                                      "format = sharegpt\non_bad_line = skip\n"),
+                    {});
+    CHECK(d.data.role_map ==
+          std::map<std::string, std::string>{{"bot", "assistant"}, {"human", "user"}});
+    CHECK(d.data.format == "sharegpt");
+    CHECK(d.data.on_bad_line == "skip");
+    CHECK_THROWS_WITH(load_recipe(fx.write("e.ini", "[data]\nrole_map = human\n"), {}),
+                      Contains("data.role_map") && Contains("name=value"));
+    CHECK_THROWS_WITH(load_recipe(fx.write("f.ini", "[data]\noverlong = cut\n"), {}),
+                      Contains("data.overlong") && Contains("truncate drop"));
     const std::string out = train::describe_outputs(r);
     CHECK_THAT(out, Contains("runs/x/metrics.jsonl") && Contains("runs/x/checkpoints/step-N.h5") &&
                         Contains("newest 3") && Contains("runs/x/adapter/adapter_config.json") &&

@@ -39,6 +39,11 @@ RunConfig run_config_of(const Recipe& r) {
     c.validation_split = r.data.validation_split;
     c.shuffle = r.data.shuffle;
     c.text_field = r.data.text_field;
+    c.format = r.data.format;
+    c.role_map = r.data.role_map;
+    c.train_on_all = r.data.train_on == "all";
+    c.skip_bad_lines = r.data.on_bad_line == "skip";
+    c.drop_overlong = r.data.overlong == "drop";
     c.chat_template = r.data.chat_template;
     c.lora_init = r.lora.init;
     TrainerConfig& t = c.trainer;
