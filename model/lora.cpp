@@ -184,7 +184,8 @@ void lora_unmerge(Model& m) {
 void save_peft_adapter(Model& m,
                        const LoraConfig& c,
                        const std::string& dir,
-                       const std::string& base_model_name) {
+                       const std::string& base_model_name,
+                       const std::map<std::string, std::string>& metadata) {
     const std::vector<LoraModule> mods = lora_modules(m);
     if (mods.empty())
         throw ConfigError("save_peft_adapter: the model has no LoRA adapters");
@@ -205,7 +206,8 @@ void save_peft_adapter(Model& m,
                                 static_cast<size_t>(t.numel()) * sizeof(float)}});
         }
     }
-    io::write_safetensors((fs::path(dir) / "adapter_model.safetensors").string(), tensors);
+    io::write_safetensors((fs::path(dir) / "adapter_model.safetensors").string(), tensors,
+                          metadata);
     json targets = c.target_regex.empty() ? json(c.targets) : json(c.target_regex);
     json cfg = {{"peft_type", "LORA"},
                 {"task_type", "CAUSAL_LM"},

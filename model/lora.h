@@ -55,11 +55,13 @@ std::string lora_key(const std::string& module, bool a);
 void lora_merge(Model& m);
 void lora_unmerge(Model& m);
 
-// Writes DIR/adapter_config.json and DIR/adapter_model.safetensors (atomically, F32).
+// Writes DIR/adapter_config.json and DIR/adapter_model.safetensors (atomically, F32);
+// `metadata` goes into the safetensors header (provenance: the dataset manifest hash).
 void save_peft_adapter(Model& m,
                        const LoraConfig& config,
                        const std::string& dir,
-                       const std::string& base_model_name);
+                       const std::string& base_model_name,
+                       const std::map<std::string, std::string>& metadata = {});
 
 // Reads a PEFT LoRA adapter directory: its config, and adapters attached to `m` with the
 // file's A and B (FormatError naming the file for a missing key or a wrong shape, ConfigError

@@ -16,7 +16,8 @@ constexpr const char* kUsage =
     "\n"
     "commands:\n"
     "  demo      train a small byte-level transformer on bundled text (end-to-end check)\n"
-    "  train     fine-tune a model (LoRA or full) as a recipe says; --resume continues\n"
+    "  curate    filter, deduplicate, redact and balance a JSONL dataset; report + manifest\n"
+    "  train     fine-tune a model (LoRA or full) on curated data; --resume continues\n"
     "  inspect   architecture, parameter count, dtypes and memory of a model directory\n"
     "  logits    logits of a token sequence, written as a float32 .npy file\n"
     "  eval      mean next-token loss and perplexity of a JSONL dataset\n"
@@ -39,6 +40,7 @@ int main(int argc, char** argv) {
         {"generate", train::run_generate},
         {"inspect", train::run_inspect},
         {"tokenize", train::run_tokenize},
+        {"curate", train::run_curate},
         {"tokenizer-train", train::run_tokenizer_train},
         {"chat-template", train::run_chat_template},
         {"train", train::run_train},

@@ -8,9 +8,12 @@
 // relative to the working directory, as given.
 #pragma once
 
+#include "data/curate/config.h"
+
 #include <array>
 #include <cstdint>
 #include <map>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
 
@@ -105,18 +108,34 @@ struct Recipe {
         bool operator==(const LogSection&) const = default;
     } log;
 
+    // [curate]: the settings of `slimtune curate` (train/curate_keys.cpp); training ignores
+    // them.
+    data::curate::CurateConfig curate;
+
     // The resolved recipe as INI text (every key, one section each): what `--print-config`
     // shows and what checkpoints and output_dir/recipe.ini store. Parsing it back gives an
     // equal Recipe (but for `source`).
-    std::string to_ini() const;
+    // `only_section` (e.g. "curate") limits it to one section.
+    std::string to_ini(const std::string& only_section = "") const;
 
-    bool operator==(const Recipe&) const = default;
+    // Equal source and equal values of every key.
+    bool operator==(const Recipe&) const;
 };
+
+// What a recipe is loaded for: training needs model.path and data.train; curation reads the
+// [curate] section and ignores the training keys' requirements.
+enum class RecipeUse { train, curate };
 
 // Reads `path` and applies `overrides` ("--section.key value" or "--section.key=value" tokens,
 // which win over the file), then checks ranges, exclusive keys and that model.path,
 // data.train, data.validation and lora.init exist.
-Recipe load_recipe(const std::string& path, const std::vector<std::string>& overrides = {});
+// For RecipeUse::curate, `path` may be "" (the defaults plus the overrides).
+Recipe load_recipe(const std::string& path,
+                   const std::vector<std::string>& overrides = {},
+                   RecipeUse use = RecipeUse::train);
+
+// Every curate.* key with its value as text: what the curation report and manifest record.
+nlohmann::json curate_settings(const Recipe& r);
 
 // One line per key: "section.key = default  # type range: what it does".
 std::vector<std::string> recipe_keys();

@@ -2,6 +2,7 @@
 
 #include "common/atomic_file.h"
 #include "common/error.h"
+#include "data/curate/manifest.h"
 #include "data/examples.h"
 #include "model/io/save_model.h"
 #include "train/checkpoint_h5.h"
@@ -93,6 +94,31 @@ RunResult run_training(const RunConfig& c, bool resume, std::ostream& progress) 
         omp_set_num_threads(c.threads);
     if (c.output_dir.empty())
         throw ConfigError("train.output_dir is empty");
+    // The curation gate, before anything is written.
+    std::string manifest_sha256;
+    json provenance = json::object();
+    if (c.require_curated) {
+        const data::curate::CuratedData d = data::curate::verify_curated(c.train_file, c.manifest);
+        manifest_sha256 = d.manifest_sha256;
+        json stages = json::array();
+        for (const json& st : d.manifest.value("stages", json::array()))
+            if (st.is_object())
+                stages.push_back({{"name", st.value("name", "")},
+                                  {"enabled", st.value("enabled", false)},
+                                  {"dropped", st.value("dropped", 0)},
+                                  {"modified", st.value("modified", 0)},
+                                  {"added", st.value("added", 0)}});
+        provenance["dataset"] = {
+            {"train_file", c.train_file},
+            {"manifest", d.manifest_path},
+            {"manifest_sha256", d.manifest_sha256},
+            {"curated_sha256", d.manifest["outputs"]["curated.jsonl"].value("sha256", "")},
+            {"documents_in", d.manifest.value("counts", json::object()).value("documents_in", 0)},
+            {"documents_out", d.manifest.value("counts", json::object()).value("documents_out", 0)},
+            {"curated_by", d.manifest.value("slimtune_version", "")},
+            {"stages", stages}};
+    }
+    provenance["base_model"] = c.model_path;
     std::error_code ec;
     fs::create_directories(c.output_dir, ec);
     if (ec)
@@ -196,6 +222,15 @@ RunResult run_training(const RunConfig& c, bool resume, std::ostream& progress) 
         if (!latest)
             throw ConfigError(c.output_dir + ": no checkpoint to resume from");
         const TrainCheckpoint ck = read_train_checkpoint(*latest);
+        if (ck.dataset_manifest_sha256 != manifest_sha256)
+            throw ConfigError(*latest + ": was trained on the dataset of manifest " +
+                              (ck.dataset_manifest_sha256.empty()
+                                   ? std::string("(none)")
+                                   : ck.dataset_manifest_sha256.substr(0, 12) + "...") +
+                              ", but " + c.train_file + " now comes with " +
+                              (manifest_sha256.empty() ? std::string("(none)")
+                                                       : manifest_sha256.substr(0, 12) + "...") +
+                              "; resume needs the same curated data");
         for (const optim::ParamRef& p : trainer.params()) {
             const auto it = std::find_if(ck.tensors.begin(), ck.tensors.end(),
                                          [&](const NamedArray& a) { return a.name == p.name; });
@@ -242,7 +277,7 @@ RunResult run_training(const RunConfig& c, bool resume, std::ostream& progress) 
         ck.rng_state = {trainer.dropout_rng().seed, trainer.dropout_rng().offset};
         ck.data_cursor = {epoch, cursor};
         ck.recipe = c.recipe_text;
-        ck.dataset_manifest_sha256 = c.dataset_manifest_sha256;
+        ck.dataset_manifest_sha256 = manifest_sha256;
         ck.slimtune_version = SLIMTUNE_VERSION_STRING;
         for (const optim::ParamRef& p : trainer.params())
             ck.tensors.push_back(
@@ -338,13 +373,23 @@ RunResult run_training(const RunConfig& c, bool resume, std::ostream& progress) 
     result.steps = trainer.steps_done();
     result.eval_loss = run_eval();
     save("done");
+    // Provenance travels with the result: in the safetensors header and beside it.
+    const std::map<std::string, std::string> metadata{
+        {"slimtune.dataset_manifest_sha256", manifest_sha256}};
     if (trainer.config().mode == "lora") {
         result.output = (fs::path(c.output_dir) / "adapter").string();
-        save_peft_adapter(model, lora_cfg, result.output, c.model_path);
+        save_peft_adapter(model, lora_cfg, result.output, c.model_path, metadata);
     } else {
         result.output = (fs::path(c.output_dir) / "model").string();
-        io::save_hf_model(model, c.model_path, result.output);
+        io::save_hf_model(model, c.model_path, result.output, metadata);
     }
+    provenance["train"] = {{"steps", result.steps},
+                           {"last_loss", result.last_loss},
+                           {"eval_loss", result.eval_loss ? json(*result.eval_loss) : json()},
+                           {"mode", trainer.config().mode}};
+    provenance["recipe"] = c.recipe_text;
+    write_file_atomic((fs::path(result.output) / "slimtune_provenance.json").string(),
+                      [&](std::ostream& os) { os << provenance.dump(2) << "\n"; });
     progress << "wrote " << result.output << "\n";
     return result;
 }

@@ -43,7 +43,10 @@ struct RunConfig {
     // run to the end. For time-boxed runs continued later with resume.
     int64_t stop_after = 0;
     std::string recipe_text; // the resolved recipe, stored with every checkpoint
-    std::string dataset_manifest_sha256;
+    // The curation gate: train_file must be vouched for by a curation manifest (`manifest`,
+    // or manifest.json beside it). Only library callers (tests on hand-made data) turn it off.
+    std::string manifest;
+    bool require_curated = true;
 };
 
 struct RunResult {

@@ -9,7 +9,10 @@ namespace slimtune::io {
 
 namespace fs = std::filesystem;
 
-void save_hf_model(Model& m, const std::string& source_dir, const std::string& out_dir) {
+void save_hf_model(Model& m,
+                   const std::string& source_dir,
+                   const std::string& out_dir,
+                   const std::map<std::string, std::string>& metadata) {
     std::error_code ec;
     fs::create_directories(out_dir, ec);
     if (ec)
@@ -40,7 +43,7 @@ void save_hf_model(Model& m, const std::string& source_dir, const std::string& o
                            {reinterpret_cast<const uint8_t*>(data),
                             static_cast<size_t>(t.numel()) * sizeof(float)}});
     }
-    write_safetensors((fs::path(out_dir) / "model.safetensors").string(), tensors);
+    write_safetensors((fs::path(out_dir) / "model.safetensors").string(), tensors, metadata);
     for (const char* name :
          {"config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json",
           "special_tokens_map.json", "chat_template.jinja", "vocab.json", "merges.txt"}) {

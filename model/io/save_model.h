@@ -6,12 +6,17 @@
 
 #include "model/transformer.h"
 
+#include <map>
 #include <string>
 
 namespace slimtune::io {
 
 // Every write is atomic; `out_dir` is created. Throws ConfigError for a 16-bit frozen weight
 // (load with float32 weights) and Error when a file cannot be written.
-void save_hf_model(Model& m, const std::string& source_dir, const std::string& out_dir);
+// `metadata` goes into the safetensors header (provenance: the dataset manifest hash).
+void save_hf_model(Model& m,
+                   const std::string& source_dir,
+                   const std::string& out_dir,
+                   const std::map<std::string, std::string>& metadata = {});
 
 } // namespace slimtune::io

@@ -374,7 +374,9 @@ min_lr_ratio = 0.05
 TEST_CASE("recipe: key list and outputs", "[recipe]") {
     Fixture fx;
     const auto keys = train::recipe_keys();
-    CHECK(keys.size() == 50);
+    CHECK(keys.size() == 121); // 50 training keys + 71 curate keys
+    CHECK(std::count_if(keys.begin(), keys.end(),
+                        [](const std::string& k) { return k.rfind("curate.", 0) == 0; }) == 71);
     const Recipe r = load_recipe(fx.write("x.ini", "[checkpoint]\nkeep = 3\n"), {});
     const std::string ini = r.to_ini();
     for (const auto& line : keys) {
@@ -406,4 +408,41 @@ TEST_CASE("recipe: key list and outputs", "[recipe]") {
     CHECK_THAT(out, Contains("runs/x/metrics.jsonl") && Contains("runs/x/checkpoints/step-N.h5") &&
                         Contains("newest 3") && Contains("runs/x/adapter/adapter_config.json") &&
                         Contains("adapter_model.safetensors") && Contains("runs/x/recipe.ini"));
+}
+
+TEST_CASE("recipe: the [curate] section, alone or in a training recipe", "[recipe]") {
+    Fixture fx;
+    // A curate-only recipe needs no model or data; overrides win.
+    const Recipe r = load_recipe(fx.write("c.ini", "[curate]\nquality.min_words = 5\n"
+                                                   "repetition.top_ngram_max = 2=0.3,3=0.25\n"
+                                                   "bias.skew_pairs = male:female,old:young\n"
+                                                   "pii.extra = EMPLOYEE=EMP-[0-9]{6}\n"),
+                                 {"--curate.dedup.bands", "20"}, train::RecipeUse::curate);
+    CHECK(r.curate.quality.min_words == 5);
+    CHECK(r.curate.repetition.top_ngram_max ==
+          std::vector<std::pair<int, double>>{{2, 0.3}, {3, 0.25}});
+    CHECK(r.curate.bias.skew_pairs.size() == 2);
+    REQUIRE(r.curate.pii.detect.extra.size() == 1);
+    CHECK(r.curate.pii.detect.extra[0].regex == "EMP-[0-9]{6}");
+    CHECK(r.curate.dedup.minhash.bands == 20);
+    // No recipe file: the defaults and the overrides.
+    const Recipe d = load_recipe("", {"--curate.pii.policy=drop"}, train::RecipeUse::curate);
+    CHECK(d.curate.pii.policy == "drop");
+    CHECK(d.curate.quality.min_words == 50);
+    // The section prints and reads back.
+    const std::string ini = r.to_ini("curate");
+    CHECK_THAT(ini,
+               Contains("[curate]") && Contains("quality.min_words = 5") && !Contains("[model]"));
+    CHECK(load_recipe(fx.write("back.ini", ini), {}, train::RecipeUse::curate)
+              .curate.bias.skew_pairs == r.curate.bias.skew_pairs);
+    CHECK(train::curate_settings(r)["curate.dedup.bands"] == "20");
+    // Bad values name the key.
+    CHECK_THROWS_WITH(
+        load_recipe("", {"--curate.repetition.top_ngram_max", "2=1.5"}, train::RecipeUse::curate),
+        Contains("curate.repetition.top_ngram_max") && Contains("out of range"));
+    CHECK_THROWS_WITH(
+        load_recipe("", {"--curate.bias.skew_pairs", "male"}, train::RecipeUse::curate),
+        Contains("group_a:group_b"));
+    CHECK_THROWS_WITH(load_recipe("", {"--curate.quality.min_wrds", "3"}, train::RecipeUse::curate),
+                      Contains("did you mean 'curate.quality.min_words'"));
 }

@@ -2,6 +2,7 @@
 // to an uninterrupted one, a run writes its metrics, checkpoints and PEFT adapter, and a
 // non-finite loss stops it with a clear error.
 #include "common/error.h"
+#include "data/curate/pipeline.h"
 #include "model/io/safetensors.h"
 #include "tests/test_util.h"
 #include "train/run.h"
@@ -130,10 +131,15 @@ TEST_CASE("20 steps straight equal 10 + resume + 10, bit for bit", "[train][resu
             out << json{{"input_ids", ids}}.dump() << "\n";
         }
     }
+    // Through the gate: curated (pre-tokenized records pass exact dedup, length and manifest).
+    data::curate::CurateConfig curate;
+    curate.threads = 1;
+    const auto curated = data::curate::curate_files({data_file}, dir.file("curated"), curate);
+    REQUIRE(curated.documents_out == 40);
     auto config = [&](const std::string& out) {
         train::RunConfig c;
         c.model_path = kModels + "llama_gqa";
-        c.train_file = data_file;
+        c.train_file = dir.file("curated") + "/curated.jsonl";
         c.validation_split = 0.1;
         c.trainer = lora_config();
         c.trainer.lora.dropout = 0.1; // dropout draws from the RNG that a resume must restore

@@ -44,6 +44,7 @@ RunConfig run_config_of(const Recipe& r) {
     c.train_on_all = r.data.train_on == "all";
     c.skip_bad_lines = r.data.on_bad_line == "skip";
     c.drop_overlong = r.data.overlong == "drop";
+    c.manifest = r.data.manifest;
     c.chat_template = r.data.chat_template;
     c.lora_init = r.lora.init;
     TrainerConfig& t = c.trainer;
