@@ -1,8 +1,12 @@
-// `slimtune demo`: trains a small byte-level transformer on the bundled corpus, end to end on
+// `slimtune demo`: the pipeline end to end on bundled data. It curates the bundled corpus (with
+// a planted duplicate, PII and a malformed line that curation must catch), checks the manifest
+// as training does, and trains a small byte-level transformer on the curated text, end to end on
 // the autograd, ops and kernels (embedding, blocks, final norm, tied head through the fused
 // linear cross-entropy). It is the path that exists until checkpoints, tokenizers and recipes
 // arrive; its optimizer is a plain Adam kept local on purpose (optim/ brings the real one).
 #include "common/error.h"
+#include "data/curate/manifest.h"
+#include "data/curate/pipeline.h"
 #include "model/autograd.h"
 #include "model/block.h"
 #include "model/kernels/gemm.h"
@@ -15,8 +19,12 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <omp.h>
+#include <unistd.h>
 
 namespace slimtune::train {
 
@@ -68,12 +76,75 @@ struct DemoAdam {
     }
 };
 
+// Curates the bundled corpus into `dir` and returns the curated text. One document per
+// paragraph, plus what a real export from a records system carries: a paragraph repeated with
+// different case and spacing, a contact paragraph with an e-mail address and a phone number,
+// and a truncated line.
+std::string curated_demo_text(const std::filesystem::path& dir) {
+    namespace fs = std::filesystem;
+    using nlohmann::json;
+    fs::create_directories(dir);
+    const fs::path raw = dir / "raw.jsonl";
+    {
+        std::ofstream out(raw);
+        std::string first;
+        const std::string corpus = kDemoCorpus;
+        for (std::size_t at = 0, end; at < corpus.size(); at = end + 1) {
+            end = corpus.find('\n', at);
+            const std::string para = corpus.substr(at, end - at);
+            out << json{{"text", para}}.dump() << "\n";
+            if (first.empty())
+                first = para;
+        }
+        std::string again = first; // lower case, doubled spaces: the same text once simplified
+        again[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(again[0])));
+        for (std::size_t sp = again.find(". "); sp != std::string::npos;
+             sp = again.find(". ", sp + 3))
+            again.insert(sp + 1, " ");
+        out << json{{"text", again}}.dump() << "\n"
+            << json{{"text", "Requests for a copy of a record are answered within thirty days. "
+                             "The request should give the name of the patient, the date of "
+                             "the visit and the name of the ward, and say which part of the "
+                             "record is needed and why. Write to records.office@example.org "
+                             "or call the records office on +44 20 7946 0958 on any weekday "
+                             "morning, and keep the reference number that the office gives."}}
+                   .dump()
+            << "\n"
+            << "{\"text\": \"The night shift hands over at\n";
+    }
+    data::curate::CurateConfig cfg;
+    cfg.on_bad_line = "skip";
+    cfg.quality.min_words = 20; // paragraphs, not web pages
+    const data::curate::CurateSummary s =
+        data::curate::curate_files({raw.string()}, (dir / "curated").string(), cfg);
+    const auto curated = (dir / "curated" / "curated.jsonl").string();
+    const data::curate::CuratedData gate = data::curate::verify_curated(curated);
+    int64_t pii = 0;
+    for (const auto& [type, n] : s.pii_by_type)
+        pii += n;
+    int64_t dups = 0;
+    for (const auto& st : s.stages)
+        if (st.name == "exact_dedup" || st.name == "near_dedup")
+            dups += st.dropped;
+    std::printf("curate: %lld documents in, %lld kept; %lld duplicate, %lld malformed line "
+                "skipped, %lld PII spans redacted; manifest %.12s...\n",
+                static_cast<long long>(s.documents_in), static_cast<long long>(s.documents_out),
+                static_cast<long long>(dups), static_cast<long long>(s.bad_lines),
+                static_cast<long long>(pii), gate.manifest_sha256.c_str());
+    std::string text;
+    std::ifstream in(curated);
+    for (std::string line; std::getline(in, line);)
+        text += json::parse(line).at("text").get<std::string>() + "\n";
+    return text;
+}
+
 } // namespace
 
 int run_demo(const std::vector<std::string>& args) {
     int64_t steps = 0, batch = 0, seq = 0, layers = 0, hidden = 0;
     int threads = 0;
     uint64_t seed = 0;
+    std::string out_dir;
     float lr = 0;
     po::options_description opts("slimtune demo: train a small byte-level model on bundled text");
     opts.add_options()("help,h", "show this help")("steps", po::value(&steps)->default_value(300),
@@ -84,7 +155,10 @@ int run_demo(const std::vector<std::string>& args) {
         "hidden", po::value(&hidden)->default_value(64), "model width (a multiple of 16)")(
         "lr", po::value(&lr)->default_value(3e-3f), "Adam learning rate")(
         "seed", po::value(&seed)->default_value(1234), "random seed (init and batches)")(
-        "threads", po::value(&threads)->default_value(0), "OpenMP threads (0: OMP_NUM_THREADS)");
+        "threads", po::value(&threads)->default_value(0), "OpenMP threads (0: OMP_NUM_THREADS)")(
+        "out", po::value(&out_dir),
+        "keep the curation outputs (curated.jsonl, report.md, manifest.json ...) in this "
+        "directory (default: a temporary one, removed)");
     po::variables_map vm;
     po::store(po::command_line_parser(args).options(opts).run(), vm);
     if (vm.count("help")) {
@@ -99,7 +173,20 @@ int run_demo(const std::vector<std::string>& args) {
     if (threads > 0)
         omp_set_num_threads(threads);
 
-    const std::string corpus = kDemoCorpus;
+    const bool keep = !out_dir.empty();
+    const std::filesystem::path dir = keep ? std::filesystem::path(out_dir)
+                                           : std::filesystem::temp_directory_path() /
+                                                 ("slimtune-demo-" + std::to_string(::getpid()));
+    std::string corpus;
+    try {
+        corpus = curated_demo_text(dir);
+    } catch (...) {
+        if (!keep)
+            std::filesystem::remove_all(dir);
+        throw;
+    }
+    if (!keep)
+        std::filesystem::remove_all(dir);
     const int64_t n_bytes = static_cast<int64_t>(corpus.size());
     if (seq + 1 >= n_bytes)
         throw ConfigError("--seq must be below " + std::to_string(n_bytes - 1));
