@@ -1,6 +1,7 @@
 // The commands that run a Hugging Face model: logits, eval, generate, inspect.
 #include "common/error.h"
 #include "data/chat_template.h"
+#include "data/examples.h"
 #include "data/tokenizer/tokenizer.h"
 #include "model/autograd.h"
 #include "model/generate.h"
@@ -14,6 +15,7 @@
 #include <boost/program_options.hpp>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -105,14 +107,18 @@ int run_logits(const std::vector<std::string>& args) {
 }
 
 int run_eval(const std::vector<std::string>& args) {
-    std::string model_dir, data, weights, tokenizer_path;
+    std::string model_dir, data, weights, tokenizer_path, format, chat_template;
     int threads = 0;
     po::options_description opts(
         "slimtune eval: mean next-token loss and perplexity of a JSONL dataset");
     opts.add_options()("model", po::value(&model_dir)->required(), "Hugging Face model directory")(
         "data", po::value(&data)->required(),
-        "JSONL file, one example per line: {\"input_ids\": [...]} with optional \"labels\" "
-        "(-100 = not scored), or {\"text\": \"...\"} (tokenized, every token scored)")(
+        "JSONL examples in any training format (docs/curation.md): scored where training "
+        "learns (completions, assistant turns; labels -100 are not scored)")(
+        "format", po::value(&format)->default_value("auto"),
+        "record format: auto, text, prompt_completion, alpaca, messages, sharegpt, tokens")(
+        "chat-template", po::value(&chat_template),
+        "for chat records: chatml, qwen3, llama3, gemma, llama2 or alpaca (default: detected)")(
         "tokenizer", po::value(&tokenizer_path),
         "tokenizer for text examples (default: the model directory's)")(
         "weights", po::value(&weights)->default_value("float32"), kWeightsHelp)(
@@ -122,66 +128,37 @@ int run_eval(const std::vector<std::string>& args) {
         return 0;
     set_threads(threads);
     const Model m = load_for_inference(model_dir, weights);
-    std::ifstream in(data);
-    if (!in)
-        throw ConfigError(data + ": cannot open");
-    NoGradGuard no_grad;
-    std::unique_ptr<data::Tokenizer> tok; // loaded at the first text example
-    double loss_sum = 0;
-    int64_t tokens = 0, examples = 0, line_no = 0;
-    std::string line;
-    while (std::getline(in, line)) {
-        ++line_no;
-        const std::string where = data + ":" + std::to_string(line_no);
-        if (line.find_first_not_of(" \t\r") == std::string::npos)
-            continue;
-        json j;
+    // The same reading as training (data/examples.h); the tokenizer only when there is one.
+    std::unique_ptr<data::Tokenizer> tok;
+    std::error_code ec;
+    namespace fs = std::filesystem;
+    if (!tokenizer_path.empty() || fs::exists(fs::path(model_dir) / "tokenizer.json", ec) ||
+        fs::exists(fs::path(model_dir) / "vocab.json", ec))
+        tok = std::make_unique<data::Tokenizer>(load_tokenizer_for(model_dir, tokenizer_path));
+    data::ExampleOptions eo{.record = {.format = data::parse_dataset_format(format)},
+                            .tokenizer = tok.get(),
+                            .vocab_size = m.cfg.vocab_size};
+    if (tok && !chat_template.empty())
+        eo.chat_template = data::chat_template_by_name(chat_template, tok->config());
+    else if (tok && !tok->config().chat_template.empty())
         try {
-            j = json::parse(line);
-        } catch (const json::parse_error& e) {
-            throw FormatError(where + ": not valid JSON (" + std::string(e.what()) + ")");
+            eo.chat_template = data::detect_chat_template(tok->config(), tok->source());
+        } catch (const ConfigError&) {
+            // Only chat records need it; they report the missing template themselves.
         }
-        if (!j.is_object())
-            throw FormatError(where + ": expected a JSON object");
-        if (!j.contains("input_ids")) {
-            if (!j.contains("text"))
-                throw FormatError(where + ": expected a field 'input_ids' or 'text'");
-            if (!j["text"].is_string())
-                throw FormatError(where + ": field 'text' must be a string");
-            if (!tok)
-                tok = std::make_unique<data::Tokenizer>(
-                    load_tokenizer_for(model_dir, tokenizer_path));
-            json ids = tok->encode(j["text"].get<std::string>(), true);
-            j["input_ids"] = std::move(ids);
-        }
-        auto int_list = [&](const char* field, int64_t lo) {
-            const json& a = j.at(field);
-            if (!a.is_array())
-                throw FormatError(where + ": field '" + field + "' must be a list of integers");
-            std::vector<int32_t> r;
-            for (const json& e : a) {
-                if (!e.is_number_integer() || e.get<int64_t>() < lo ||
-                    e.get<int64_t>() >= m.cfg.vocab_size)
-                    throw FormatError(where + ": field '" + field + "' holds " + e.dump() +
-                                      ", not a token id in [0, " +
-                                      std::to_string(m.cfg.vocab_size) + ")" +
-                                      (lo < 0 ? " or -100" : ""));
-                if (e.get<int64_t>() < 0 && e.get<int64_t>() != kernels::kIgnoreIndex)
-                    throw FormatError(where + ": field '" + field + "' holds " + e.dump());
-                r.push_back(e.get<int32_t>());
-            }
-            return r;
-        };
-        const std::vector<int32_t> ids = int_list("input_ids", 0);
-        std::vector<int32_t> labels = j.contains("labels") ? int_list("labels", -100) : ids;
-        if (labels.size() != ids.size())
-            throw FormatError(where + ": 'labels' has " + std::to_string(labels.size()) +
-                              " entries for " + std::to_string(ids.size()) + " input_ids");
+    NoGradGuard no_grad;
+    double loss_sum = 0;
+    int64_t tokens = 0, examples = 0, index = 0;
+    data::for_each_token_example(data, eo, [&](data::TokenExample&& e) {
+        ++index;
+        const std::vector<int32_t>& ids = e.ids;
+        const std::vector<int32_t>& labels = e.labels.empty() ? e.ids : e.labels;
         const int64_t T = static_cast<int64_t>(ids.size());
         if (T < 2)
-            continue; // nothing to predict
+            return; // nothing to predict
         if (m.cfg.family == Family::Gpt2 && T > m.cfg.max_positions)
-            throw FormatError(where + ": " + std::to_string(T) + " tokens exceed the model's " +
+            throw FormatError(data + ": example " + std::to_string(index) + " has " +
+                              std::to_string(T) + " tokens, beyond the model's " +
                               std::to_string(m.cfg.max_positions) + " positions");
         // Position t predicts token t + 1.
         std::vector<int32_t> targets(labels.begin() + 1, labels.end());
@@ -189,14 +166,14 @@ int run_eval(const std::vector<std::string>& args) {
         const int64_t counted = std::count_if(targets.begin(), targets.end(),
                                               [](int32_t t) { return t != kernels::kIgnoreIndex; });
         if (counted == 0)
-            continue;
+            return;
         const std::vector<int32_t> pos = iota_positions(T);
         Tensor h = model_hidden(m, ids, {.batch = 1, .seq = T, .positions = pos, .doc_ids = {}});
         loss_sum +=
             static_cast<double>(model_loss(m, h, targets).item()) * static_cast<double>(counted);
         tokens += counted;
         ++examples;
-    }
+    });
     if (tokens == 0)
         throw ConfigError(data + ": no example with a token to predict");
     const double loss = loss_sum / static_cast<double>(tokens);
