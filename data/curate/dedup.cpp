@@ -1,6 +1,7 @@
 #include "data/curate/dedup.h"
 
 #include "common/error.h"
+#include "data/tokenizer/normalizer.h"
 #include "data/tokenizer/utf8.h"
 
 #include <algorithm>
@@ -81,65 +82,6 @@ std::size_t number_end(std::string_view s, std::size_t i) {
         return i;
     const std::size_t end = digits_end(s, after_sep);
     return end > after_sep ? end : i;
-}
-
-// Unicode's Cased and Case_Ignorable properties, as far as utf8proc exposes them: cased letters
-// plus anything with a case mapping; Mn/Me/Cf/Lm/Sk plus the Word_Break MidLetter, MidNumLet and
-// Single_Quote characters.
-bool is_cased(char32_t cp) {
-    const auto c = static_cast<utf8proc_int32_t>(cp);
-    const auto cat = utf8proc_category(c);
-    return cat == UTF8PROC_CATEGORY_LU || cat == UTF8PROC_CATEGORY_LL ||
-           cat == UTF8PROC_CATEGORY_LT || utf8proc_tolower(c) != c || utf8proc_toupper(c) != c;
-}
-
-bool is_case_ignorable(char32_t cp) {
-    switch (utf8proc_category(static_cast<utf8proc_int32_t>(cp))) {
-    case UTF8PROC_CATEGORY_MN:
-    case UTF8PROC_CATEGORY_ME:
-    case UTF8PROC_CATEGORY_CF:
-    case UTF8PROC_CATEGORY_LM:
-    case UTF8PROC_CATEGORY_SK:
-        return true;
-    default:
-        break;
-    }
-    constexpr std::array<char32_t, 16> mid = {0x27,   0x2E,   0x3A,   0xB7,   0x387,  0x5F4,
-                                              0x2018, 0x2019, 0x2024, 0x2027, 0xFE13, 0xFE52,
-                                              0xFE55, 0xFF07, 0xFF0E, 0xFF1A};
-    return std::find(mid.begin(), mid.end(), cp) != mid.end();
-}
-
-// Start of the code point that ends just before byte `i` (valid UTF-8, i > 0).
-std::size_t previous_start(std::string_view s, std::size_t i) {
-    do
-        --i;
-    while (i > 0 && (static_cast<unsigned char>(s[i]) & 0xC0) == 0x80);
-    return i;
-}
-
-// Unicode's Final_Sigma condition for the capital sigma occupying bytes [begin, end) of `s`:
-// a cased letter before it and none after it, skipping case-ignorable characters both ways.
-bool is_final_sigma(std::string_view s, std::size_t begin, std::size_t end) {
-    bool cased_before = false;
-    for (std::size_t i = begin; i > 0;) {
-        i = previous_start(s, i);
-        std::size_t next = i;
-        const char32_t cp = next_code_point(s, next);
-        if (is_case_ignorable(cp))
-            continue;
-        cased_before = is_cased(cp);
-        break;
-    }
-    if (!cased_before)
-        return false;
-    for (std::size_t i = end; i < s.size();) {
-        const char32_t cp = next_code_point(s, i);
-        if (is_case_ignorable(cp))
-            continue;
-        return !is_cased(cp);
-    }
-    return true;
 }
 
 // Appends code points to the simplified text, turning separators into single spaces.

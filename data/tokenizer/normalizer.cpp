@@ -5,6 +5,8 @@
 #include "data/tokenizer/regex.h"
 #include "data/tokenizer/utf8.h"
 
+#include <algorithm>
+#include <array>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <utf8proc.h>
@@ -49,12 +51,14 @@ std::string unicode_normalize(std::string_view text, UnicodeForm form) {
 
 namespace {
 
+// Unicode's Cased and Case_Ignorable properties, as far as utf8proc exposes them: cased letters
+// plus anything with a case mapping; Mn/Me/Cf/Lm/Sk plus the Word_Break MidLetter, MidNumLet and
+// Single_Quote characters.
 bool is_cased(char32_t cp) {
-    const auto cat = utf8proc_category(static_cast<utf8proc_int32_t>(cp));
-    if (cat == UTF8PROC_CATEGORY_LU || cat == UTF8PROC_CATEGORY_LL || cat == UTF8PROC_CATEGORY_LT)
-        return true;
     const auto c = static_cast<utf8proc_int32_t>(cp);
-    return utf8proc_tolower(c) != c || utf8proc_toupper(c) != c;
+    const auto cat = utf8proc_category(c);
+    return cat == UTF8PROC_CATEGORY_LU || cat == UTF8PROC_CATEGORY_LL ||
+           cat == UTF8PROC_CATEGORY_LT || utf8proc_tolower(c) != c || utf8proc_toupper(c) != c;
 }
 
 bool is_case_ignorable(char32_t cp) {
@@ -68,66 +72,59 @@ bool is_case_ignorable(char32_t cp) {
     default:
         break;
     }
-    // Word_Break MidLetter / MidNumLet / Single_Quote.
-    switch (cp) {
-    case 0x27:
-    case 0x2E:
-    case 0x3A:
-    case 0xB7:
-    case 0x387:
-    case 0x5F4:
-    case 0x2018:
-    case 0x2019:
-    case 0x2024:
-    case 0x2027:
-    case 0xFE13:
-    case 0xFE52:
-    case 0xFE55:
-    case 0xFF07:
-    case 0xFF0E:
-    case 0xFF1A:
-        return true;
-    default:
-        return false;
-    }
+    constexpr std::array<char32_t, 16> mid = {0x27,   0x2E,   0x3A,   0xB7,   0x387,  0x5F4,
+                                              0x2018, 0x2019, 0x2024, 0x2027, 0xFE13, 0xFE52,
+                                              0xFE55, 0xFF07, 0xFF0E, 0xFF1A};
+    return std::find(mid.begin(), mid.end(), cp) != mid.end();
 }
 
-// Unicode's Final_Sigma condition for the capital sigma at index i of `cps`.
-bool final_sigma(const std::vector<char32_t>& cps, std::size_t i) {
-    std::size_t j = i;
-    bool before = false;
-    while (j > 0) {
-        --j;
-        if (is_case_ignorable(cps[j]))
+// Start of the code point that ends just before byte `i` (valid UTF-8, i > 0).
+std::size_t previous_start(std::string_view s, std::size_t i) {
+    do
+        --i;
+    while (i > 0 && (static_cast<unsigned char>(s[i]) & 0xC0) == 0x80);
+    return i;
+}
+
+bool final_sigma_at(std::string_view s, std::size_t begin, std::size_t end) {
+    bool cased_before = false;
+    for (std::size_t i = begin; i > 0;) {
+        i = previous_start(s, i);
+        std::size_t next = i;
+        const char32_t cp = next_code_point(s, next);
+        if (is_case_ignorable(cp))
             continue;
-        before = is_cased(cps[j]);
+        cased_before = is_cased(cp);
         break;
     }
-    if (!before)
+    if (!cased_before)
         return false;
-    for (std::size_t k = i + 1; k < cps.size(); ++k) {
-        if (is_case_ignorable(cps[k]))
+    for (std::size_t i = end; i < s.size();) {
+        const char32_t cp = next_code_point(s, i);
+        if (is_case_ignorable(cp))
             continue;
-        return !is_cased(cps[k]);
+        return !is_cased(cp);
     }
     return true;
 }
 
 } // namespace
 
+bool is_final_sigma(std::string_view text, std::size_t begin, std::size_t end) {
+    return final_sigma_at(text, begin, end);
+}
+
 std::string to_lower(std::string_view text) {
-    std::vector<char32_t> cps;
-    for (std::size_t i = 0; i < text.size();)
-        cps.push_back(next_code_point(text, i));
     std::string out;
     out.reserve(text.size());
-    for (std::size_t i = 0; i < cps.size(); ++i) {
-        const char32_t cp = cps[i];
+    for (std::size_t i = 0; i < text.size();) {
+        const std::size_t begin = i;
+        const char32_t cp = next_code_point(text, i);
         if (cp == 0x130) { // İ lowercases to i + combining dot above
             append_utf8(out, 'i');
             append_utf8(out, 0x307);
         } else if (cp == 0x3A3) {
-            append_utf8(out, final_sigma(cps, i) ? 0x3C2 : 0x3C3);
+            append_utf8(out, final_sigma_at(text, begin, i) ? 0x3C2 : 0x3C3);
         } else {
             append_utf8(out,
                         static_cast<char32_t>(utf8proc_tolower(static_cast<utf8proc_int32_t>(cp))));

@@ -25,6 +25,9 @@ enum class UnicodeForm { NFC, NFD, NFKC, NFKD };
 std::string unicode_normalize(std::string_view text, UnicodeForm form);
 // Full lowercase mapping as JavaScript's toLowerCase (U+0130 and the final-sigma rule included).
 std::string to_lower(std::string_view text);
+// Unicode's Final_Sigma condition for the capital sigma at bytes [begin, end) of valid UTF-8
+// `text`: a cased letter before it and none after it, case-ignorable characters skipped.
+bool is_final_sigma(std::string_view text, std::size_t begin, std::size_t end);
 // Removes combining marks (general category M*), as StripAccents does after NFD.
 std::string strip_marks(std::string_view text);
 // JavaScript trim/trimStart/trimEnd semantics (is_js_whitespace).
