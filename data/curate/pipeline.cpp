@@ -237,6 +237,7 @@ void process_document(Doc& d, const Stages& s, ThreadTimes& times) {
         }
     }
     if (c.dedup.exact || c.dedup.near) {
+        // One fingerprint serves both dedup stages; its time goes to near_dedup when it is on.
         StageTimer t(times, c.dedup.near ? kNear : kExact, d.bytes);
         if (is_text) {
             d.fingerprint = s.minhash.fingerprint(d.text);
@@ -673,8 +674,8 @@ CurateSummary curate_files(const std::vector<std::string>& inputs,
         before.emplace(*stages.bias);
     // Per kept document, its (c_a, c_b) for each skew pair: what balancing decides on.
     std::vector<std::vector<std::array<int64_t, 2>>> pair_counts;
-    std::map<int64_t, std::string> source_of; // kept first occurrences named by duplicates
-    std::vector<std::string> kept_sources;    // index -> source, for duplicate_of
+    std::vector<std::string> kept_sources; // index -> source, for duplicate_of
+    auto last_progress = Clock::now();
     std::vector<ThreadTimes> times(static_cast<std::size_t>(omp_get_max_threads()));
 
     auto finish_chunk = [&](std::vector<Doc>& docs) {
@@ -746,7 +747,8 @@ CurateSummary curate_files(const std::vector<std::string>& inputs,
             const bool text = d.record && d.record->format != DatasetFormat::tokens;
             for (int st = 0; st <= reached; ++st)
                 if (sum.stages[static_cast<std::size_t>(st)].enabled &&
-                    (text || st == kRead || (d.record && (st == kLength || st == kExact))))
+                    (text || st == kRead || st == d.drop_stage ||
+                     (d.record && (st == kLength || st == kExact))))
                     ++sum.stages[static_cast<std::size_t>(st)].in;
             StageCounts* drop_at =
                 d.alive() ? nullptr : &sum.stages[static_cast<std::size_t>(d.drop_stage)];
@@ -794,10 +796,12 @@ CurateSummary curate_files(const std::vector<std::string>& inputs,
                 decision["changes"] = changes_json(d);
             (drop_at ? out.decisions : out.kept_decisions) << decision.dump() << "\n";
         }
-        if (run.progress)
+        if (run.progress && Clock::now() - last_progress > std::chrono::seconds(2)) {
+            last_progress = Clock::now();
             *run.progress << "curate: " << sum.documents_in << " documents read, "
                           << sum.documents_out << " kept\n"
                           << std::flush;
+        }
         docs.clear();
     };
 

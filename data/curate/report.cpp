@@ -78,7 +78,7 @@ json report_json(const CurateSummary& s, const json& settings) {
                           {"drop_reasons", st.drop_reasons},
                           {"changes", st.changes},
                           {"thread_seconds", st.seconds},
-                          {"mb_per_thread_second", st.seconds > 0 ? mb / st.seconds : 0.0},
+                          {"mb_per_thread_second", st.seconds > 0 ? json(mb / st.seconds) : json()},
                           {"settings", settings_of(st.name, settings)}});
     }
     const ToxicitySummary& t = s.toxicity;
@@ -158,7 +158,10 @@ std::string report_markdown(const json& r) {
         md << "| " << st.at("name").get<std::string>() << " | " << st.at("in") << " | "
            << st.at("kept") << " | " << st.at("modified") << " | " << st.at("dropped") << " | "
            << st.at("added") << " | " << reasons << " | "
-           << num(st.at("mb_per_thread_second").get<double>(), 1) << " |\n";
+           << (st.at("mb_per_thread_second").is_null()
+                   ? std::string("-")
+                   : num(st.at("mb_per_thread_second").get<double>(), 1))
+           << " |\n";
     }
 
     md << "\n## Settings\n\n| key | value |\n|---|---|\n";

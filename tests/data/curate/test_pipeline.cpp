@@ -264,3 +264,38 @@ TEST_CASE("curate: normalise stage", "[curate]") {
     CHECK_FALSE(normalize_text("clean text.", c).changed());
     CHECK_THROWS_AS(check_normalize_config({.unicode_form = "nfd"}), ConfigError);
 }
+
+TEST_CASE("curate: ill-formed UTF-8 repaired or dropped, and the stage tallies add up",
+          "[curate]") {
+    test::TempDir dir("curate_utf8");
+    const std::string raw = dir.file("raw.jsonl");
+    std::mt19937_64 rng(3);
+    {
+        std::ofstream out(raw, std::ios::binary);
+        out << json{{"text", clean_doc(rng)}}.dump() << "\n";
+        out << "{\"text\": \"" << clean_doc(rng) << " caf\xE9 \xFF\"}\n"; // Latin-1 bytes
+        out << json{{"text", clean_doc(rng)}}.dump() << "\n";
+    }
+    CurateConfig c;
+    const CurateSummary repaired = curate_files({raw}, dir.file("repair"), c);
+    CHECK(repaired.documents_out == 3);
+    CHECK(repaired.stages[1].name == "normalize");
+    CHECK(repaired.stages[1].modified == 1);
+    CHECK(repaired.stages[1].changes.at("invalid_utf8_repaired") == 1);
+    CHECK_THAT(read_jsonl(dir.file("repair/curated.jsonl"))[1].at("text").get<std::string>(),
+               Contains("caf\xEF\xBF\xBD \xEF\xBF\xBD"));
+    c.normalize.invalid_utf8 = "drop";
+    const CurateSummary dropped = curate_files({raw}, dir.file("drop"), c);
+    CHECK(dropped.documents_out == 2);
+    CHECK(dropped.stages[1].dropped == 1);
+    CHECK(dropped.stages[1].drop_reasons.at("invalid_utf8") == 1);
+    for (const StageCounts& st : dropped.stages) {
+        INFO(st.name);
+        CHECK(st.kept == st.in - st.dropped);
+        CHECK(st.kept >= 0);
+    }
+    const auto rejected = read_jsonl(dir.file("drop/rejected.jsonl"));
+    REQUIRE(rejected.size() == 1);
+    CHECK(rejected[0].at("stage") == "normalize");
+    CHECK(rejected[0].contains("line")); // the raw line, made valid for JSON
+}
