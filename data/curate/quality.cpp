@@ -2,32 +2,22 @@
 #include "data/curate/quality.h"
 
 #include "common/error.h"
+#include "data/curate/quality_internal.h"
 #include "data/tokenizer/utf8.h"
 
 #include <algorithm>
-#include <array>
 #include <bit>
 #include <cstring>
-#include <utf8proc.h>
 #include <xxhash.h>
 
 namespace slimtune::data::curate {
-namespace {
 
-constexpr std::size_t kNone = static_cast<std::size_t>(-1);
+using namespace quality_detail;
+
+namespace {
 
 // ---------------------------------------------------------------------------------------------
 // Code points and character classes
-
-// next_code_point with the ASCII case inlined: most text is ASCII and this is the hot loop.
-inline char32_t decode(std::string_view s, std::size_t& i) {
-    const auto b = static_cast<unsigned char>(s[i]);
-    if (b < 0x80) {
-        ++i;
-        return b;
-    }
-    return next_code_point(s, i);
-}
 
 // Byte offset of the code point that ends at byte `end` (end > 0).
 inline std::size_t prev_start(std::string_view s, std::size_t end) {
@@ -35,26 +25,6 @@ inline std::size_t prev_start(std::string_view s, std::size_t end) {
         --end;
     } while (end > 0 && (static_cast<unsigned char>(s[end]) & 0xC0) == 0x80);
     return end;
-}
-
-inline bool is_space(char32_t cp) {
-    if (cp < 0x80)
-        return (cp >= 0x09 && cp <= 0x0D) || (cp >= 0x1C && cp <= 0x20);
-    return cp == 0x85 || cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) ||
-           cp == 0x2028 || cp == 0x2029 || cp == 0x202F || cp == 0x205F || cp == 0x3000;
-}
-
-inline bool is_ascii_alnum(char32_t cp) {
-    return (cp >= '0' && cp <= '9') || ((cp | 0x20) >= 'a' && (cp | 0x20) <= 'z');
-}
-
-// General category P*, S* or C* (see quality.h).
-inline bool is_punct(char32_t cp) {
-    if (cp < 0x80)
-        return !is_ascii_alnum(cp) && cp != ' ';
-    const int c = utf8proc_category(static_cast<utf8proc_int32_t>(cp));
-    return c == UTF8PROC_CATEGORY_CN || (c >= UTF8PROC_CATEGORY_PC && c <= UTF8PROC_CATEGORY_SO) ||
-           c >= UTF8PROC_CATEGORY_CC;
 }
 
 inline bool is_letter_cp(char32_t cp) {
@@ -81,121 +51,6 @@ std::string_view rstrip(std::string_view s) {
         end = begin;
     }
     return s.substr(0, end);
-}
-
-// Unicode 14 Sentence_Terminal, as inclusive ranges (computed from PCRE2's \p{STerm} table).
-constexpr std::array<std::pair<char32_t, char32_t>, 76> kSentenceTerminalRanges{{
-    {0x0589, 0x0589},   {0x061D, 0x061F},   {0x06D4, 0x06D4},   {0x0700, 0x0702},
-    {0x07F9, 0x07F9},   {0x0837, 0x0837},   {0x0839, 0x0839},   {0x083D, 0x083E},
-    {0x0964, 0x0965},   {0x104A, 0x104B},   {0x1362, 0x1362},   {0x1367, 0x1368},
-    {0x166E, 0x166E},   {0x1735, 0x1736},   {0x1803, 0x1803},   {0x1809, 0x1809},
-    {0x1944, 0x1945},   {0x1AA8, 0x1AAB},   {0x1B5A, 0x1B5B},   {0x1B5E, 0x1B5F},
-    {0x1B7D, 0x1B7E},   {0x1C3B, 0x1C3C},   {0x1C7E, 0x1C7F},   {0x203C, 0x203D},
-    {0x2047, 0x2049},   {0x2E2E, 0x2E2E},   {0x2E3C, 0x2E3C},   {0x2E53, 0x2E54},
-    {0x3002, 0x3002},   {0xA4FF, 0xA4FF},   {0xA60E, 0xA60F},   {0xA6F3, 0xA6F3},
-    {0xA6F7, 0xA6F7},   {0xA876, 0xA877},   {0xA8CE, 0xA8CF},   {0xA92F, 0xA92F},
-    {0xA9C8, 0xA9C9},   {0xAA5D, 0xAA5F},   {0xAAF0, 0xAAF1},   {0xABEB, 0xABEB},
-    {0xFE52, 0xFE52},   {0xFE56, 0xFE57},   {0xFF01, 0xFF01},   {0xFF0E, 0xFF0E},
-    {0xFF1F, 0xFF1F},   {0xFF61, 0xFF61},   {0x10A56, 0x10A57}, {0x10F55, 0x10F59},
-    {0x10F86, 0x10F89}, {0x11047, 0x11048}, {0x110BE, 0x110C1}, {0x11141, 0x11143},
-    {0x111C5, 0x111C6}, {0x111CD, 0x111CD}, {0x111DE, 0x111DF}, {0x11238, 0x11239},
-    {0x1123B, 0x1123C}, {0x112A9, 0x112A9}, {0x1144B, 0x1144C}, {0x115C2, 0x115C3},
-    {0x115C9, 0x115D7}, {0x11641, 0x11642}, {0x1173C, 0x1173E}, {0x11944, 0x11944},
-    {0x11946, 0x11946}, {0x11A42, 0x11A43}, {0x11A9B, 0x11A9C}, {0x11C41, 0x11C42},
-    {0x11EF7, 0x11EF8}, {0x16A6E, 0x16A6F}, {0x16AF5, 0x16AF5}, {0x16B37, 0x16B38},
-    {0x16B44, 0x16B44}, {0x16E98, 0x16E98}, {0x1BC9F, 0x1BC9F}, {0x1DA88, 0x1DA88},
-}};
-
-// ---------------------------------------------------------------------------------------------
-// Tokens
-
-// End of the extended grapheme cluster starting at byte `i`; `first` gets its first code point.
-std::size_t cluster_end(std::string_view s, std::size_t i, char32_t& first) {
-    char32_t prev = decode(s, i);
-    first = prev;
-    utf8proc_int32_t state = 0;
-    while (i < s.size()) {
-        std::size_t after = i;
-        const char32_t next = decode(s, after);
-        // Between two ASCII code points there is always a break, except inside CR LF.
-        if (prev < 0x80 && next < 0x80 && prev != '\r')
-            break;
-        if (utf8proc_grapheme_break_stateful(static_cast<utf8proc_int32_t>(prev),
-                                             static_cast<utf8proc_int32_t>(next), &state))
-            break;
-        prev = next;
-        i = after;
-    }
-    return i;
-}
-
-// cluster_end with the common case inlined: an ASCII code point followed by ASCII (or nothing)
-// is a cluster of its own.
-inline std::size_t next_cluster(std::string_view s, std::size_t i, char32_t& first) {
-    const auto b = static_cast<unsigned char>(s[i]);
-    if (b < 0x80 && b != '\r' &&
-        (i + 1 == s.size() || static_cast<unsigned char>(s[i + 1]) < 0x80)) {
-        first = b;
-        return i + 1;
-    }
-    return cluster_end(s, i, first);
-}
-
-// Emits every cluster of `s` (all punctuation clusters) as a symbol token; runs of "." merge.
-template <class Emit> void emit_symbols(std::string_view s, Emit& emit) {
-    std::size_t i = 0;
-    while (i < s.size()) {
-        char32_t first = 0;
-        std::size_t end = next_cluster(s, i, first);
-        if (first == '.' && end == i + 1) {
-            while (end < s.size() && s[end] == '.') {
-                char32_t dot = 0;
-                const std::size_t dot_end = next_cluster(s, end, dot);
-                if (dot_end != end + 1)
-                    break; // a "." carrying a combining mark is a cluster of its own
-                end = dot_end;
-            }
-        }
-        emit(s.substr(i, end - i), true);
-        i = end;
-    }
-}
-
-// One whitespace-free piece: leading symbols, the core, trailing symbols.
-template <class Emit> void emit_piece(std::string_view piece, Emit& emit) {
-    std::size_t core_begin = kNone, core_end = 0;
-    for (std::size_t i = 0; i < piece.size();) {
-        char32_t first = 0;
-        const std::size_t end = next_cluster(piece, i, first);
-        if (!is_punct(first)) {
-            if (core_begin == kNone)
-                core_begin = i;
-            core_end = end;
-        }
-        i = end;
-    }
-    if (core_begin == kNone) // nothing but punctuation
-        core_begin = core_end = piece.size();
-    emit_symbols(piece.substr(0, core_begin), emit);
-    if (core_end > core_begin)
-        emit(piece.substr(core_begin, core_end - core_begin), false);
-    emit_symbols(piece.substr(core_end), emit);
-}
-
-// Calls emit(token, is_symbol) for every gopher token, left to right.
-template <class Emit> void for_each_token(std::string_view text, Emit&& emit) {
-    std::size_t piece = 0; // where the current whitespace-free piece starts
-    for (std::size_t i = 0; i < text.size();) {
-        std::size_t next = i;
-        if (is_space(decode(text, next))) {
-            if (i > piece)
-                emit_piece(text.substr(piece, i - piece), emit);
-            piece = next;
-        }
-        i = next;
-    }
-    if (piece < text.size())
-        emit_piece(text.substr(piece), emit);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -483,30 +338,6 @@ std::optional<RuleFailure> first_failure(std::initializer_list<RuleCheck> checks
 
 // ---------------------------------------------------------------------------------------------
 // Public API
-
-std::vector<std::string_view> gopher_tokens(std::string_view text) {
-    std::vector<std::string_view> tokens;
-    for_each_token(text, [&](std::string_view token, bool) { tokens.push_back(token); });
-    return tokens;
-}
-
-bool is_symbol_token(std::string_view token) {
-    for (std::size_t i = 0; i < token.size();) {
-        char32_t first = 0;
-        i = next_cluster(token, i, first);
-        if (!is_punct(first))
-            return false;
-    }
-    return true;
-}
-
-bool is_sentence_terminal(char32_t cp) {
-    if (cp < 0x80)
-        return cp == '!' || cp == '.' || cp == '?';
-    const auto it = std::upper_bound(kSentenceTerminalRanges.begin(), kSentenceTerminalRanges.end(),
-                                     cp, [](char32_t c, const auto& r) { return c < r.first; });
-    return it != kSentenceTerminalRanges.begin() && cp <= std::prev(it)->second;
-}
 
 GopherQualityStats gopher_quality_stats(std::string_view text, const GopherQualityConfig& cfg) {
     GopherQualityStats st;
