@@ -6,7 +6,9 @@
 // and positions restart at 0 for each.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <vector>
 
@@ -45,5 +47,40 @@ struct PackingStats {
 std::vector<TokenBatch> pack_examples(std::span<const TokenExample> examples,
                                       const PackingOptions& options,
                                       PackingStats* stats = nullptr);
+
+// The same packing in two steps, so that an epoch need not be built up front: a plan (which
+// examples go to which row, from their lengths alone) and then any one batch on demand, reading
+// its examples from wherever they live (a TokenStore, a vector). pack_examples is exactly
+// plan_packing over 0..n-1 followed by make_batch for every batch.
+//
+// Rows are runs of `order` (packing appends examples in order), so a plan is the order plus row
+// boundaries: 8 bytes per example and per row. An example's document id is its index in `order`
+// (as pack_examples numbers packed examples across the whole call).
+struct PackPlan {
+    std::vector<std::size_t> order; // example indices in packing order (skipped/dropped removed)
+    std::vector<std::size_t> row_begin; // row r holds order[row_begin[r] .. row_begin[r+1]); rows+1
+    PackingStats stats;
+    PackingOptions options;
+    std::size_t rows() const { return row_begin.empty() ? 0 : row_begin.size() - 1; }
+    std::size_t batches() const; // ceil(rows / batch_size)
+};
+
+// `length_of(i)` gives example i's token count; examples under 2 tokens are skipped and
+// over-long ones truncated or dropped as in pack_examples. ConfigError for bad options.
+PackPlan plan_packing(std::span<const std::size_t> order,
+                      const std::function<std::size_t(std::size_t)>& length_of,
+                      const PackingOptions& options);
+
+// An example's tokens as make_batch reads them: labels empty (learn every token) or as long as ids.
+struct ExampleView {
+    std::span<const std::int32_t> ids, labels;
+};
+
+// Batch b (< plan.batches()) of the plan; `example(i)` returns example i, which must still have
+// the length it was planned with. ConfigError for a labels/ids length mismatch; Error when an
+// example no longer fits the row it was planned into.
+TokenBatch make_batch(const PackPlan& plan,
+                      std::size_t b,
+                      const std::function<ExampleView(std::size_t)>& example);
 
 } // namespace slimtune::data

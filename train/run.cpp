@@ -4,6 +4,7 @@
 #include "common/error.h"
 #include "data/curate/manifest.h"
 #include "data/examples.h"
+#include "data/token_store.h"
 #include "model/io/save_model.h"
 #include "train/checkpoint_h5.h"
 
@@ -47,22 +48,27 @@ data::PackingOptions packing_options(const RunConfig& c) {
             .drop_overlong = c.drop_overlong};
 }
 
-// The examples of one epoch in their (seeded) order, packed into batches. A pure function of
-// the epoch number, so a resumed run rebuilds exactly the batches it left.
-std::vector<data::TokenBatch> epoch_batches(const std::vector<data::TokenExample>& examples,
-                                            const RunConfig& c,
-                                            int64_t epoch,
-                                            data::PackingStats* stats = nullptr) {
-    std::vector<size_t> order(examples.size());
-    std::iota(order.begin(), order.end(), size_t{0});
-    if (c.shuffle)
-        order = seeded_permutation(examples.size(), Rng(c.trainer.seed ^ 0x73687566666c65ULL,
-                                                        static_cast<uint64_t>(epoch) << 40));
-    std::vector<data::TokenExample> ordered;
-    ordered.reserve(order.size());
-    for (size_t i : order)
-        ordered.push_back(examples[i]);
-    return data::pack_examples(ordered, packing_options(c), stats);
+// The packing plan of one epoch: the training examples (`pool`, indices into the store) in
+// their seeded order. A pure function of the epoch number, so a resumed run rebuilds exactly
+// the batches it left. Batches are built one at a time from the memory-mapped store.
+data::PackPlan epoch_plan(const data::TokenStore& store,
+                          const std::vector<size_t>& pool,
+                          const RunConfig& c,
+                          int64_t epoch) {
+    std::vector<size_t> order = pool;
+    if (c.shuffle) {
+        const std::vector<size_t> perm =
+            seeded_permutation(pool.size(), Rng(c.trainer.seed ^ 0x73687566666c65ULL,
+                                                static_cast<uint64_t>(epoch) << 40));
+        for (size_t j = 0; j < perm.size(); ++j)
+            order[j] = pool[perm[j]];
+    }
+    return data::plan_packing(
+        order, [&](size_t i) { return store.length(i); }, packing_options(c));
+}
+
+std::function<data::ExampleView(size_t)> views_of(const data::TokenStore& store) {
+    return [&store](size_t i) { return data::ExampleView{store.ids(i), store.labels(i)}; };
 }
 
 std::string format_duration(double s) {
@@ -154,9 +160,13 @@ RunResult run_training(const RunConfig& c, bool resume, std::ostream& progress) 
         } catch (const ConfigError&) {
             // Only chat examples need it; they report the missing template themselves.
         }
-    auto read_examples = [&](const std::string& path) {
+    // Tokenized once, in one streaming pass, into a memory-mapped store in the run directory:
+    // memory does not grow with the dataset.
+    fs::create_directories(fs::path(c.output_dir) / "tokens", ec);
+    auto read_examples = [&](const std::string& path, const char* store_name) {
         data::ExampleStats st;
-        auto ex = data::read_token_examples(path, eo, &st);
+        data::TokenStore ex = data::TokenStore::build(
+            path, eo, (fs::path(c.output_dir) / "tokens" / store_name).string(), &st);
         std::string formats;
         for (const auto& [name, n] : st.formats)
             formats += (formats.empty() ? "" : ", ") + std::to_string(n) + " " + name;
@@ -167,41 +177,54 @@ RunResult run_training(const RunConfig& c, bool resume, std::ostream& progress) 
         progress << "\n";
         return ex;
     };
-    std::vector<data::TokenExample> train_ex = read_examples(c.train_file);
-    std::vector<data::TokenExample> val_ex;
+    const data::TokenStore train_store = read_examples(c.train_file, "train.bin");
+    std::optional<data::TokenStore> val_file_store;
+    std::vector<size_t> train_pool, val_pool; // example indices into their store
     if (!c.validation_file.empty()) {
-        val_ex = read_examples(c.validation_file);
-    } else if (c.validation_split > 0.0) {
-        // A seeded split: the same examples are held out on every run and every resume.
-        std::vector<data::TokenExample> kept;
-        const auto want = static_cast<size_t>(
-            std::ceil(c.validation_split * static_cast<double>(train_ex.size())));
-        const std::vector<size_t> idx =
-            seeded_permutation(train_ex.size(), Rng(c.trainer.seed ^ 0x76616c6964ULL));
-        std::vector<bool> held(train_ex.size(), false);
-        for (size_t i = 0; i < want && i < idx.size(); ++i)
-            held[idx[i]] = true;
-        for (size_t i = 0; i < train_ex.size(); ++i)
-            (held[i] ? val_ex : kept).push_back(std::move(train_ex[i]));
-        train_ex = std::move(kept);
+        val_file_store.emplace(read_examples(c.validation_file, "validation.bin"));
+        val_pool.resize(val_file_store->size());
+        std::iota(val_pool.begin(), val_pool.end(), size_t{0});
     }
-    if (train_ex.empty())
+    {
+        // A seeded split: the same examples are held out on every run and every resume.
+        const size_t n = train_store.size();
+        std::vector<bool> held(n, false);
+        if (c.validation_file.empty() && c.validation_split > 0.0) {
+            const auto want =
+                static_cast<size_t>(std::ceil(c.validation_split * static_cast<double>(n)));
+            const std::vector<size_t> idx =
+                seeded_permutation(n, Rng(c.trainer.seed ^ 0x76616c6964ULL));
+            for (size_t i = 0; i < want && i < idx.size(); ++i)
+                held[idx[i]] = true;
+        }
+        for (size_t i = 0; i < n; ++i)
+            (held[i] ? val_pool : train_pool).push_back(i);
+    }
+    if (train_pool.empty())
         throw ConfigError(c.train_file + ": no training examples");
-    std::vector<data::TokenBatch> val_batches =
-        val_ex.empty() ? std::vector<data::TokenBatch>{}
-                       : data::pack_examples(val_ex, packing_options(c));
-    if (c.eval_max_batches > 0 && static_cast<int64_t>(val_batches.size()) > c.eval_max_batches)
-        val_batches.resize(static_cast<size_t>(c.eval_max_batches));
+    // Validation batches are built once (a validation set is small) and capped by
+    // eval.max_batches.
+    const data::TokenStore& val_store = val_file_store ? *val_file_store : train_store;
+    std::vector<data::TokenBatch> val_batches;
+    if (!val_pool.empty()) {
+        const data::PackPlan vp = data::plan_packing(
+            val_pool, [&](size_t i) { return val_store.length(i); }, packing_options(c));
+        size_t nb = vp.batches();
+        if (c.eval_max_batches > 0)
+            nb = std::min(nb, static_cast<size_t>(c.eval_max_batches));
+        for (size_t b = 0; b < nb; ++b)
+            val_batches.push_back(data::make_batch(vp, b, views_of(val_store)));
+    }
 
-    data::PackingStats packed;
-    std::vector<data::TokenBatch> batches = epoch_batches(train_ex, c, 0, &packed);
+    data::PackPlan plan = epoch_plan(train_store, train_pool, c, 0);
+    const data::PackingStats packed = plan.stats;
     if (packed.truncated + packed.dropped + packed.skipped > 0)
         progress << c.train_file << ": " << packed.truncated << " examples over " << c.seq_len
                  << " tokens truncated, " << packed.dropped << " dropped (data.overlong), "
                  << packed.skipped << " shorter than 2 tokens skipped\n";
-    if (batches.empty())
+    if (plan.batches() == 0)
         throw ConfigError(c.train_file + ": no training sequences left after packing");
-    const auto per_epoch = static_cast<int64_t>(batches.size());
+    const auto per_epoch = static_cast<int64_t>(plan.batches());
     const int64_t steps_per_epoch = (per_epoch + c.grad_accum - 1) / c.grad_accum;
     const int64_t total =
         c.max_steps > 0
@@ -216,7 +239,7 @@ RunResult run_training(const RunConfig& c, bool resume, std::ostream& progress) 
     Trainer trainer(model, tc);
 
     const std::string metrics = (fs::path(c.output_dir) / "metrics.jsonl").string();
-    int64_t epoch = 0, cursor = 0; // next batch: batches[cursor] of `epoch`
+    int64_t epoch = 0, cursor = 0; // next batch: batch `cursor` of `epoch`
     if (resume) {
         const auto latest = latest_checkpoint(c.output_dir);
         if (!latest)
@@ -261,7 +284,7 @@ RunResult run_training(const RunConfig& c, bool resume, std::ostream& progress) 
         }
         write_file_atomic(metrics, [&](std::ostream& os) { os << kept; });
         if (epoch > 0)
-            batches = epoch_batches(train_ex, c, epoch);
+            plan = epoch_plan(train_store, train_pool, c, epoch);
         progress << "resuming " << *latest << " at step " << ck.step << "\n";
     } else {
         std::ofstream(metrics, std::ios::trunc);
@@ -312,12 +335,13 @@ RunResult run_training(const RunConfig& c, bool resume, std::ostream& progress) 
     while (trainer.steps_done() < total) {
         micro.clear();
         for (int64_t k = 0; k < c.grad_accum; ++k) {
-            if (cursor >= static_cast<int64_t>(batches.size())) {
+            if (cursor >= static_cast<int64_t>(plan.batches())) {
                 ++epoch;
                 cursor = 0;
-                batches = epoch_batches(train_ex, c, epoch);
+                plan = epoch_plan(train_store, train_pool, c, epoch);
             }
-            micro.push_back(batches[static_cast<size_t>(cursor++)]);
+            micro.push_back(
+                data::make_batch(plan, static_cast<size_t>(cursor++), views_of(train_store)));
         }
         const StepStats s = trainer.step(micro);
         tokens_seen += s.tokens;
