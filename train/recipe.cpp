@@ -344,6 +344,8 @@ std::string describe_outputs(const Recipe& r) {
                                   : "at the end";
     std::string s = (d / "recipe.ini").string() + "  the resolved recipe\n";
     s += (d / "metrics.jsonl").string() + "  one JSON line per logged step and evaluation\n";
+    s += (d / "tokens" / "train.bin").string() +
+         "  the tokenized training data, memory-mapped (rebuilt on resume)\n";
     s += (d / "checkpoints" / "step-N.h5").string() + "  " + every + ", the newest " +
          std::to_string(r.checkpoint.keep) + " kept (resume continues from the newest)\n";
     if (r.train.mode == "lora") {
