@@ -162,6 +162,8 @@ const std::vector<Key>& curate_keys() {
         CKEY(integer, "dedup.bands", dedup.minhash.bands, 1, "LSH bands"),
         CKEY(integer, "dedup.rows", dedup.minhash.rows, 1, "hashes per band"),
         CKEY(integer, "dedup.seed", dedup.minhash.seed, 0, "seed of the permutations"),
+        CKEY(number, "dedup.threshold", dedup.threshold, kUnit,
+             "estimated Jaccard a candidate pair needs; 0: every LSH candidate"),
         CKEY(boolean, "pii.enabled", pii.detect.enabled, "stage 5: find PII"),
         CKEY(names, "pii.types", pii.detect.types, "PII type names",
              "email, phone, ip_address, credit_card, us_ssn, iban, date_of_birth"),

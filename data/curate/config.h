@@ -31,6 +31,9 @@ struct DedupConfig {
     bool exact = true; // 64-bit hash of simplify_text(text); the first occurrence is kept
     bool near = true;  // MinHash + LSH on word n-grams of the simplified text
     MinHashConfig minhash;
+    // LSH candidates are near-duplicates only when their estimated Jaccard similarity (from
+    // 8-bit sketches of the MinHash values) reaches this; 0: every candidate (datatrove).
+    double threshold = 0.7;
 };
 
 // Stage 5: what is done with the spans PiiDetector finds.

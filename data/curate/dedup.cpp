@@ -381,7 +381,11 @@ DedupFingerprint MinHasher::fingerprint(std::string_view text) const {
     DedupFingerprint f;
     const std::string simplified = simplify_text(text);
     f.exact_hash = hash64(simplified);
-    f.band_keys = band_keys(signature(simplified));
+    const std::vector<std::uint64_t> sig = signature(simplified);
+    f.band_keys = band_keys(sig);
+    f.sketch.reserve(sig.size());
+    for (const std::uint64_t v : sig)
+        f.sketch.push_back(static_cast<std::uint8_t>(v));
     return f;
 }
 
@@ -461,6 +465,33 @@ std::optional<std::int64_t> LshIndex::find_or_insert(std::span<const std::uint64
             earliest = hit;
     }
     return earliest;
+}
+
+std::vector<std::int64_t> LshIndex::candidates_or_insert(std::span<const std::uint64_t> band_keys,
+                                                         std::int64_t doc) {
+    check_doc(doc, "lsh index");
+    std::vector<std::int64_t> found;
+    if (band_keys.empty())
+        return found;
+    if (band_keys.size() != tables_.size())
+        throw ConfigError("lsh index: expected " + std::to_string(tables_.size()) +
+                          " band keys, got " + std::to_string(band_keys.size()));
+    for (std::size_t band = 0; band < tables_.size(); ++band)
+        if (const auto hit = tables_[band].find_or_insert(band_keys[band], doc))
+            found.push_back(*hit);
+    std::sort(found.begin(), found.end());
+    found.erase(std::unique(found.begin(), found.end()), found.end());
+    return found;
+}
+
+double sketch_jaccard(std::span<const std::uint8_t> a, std::span<const std::uint8_t> b) {
+    if (a.empty() || a.size() != b.size())
+        return 0.0;
+    std::size_t same = 0;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        same += a[i] == b[i];
+    const double m = static_cast<double>(same) / static_cast<double>(a.size());
+    return std::clamp((m - 1.0 / 256.0) / (1.0 - 1.0 / 256.0), 0.0, 1.0);
 }
 
 void LshIndex::reserve(std::size_t docs) {

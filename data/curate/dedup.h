@@ -55,6 +55,9 @@ struct MinHashConfig {
 struct DedupFingerprint {
     std::uint64_t exact_hash = 0;         // hash64(simplify_text(text))
     std::vector<std::uint64_t> band_keys; // empty: too short for near-dedup
+    // The low byte of each MinHash value (b-bit minwise hashing, b = 8): enough to estimate the
+    // Jaccard similarity of a candidate pair (sketch_jaccard) at 1 byte per permutation.
+    std::vector<std::uint8_t> sketch;
 };
 
 // MinHash signatures over word n-grams. Permutation i is h_i(x) = (a_i * x + b_i) mod p with
@@ -125,6 +128,10 @@ class LshIndex {
 public:
     // ConfigError unless bands >= 1.
     explicit LshIndex(int bands);
+    // Registers the document's keys and returns every earlier document found under one of them
+    // (the first one registered per band key), distinct, in increasing order.
+    std::vector<std::int64_t> candidates_or_insert(std::span<const std::uint64_t> band_keys,
+                                                   std::int64_t doc);
     // ConfigError when band_keys is neither empty nor `bands` long, or doc < 0.
     std::optional<std::int64_t> find_or_insert(std::span<const std::uint64_t> band_keys,
                                                std::int64_t doc);
@@ -166,5 +173,8 @@ double estimated_jaccard(std::span<const std::uint64_t> sig_a,
 double lsh_candidate_probability(double jaccard, int bands, int rows);
 // The similarity where that probability rises steepest, approximately (1/bands)^(1/rows).
 double lsh_threshold(int bands, int rows);
+// Jaccard estimate from two 8-bit sketches of the same permutations: equal bytes happen with
+// probability J + (1 - J) / 256, so J = (matches / K - 1/256) / (1 - 1/256), clamped to [0, 1].
+double sketch_jaccard(std::span<const std::uint8_t> a, std::span<const std::uint8_t> b);
 
 } // namespace slimtune::data::curate

@@ -320,6 +320,31 @@ CurateSummary curate_files(const std::vector<std::string>& inputs,
     // Per kept document, its (c_a, c_b) for each skew pair: what balancing decides on.
     std::vector<std::vector<std::array<int64_t, 2>>> pair_counts;
     std::vector<std::string> kept_sources; // index -> source, for duplicate_of
+    // 8-bit MinHash sketches of every document that entered the LSH index, by document index,
+    // for the Jaccard check of candidate pairs (about 112 bytes per document).
+    std::vector<std::uint8_t> sketches;
+    const std::size_t sketch_len = static_cast<std::size_t>(c.dedup.minhash.bands) *
+                                   static_cast<std::size_t>(c.dedup.minhash.rows);
+    auto near_duplicate = [&](Doc& d) {
+        const std::vector<int64_t> cands =
+            lsh.candidates_or_insert(d.fingerprint.band_keys, d.index);
+        sketches.resize(static_cast<std::size_t>(d.index + 1) * sketch_len);
+        std::copy(d.fingerprint.sketch.begin(), d.fingerprint.sketch.end(),
+                  sketches.begin() + d.index * static_cast<std::ptrdiff_t>(sketch_len));
+        for (const int64_t cand : cands) {
+            const std::span<const std::uint8_t> other(
+                sketches.data() + static_cast<std::size_t>(cand) * sketch_len, sketch_len);
+            const double j = sketch_jaccard(d.fingerprint.sketch, other);
+            if (c.dedup.threshold <= 0 || j >= c.dedup.threshold) {
+                d.drop(kNear, "near_duplicate",
+                       {{"duplicate_of", kept_sources.at(static_cast<std::size_t>(cand))},
+                        {"jaccard_estimate", j}});
+                return;
+            }
+        }
+        if (!cands.empty())
+            ++sum.dedup_rejected_candidates;
+    };
     auto last_progress = Clock::now();
     std::vector<ThreadTimes> times(static_cast<std::size_t>(omp_get_max_threads()));
 
@@ -343,10 +368,8 @@ CurateSummary curate_files(const std::vector<std::string>& inputs,
                 if (d.alive() && c.dedup.near && d.record->format != DatasetFormat::tokens) {
                     if (d.fingerprint.band_keys.empty())
                         ++sum.dedup_too_short;
-                    else if (auto first = lsh.find_or_insert(d.fingerprint.band_keys, d.index))
-                        d.drop(
-                            kNear, "near_duplicate",
-                            {{"duplicate_of", kept_sources.at(static_cast<std::size_t>(*first))}});
+                    else
+                        near_duplicate(d);
                 }
             }
             if (d.alive() && d.pii_spans > 0) {
@@ -485,7 +508,7 @@ CurateSummary curate_files(const std::vector<std::string>& inputs,
             sum.stages[s].seconds += t.seconds[s];
             sum.stages[s].bytes += t.bytes[s];
         }
-    sum.dedup_index_bytes = static_cast<int64_t>(lsh.memory_bytes());
+    sum.dedup_index_bytes = static_cast<int64_t>(lsh.memory_bytes() + sketches.capacity());
     for (StageCounts& st : sum.stages)
         st.kept = st.in - st.dropped;
 

@@ -51,7 +51,8 @@ struct CurateSummary {
     std::map<std::string, int64_t> pii_by_type;
     int64_t pii_documents = 0; // documents with at least one span
     ToxicitySummary toxicity;
-    int64_t dedup_too_short = 0; // documents with fewer words than the n-gram size
+    int64_t dedup_too_short = 0;           // documents with fewer words than the n-gram size
+    int64_t dedup_rejected_candidates = 0; // LSH candidates below the Jaccard threshold
     int64_t dedup_index_bytes = 0;
     nlohmann::json bias_before, bias_after, balance; // BiasReport JSON, balancing actions
     double seconds = 0;

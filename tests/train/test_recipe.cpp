@@ -374,9 +374,9 @@ min_lr_ratio = 0.05
 TEST_CASE("recipe: key list and outputs", "[recipe]") {
     Fixture fx;
     const auto keys = train::recipe_keys();
-    CHECK(keys.size() == 121); // 50 training keys + 71 curate keys
+    CHECK(keys.size() == 122); // 50 training keys + 72 curate keys
     CHECK(std::count_if(keys.begin(), keys.end(),
-                        [](const std::string& k) { return k.rfind("curate.", 0) == 0; }) == 71);
+                        [](const std::string& k) { return k.rfind("curate.", 0) == 0; }) == 72);
     const Recipe r = load_recipe(fx.write("x.ini", "[checkpoint]\nkeep = 3\n"), {});
     const std::string ini = r.to_ini();
     for (const auto& line : keys) {

@@ -407,3 +407,27 @@ TEST_CASE("dedup: 20,000 random distinct documents give no false positives", "[c
         CHECK(near.find_or_insert(f.band_keys, 20000 + id) == id);
     }
 }
+
+TEST_CASE("dedup: sketch Jaccard estimate and all LSH candidates", "[curate]") {
+    // 112 equal bytes of 112: J = 1. 57 equal: m = 57/112, J = (m - 1/256) / (255/256).
+    std::vector<std::uint8_t> a(112), b(112);
+    for (std::size_t i = 0; i < a.size(); ++i)
+        a[i] = b[i] = static_cast<std::uint8_t>(i);
+    CHECK(sketch_jaccard(a, b) == 1.0);
+    for (std::size_t i = 57; i < b.size(); ++i)
+        b[i] = static_cast<std::uint8_t>(b[i] + 1);
+    CHECK(sketch_jaccard(a, b) == Approx((57.0 / 112.0 - 1.0 / 256.0) / (255.0 / 256.0)));
+    CHECK(sketch_jaccard(a, {}) == 0.0);
+    // Documents 0 and 1 share band 0, 1 and 2 share band 1: 2 sees 1 only; 3 sees 0 and 1.
+    LshIndex index(2);
+    CHECK(index.candidates_or_insert(std::vector<std::uint64_t>{10, 20}, 0).empty());
+    CHECK(index.candidates_or_insert(std::vector<std::uint64_t>{10, 21}, 1) ==
+          std::vector<std::int64_t>{0});
+    CHECK(index.candidates_or_insert(std::vector<std::uint64_t>{11, 21}, 2) ==
+          std::vector<std::int64_t>{1});
+    CHECK(index.candidates_or_insert(std::vector<std::uint64_t>{10, 21}, 3) ==
+          (std::vector<std::int64_t>{0, 1}));
+    // The fingerprint carries one sketch byte per permutation.
+    const MinHasher h(MinHashConfig{});
+    CHECK(h.fingerprint("one two three four five six seven").sketch.size() == 112);
+}

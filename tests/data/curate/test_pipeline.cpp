@@ -299,3 +299,30 @@ TEST_CASE("curate: ill-formed UTF-8 repaired or dropped, and the stage tallies a
     CHECK(rejected[0].at("stage") == "normalize");
     CHECK(rejected[0].contains("line")); // the raw line, made valid for JSON
 }
+
+TEST_CASE("curate: the Jaccard check of near-duplicate candidates", "[curate]") {
+    test::TempDir dir("curate_jaccard");
+    std::mt19937_64 rng(11);
+    const std::string raw = dir.file("raw.jsonl");
+    {
+        std::ofstream out(raw);
+        for (int i = 0; i < 20; ++i) {
+            const std::string d = clean_doc(rng);
+            out << json{{"text", d}}.dump() << "\n"
+                << json{{"text", one_word_changed(d, 40)}}.dump() << "\n"; // J about 0.9
+        }
+    }
+    CurateConfig c;
+    c.dedup.exact = false;
+    // Default threshold 0.7: every copy is a near-duplicate, with its estimate recorded.
+    const CurateSummary found = curate_files({raw}, dir.file("found"), c);
+    CHECK(found.stages[7].name == "near_dedup");
+    CHECK(found.stages[7].dropped == 20);
+    for (const json& r : read_jsonl(dir.file("found/rejected.jsonl")))
+        CHECK(r.at("detail").at("jaccard_estimate").get<double>() > 0.75);
+    // Asking for 0.97 turns the same LSH candidates down.
+    c.dedup.threshold = 0.97;
+    const CurateSummary strict = curate_files({raw}, dir.file("strict"), c);
+    CHECK(strict.stages[7].dropped == 0);
+    CHECK(strict.dedup_rejected_candidates == 20);
+}
