@@ -1,0 +1,62 @@
+// A Hugging Face model as llama.cpp wants its tensors: GGUF names (token_embd, blk.N.attn_q,
+// ...), the Q/K row permutation of llama.cpp's converter for the `llama` and `granite`
+// architectures (llama.cpp rotates interleaved pairs where Hugging Face rotates halves), the
+// `rope_freqs` tensor of Llama-3.x rope scaling, and each tensor's role for the quantization
+// policy. Values are produced on demand, one tensor at a time, so an export never holds a
+// second copy of the model.
+#pragma once
+
+#include "model/transformer.h"
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace slimtune::io {
+
+// What a tensor is, for llama-quantize's per-tensor type policy.
+enum class TensorRole {
+    TokenEmbd,
+    PosEmbd,
+    Output,
+    Norm, // 1-D norm weights and biases
+    Bias, // 1-D linear biases
+    AttnQ,
+    AttnK,
+    AttnV,
+    AttnQkv,
+    AttnOutput,
+    FfnGate,
+    FfnUp,
+    FfnDown,
+    RopeFreqs,
+};
+
+struct GgufTensorSource {
+    std::string name;           // GGUF name, e.g. "blk.3.attn_q.weight"
+    std::string hf_name;        // where it comes from ("" for rope_freqs)
+    std::vector<int64_t> shape; // row-major, PyTorch order: (out, in) for a matrix
+    TensorRole role = TensorRole::Norm;
+    int64_t layer = -1;
+    // Row-major float32 values with the architecture's transforms applied.
+    std::function<std::vector<float>()> values;
+};
+
+// "gpt2", "llama" (also SmolLM, TinyLlama, Llama-3.x), "qwen2" or "granite".
+std::string gguf_architecture(const ModelConfig& cfg);
+
+// Every tensor of `m` in llama.cpp's order, as the GGUF holds it (tied heads have no
+// output.weight). ConfigError for a model holding 16-bit projections or merged-away state that
+// cannot be exported (load it with float32 weights; merge LoRA adapters first).
+std::vector<GgufTensorSource> gguf_tensor_sources(Model& m);
+
+// llama.cpp's Q/K permutation of a (rows, cols) row-major matrix (or a bias, cols = 1) made of
+// `n_head` heads: within each head of d rows, new row 2i + j = old row j*(d/2) + i.
+std::vector<float> permute_qk_rows(const float* data, int64_t rows, int64_t cols, int64_t n_head);
+
+// Llama-3.x rope scaling as llama.cpp's rope_freqs tensor (head_dim / 2 factors that divide
+// the base frequencies); empty when the config has no llama3 scaling.
+std::vector<float> llama3_rope_factors(const ModelConfig& cfg);
+
+} // namespace slimtune::io
