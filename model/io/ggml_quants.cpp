@@ -1,0 +1,462 @@
+// ggml type table, fp16/bf16 conversion, the 32-element block quantizers (Q8_0, Q4_0, Q5_0,
+// Q5_1) and the row-level entry points. Each quantizer follows its ggml `quantize_row_*_ref`
+// operation for operation (same float operations in the same order, no contraction) so that the
+// bytes are ggml's; the K-quants live in ggml_quants_k.cpp.
+#include "model/io/ggml_quants.h"
+
+#include "common/error.h"
+
+#include <algorithm>
+#include <bit>
+#include <cfloat>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <string>
+
+// ggml's reference code is compiled without FMA; a contracted a*b+c would round differently.
+#pragma GCC optimize("fp-contract=off")
+#ifdef __clang__
+#pragma clang fp contract(off)
+#endif
+
+namespace slimtune::io {
+
+static_assert(std::endian::native == std::endian::little,
+              "ggml blocks are little-endian; the block kernels copy fp16 and uint32 fields as-is");
+
+namespace {
+
+struct TypeInfo {
+    std::string_view name;
+    int64_t block;
+    size_t bytes;
+};
+
+TypeInfo type_info(GgmlType type) {
+    switch (type) {
+    case GgmlType::F32:
+        return {"f32", 1, 4};
+    case GgmlType::F16:
+        return {"f16", 1, 2};
+    case GgmlType::Q4_0:
+        return {"q4_0", 32, 18};
+    case GgmlType::Q5_0:
+        return {"q5_0", 32, 22};
+    case GgmlType::Q5_1:
+        return {"q5_1", 32, 24};
+    case GgmlType::Q8_0:
+        return {"q8_0", 32, 34};
+    case GgmlType::Q4_K:
+        return {"q4_K", 256, 144};
+    case GgmlType::Q5_K:
+        return {"q5_K", 256, 176};
+    case GgmlType::Q6_K:
+        return {"q6_K", 256, 210};
+    case GgmlType::BF16:
+        return {"bf16", 1, 2};
+    }
+    throw ConfigError("ggml type: unknown type id " + std::to_string(static_cast<uint32_t>(type)));
+}
+
+constexpr int kQK = 32; // elements of a Q4_0/Q5_0/Q5_1/Q8_0 block
+
+void store_fp16(uint8_t* p, float v) {
+    const uint16_t h = fp32_to_fp16(v);
+    std::memcpy(p, &h, 2);
+}
+
+float load_fp16(const uint8_t* p) {
+    uint16_t h = 0;
+    std::memcpy(&h, p, 2);
+    return fp16_to_fp32(h);
+}
+
+// What x86's cvttss2si gives, which ggml's float -> (u)int8 casts compile to: truncation toward
+// zero, and INT32_MIN for NaN or out-of-range values (a C cast would be undefined there). The
+// callers then keep the low byte, as the compiled ggml does.
+int32_t truncate_like_x86(float v) {
+    if (!(v > -2147483904.0f && v < 2147483648.0f))
+        return std::numeric_limits<int32_t>::min();
+    return static_cast<int32_t>(v);
+}
+
+int8_t low_byte(int32_t v) {
+    return static_cast<int8_t>(static_cast<uint8_t>(v & 0xFF));
+}
+
+// Q8_0: fp16 d = amax / 127; int8 q = round(x / d), halves away from zero.
+void quantize_q8_0(const float* x, uint8_t* y, int64_t n_blocks) {
+    for (int64_t b = 0; b < n_blocks; ++b, x += kQK, y += 34) {
+        float amax = 0.0f;
+        for (int j = 0; j < kQK; ++j) {
+            const float a = std::fabs(x[j]);
+            amax = amax > a ? amax : a; // ggml's MAX(amax, a), NaN behaviour included
+        }
+        const float d = amax / 127.0f;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        store_fp16(y, d);
+        for (int j = 0; j < kQK; ++j)
+            y[2 + j] = static_cast<uint8_t>(low_byte(truncate_like_x86(std::round(x[j] * id))));
+    }
+}
+
+// The signed value of largest magnitude in a block, the first one on ties.
+float signed_absmax(const float* x) {
+    float amax = 0.0f;
+    float max = 0.0f;
+    for (int j = 0; j < kQK; ++j) {
+        if (amax < std::fabs(x[j])) {
+            amax = std::fabs(x[j]);
+            max = x[j];
+        }
+    }
+    return max;
+}
+
+// Q4_0: d = max / -8 (so the extreme value maps to level 0); q = min(15, trunc(x/d + 8.5)).
+// Byte j holds element j in its low nibble and element j + 16 in its high nibble.
+void quantize_q4_0(const float* x, uint8_t* y, int64_t n_blocks) {
+    for (int64_t b = 0; b < n_blocks; ++b, x += kQK, y += 18) {
+        const float d = signed_absmax(x) / -8.0f;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        store_fp16(y, d);
+        for (int j = 0; j < kQK / 2; ++j) {
+            const float x0 = x[j] * id;
+            const float x1 = x[kQK / 2 + j] * id;
+            const auto q0 =
+                static_cast<uint8_t>(std::min<int>(15, low_byte(truncate_like_x86(x0 + 8.5f))));
+            const auto q1 =
+                static_cast<uint8_t>(std::min<int>(15, low_byte(truncate_like_x86(x1 + 8.5f))));
+            y[2 + j] = static_cast<uint8_t>(q0 | (q1 << 4));
+        }
+    }
+}
+
+// Q5_0: as Q4_0 with 32 levels (d = max / -16); the fifth bits go to a little-endian uint32.
+void quantize_q5_0(const float* x, uint8_t* y, int64_t n_blocks) {
+    for (int64_t b = 0; b < n_blocks; ++b, x += kQK, y += 22) {
+        const float d = signed_absmax(x) / -16.0f;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        store_fp16(y, d);
+        uint32_t qh = 0;
+        for (int j = 0; j < kQK / 2; ++j) {
+            const float x0 = x[j] * id;
+            const float x1 = x[kQK / 2 + j] * id;
+            const auto q0 =
+                static_cast<uint8_t>(std::min<int>(31, low_byte(truncate_like_x86(x0 + 16.5f))));
+            const auto q1 =
+                static_cast<uint8_t>(std::min<int>(31, low_byte(truncate_like_x86(x1 + 16.5f))));
+            y[6 + j] = static_cast<uint8_t>((q0 & 0x0F) | ((q1 & 0x0F) << 4));
+            qh |= ((q0 & 0x10u) >> 4) << j;
+            qh |= ((q1 & 0x10u) >> 4) << (j + kQK / 2);
+        }
+        std::memcpy(y + 2, &qh, 4);
+    }
+}
+
+// Q5_1: d = (max - min) / 31 and m = min, q = trunc((x - min)/d + 0.5) (no clamp, as ggml).
+void quantize_q5_1(const float* x, uint8_t* y, int64_t n_blocks) {
+    for (int64_t b = 0; b < n_blocks; ++b, x += kQK, y += 24) {
+        float min = FLT_MAX;
+        float max = -FLT_MAX;
+        for (int j = 0; j < kQK; ++j) {
+            if (x[j] < min)
+                min = x[j];
+            if (x[j] > max)
+                max = x[j];
+        }
+        const float d = (max - min) / 31.0f;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        store_fp16(y, d);
+        store_fp16(y + 2, min);
+        uint32_t qh = 0;
+        for (int j = 0; j < kQK / 2; ++j) {
+            const float x0 = (x[j] - min) * id;
+            const float x1 = (x[kQK / 2 + j] - min) * id;
+            const auto q0 = static_cast<uint8_t>(truncate_like_x86(x0 + 0.5f) & 0xFF);
+            const auto q1 = static_cast<uint8_t>(truncate_like_x86(x1 + 0.5f) & 0xFF);
+            y[8 + j] = static_cast<uint8_t>((q0 & 0x0F) | ((q1 & 0x0F) << 4));
+            qh |= ((q0 & 0x10u) >> 4) << j;
+            qh |= ((q1 & 0x10u) >> 4) << (j + kQK / 2);
+        }
+        std::memcpy(y + 4, &qh, 4);
+    }
+}
+
+void dequantize_q8_0(const uint8_t* x, float* y, int64_t n_blocks) {
+    for (int64_t b = 0; b < n_blocks; ++b, x += 34, y += kQK) {
+        const float d = load_fp16(x);
+        for (int j = 0; j < kQK; ++j)
+            y[j] = static_cast<float>(static_cast<int8_t>(x[2 + j])) * d;
+    }
+}
+
+void dequantize_q4_0(const uint8_t* x, float* y, int64_t n_blocks) {
+    for (int64_t b = 0; b < n_blocks; ++b, x += 18, y += kQK) {
+        const float d = load_fp16(x);
+        for (int j = 0; j < kQK / 2; ++j) {
+            y[j] = static_cast<float>((x[2 + j] & 0x0F) - 8) * d;
+            y[kQK / 2 + j] = static_cast<float>((x[2 + j] >> 4) - 8) * d;
+        }
+    }
+}
+
+// The fifth bit of element j (j < 16) and of element j + 16, from the little-endian uint32 qh.
+int high_bit_lo(uint32_t qh, int j) {
+    return static_cast<int>(((qh >> j) << 4) & 0x10);
+}
+int high_bit_hi(uint32_t qh, int j) {
+    return static_cast<int>((qh >> (j + 12)) & 0x10);
+}
+
+void dequantize_q5_0(const uint8_t* x, float* y, int64_t n_blocks) {
+    for (int64_t b = 0; b < n_blocks; ++b, x += 22, y += kQK) {
+        const float d = load_fp16(x);
+        uint32_t qh = 0;
+        std::memcpy(&qh, x + 2, 4);
+        for (int j = 0; j < kQK / 2; ++j) {
+            const int q0 = ((x[6 + j] & 0x0F) | high_bit_lo(qh, j)) - 16;
+            const int q1 = ((x[6 + j] >> 4) | high_bit_hi(qh, j)) - 16;
+            y[j] = static_cast<float>(q0) * d;
+            y[kQK / 2 + j] = static_cast<float>(q1) * d;
+        }
+    }
+}
+
+void dequantize_q5_1(const uint8_t* x, float* y, int64_t n_blocks) {
+    for (int64_t b = 0; b < n_blocks; ++b, x += 24, y += kQK) {
+        const float d = load_fp16(x);
+        const float m = load_fp16(x + 2);
+        uint32_t qh = 0;
+        std::memcpy(&qh, x + 4, 4);
+        for (int j = 0; j < kQK / 2; ++j) {
+            const int q0 = (x[8 + j] & 0x0F) | high_bit_lo(qh, j);
+            const int q1 = (x[8 + j] >> 4) | high_bit_hi(qh, j);
+            y[j] = static_cast<float>(q0) * d + m;
+            y[kQK / 2 + j] = static_cast<float>(q1) * d + m;
+        }
+    }
+}
+
+void quantize_blocks(GgmlType type, const float* x, uint8_t* y, int64_t n_blocks) {
+    switch (type) {
+    case GgmlType::F32:
+        std::memcpy(y, x, static_cast<size_t>(n_blocks) * 4);
+        return;
+    case GgmlType::F16:
+        for (int64_t i = 0; i < n_blocks; ++i) {
+            const uint16_t h = fp32_to_fp16(x[i]);
+            std::memcpy(y + 2 * i, &h, 2);
+        }
+        return;
+    case GgmlType::BF16:
+        for (int64_t i = 0; i < n_blocks; ++i) {
+            const uint16_t h = fp32_to_bf16(x[i]);
+            std::memcpy(y + 2 * i, &h, 2);
+        }
+        return;
+    case GgmlType::Q4_0:
+        return quantize_q4_0(x, y, n_blocks);
+    case GgmlType::Q5_0:
+        return quantize_q5_0(x, y, n_blocks);
+    case GgmlType::Q5_1:
+        return quantize_q5_1(x, y, n_blocks);
+    case GgmlType::Q8_0:
+        return quantize_q8_0(x, y, n_blocks);
+    case GgmlType::Q4_K:
+        return detail::quantize_q4_k(x, y, n_blocks);
+    case GgmlType::Q5_K:
+        return detail::quantize_q5_k(x, y, n_blocks);
+    case GgmlType::Q6_K:
+        return detail::quantize_q6_k(x, y, n_blocks);
+    }
+}
+
+void dequantize_blocks(GgmlType type, const uint8_t* x, float* y, int64_t n_blocks) {
+    switch (type) {
+    case GgmlType::F32:
+        std::memcpy(y, x, static_cast<size_t>(n_blocks) * 4);
+        return;
+    case GgmlType::F16:
+        for (int64_t i = 0; i < n_blocks; ++i) {
+            uint16_t h = 0;
+            std::memcpy(&h, x + 2 * i, 2);
+            y[i] = fp16_to_fp32(h);
+        }
+        return;
+    case GgmlType::BF16:
+        for (int64_t i = 0; i < n_blocks; ++i) {
+            uint16_t h = 0;
+            std::memcpy(&h, x + 2 * i, 2);
+            y[i] = bf16_to_fp32(h);
+        }
+        return;
+    case GgmlType::Q4_0:
+        return dequantize_q4_0(x, y, n_blocks);
+    case GgmlType::Q5_0:
+        return dequantize_q5_0(x, y, n_blocks);
+    case GgmlType::Q5_1:
+        return dequantize_q5_1(x, y, n_blocks);
+    case GgmlType::Q8_0:
+        return dequantize_q8_0(x, y, n_blocks);
+    case GgmlType::Q4_K:
+        return detail::dequantize_q4_k(x, y, n_blocks);
+    case GgmlType::Q5_K:
+        return detail::dequantize_q5_k(x, y, n_blocks);
+    case GgmlType::Q6_K:
+        return detail::dequantize_q6_k(x, y, n_blocks);
+    }
+}
+
+// The block count of a rows x n_per_row tensor, after checking the request. Rows are whole
+// blocks laid end to end, so the tensor is one run of blocks and can be split anywhere.
+int64_t checked_block_count(const char* what,
+                            GgmlType type,
+                            const void* src,
+                            const void* dst,
+                            int64_t rows,
+                            int64_t n_per_row) {
+    const TypeInfo info = type_info(type);
+    const std::string where = std::string(what) + " " + std::string(info.name);
+    if (rows < 0)
+        throw ConfigError(where + ": row count must be >= 0; got " + std::to_string(rows));
+    ggml_row_size(type, n_per_row); // checks the row length
+    if (rows == 0 || n_per_row == 0)
+        return 0;
+    if (rows > std::numeric_limits<int64_t>::max() / n_per_row)
+        throw ConfigError(where + ": " + std::to_string(rows) + " x " + std::to_string(n_per_row) +
+                          " elements overflow");
+    if (src == nullptr || dst == nullptr)
+        throw ConfigError(where + ": null source or destination for " + std::to_string(rows) +
+                          " rows");
+    return rows * n_per_row / info.block;
+}
+
+// Blocks per parallel work item: big enough to amortise scheduling, small enough to balance.
+int64_t chunk_blocks(GgmlType type) {
+    return type_info(type).block == 1 ? 16384 : 64;
+}
+
+} // namespace
+
+std::optional<GgmlType> ggml_type_from_id(uint32_t id) {
+    switch (id) {
+    case 0:
+    case 1:
+    case 2:
+    case 6:
+    case 7:
+    case 8:
+    case 12:
+    case 13:
+    case 14:
+    case 30:
+        return static_cast<GgmlType>(id);
+    default:
+        return std::nullopt;
+    }
+}
+
+std::string_view ggml_type_name(GgmlType type) {
+    return type_info(type).name;
+}
+int64_t ggml_block_size(GgmlType type) {
+    return type_info(type).block;
+}
+size_t ggml_type_size(GgmlType type) {
+    return type_info(type).bytes;
+}
+
+size_t ggml_row_size(GgmlType type, int64_t n) {
+    const TypeInfo info = type_info(type);
+    if (n < 0 || n % info.block != 0)
+        throw ConfigError("ggml " + std::string(info.name) + ": row length " + std::to_string(n) +
+                          " is not a non-negative multiple of the block size " +
+                          std::to_string(info.block));
+    return static_cast<size_t>(n / info.block) * info.bytes;
+}
+
+uint16_t fp32_to_fp16(float f) {
+    const uint32_t w = std::bit_cast<uint32_t>(f);
+    const auto sign = static_cast<uint16_t>((w >> 16) & 0x8000u);
+    const uint32_t a = w & 0x7FFFFFFFu;
+    if (a > 0x7F800000u) // NaN
+        return static_cast<uint16_t>(sign | 0x7E00u);
+    if (a >= 0x477FF000u) // 65520 and up round to infinity (65504 is the largest half)
+        return static_cast<uint16_t>(sign | 0x7C00u);
+    if (a >= 0x38800000u) { // a normal half: rebias the exponent, round 13 mantissa bits away
+        const uint32_t rebiased = a - (112u << 23);
+        const uint32_t rounded = rebiased + 0x0FFFu + ((rebiased >> 13) & 1u);
+        return static_cast<uint16_t>(sign | (rounded >> 13)); // a carry bumps the exponent
+    }
+    if (a <= 0x33000000u) // at most 2^-25, half the smallest subnormal: ties to even zero
+        return sign;
+    // A half subnormal: the value in units of 2^-24 is mantissa * 2^(exponent - 126).
+    const uint32_t exponent = a >> 23;
+    const uint32_t mantissa = (a & 0x7FFFFFu) | 0x800000u;
+    const uint32_t shift = 126u - exponent; // 14..24
+    uint32_t q = mantissa >> shift;
+    const uint32_t rest = mantissa & ((1u << shift) - 1u);
+    const uint32_t half = 1u << (shift - 1u);
+    if (rest > half || (rest == half && (q & 1u)))
+        ++q; // may become 0x400, the smallest normal, which is its correct encoding
+    return static_cast<uint16_t>(sign | q);
+}
+
+float fp16_to_fp32(uint16_t h) {
+    const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
+    const uint32_t exponent = (h >> 10) & 0x1Fu;
+    const uint32_t mantissa = h & 0x3FFu;
+    if (exponent == 0) {
+        const float magnitude = static_cast<float>(mantissa) * 0x1p-24f; // exact
+        return std::bit_cast<float>(sign | std::bit_cast<uint32_t>(magnitude));
+    }
+    if (exponent == 0x1F)
+        return std::bit_cast<float>(sign | 0x7F800000u | (mantissa ? 0x400000u : 0u) |
+                                    (mantissa << 13));
+    return std::bit_cast<float>(sign | ((exponent + 112u) << 23) | (mantissa << 13));
+}
+
+uint16_t fp32_to_bf16(float f) {
+    const uint32_t w = std::bit_cast<uint32_t>(f);
+    if ((w & 0x7FFFFFFFu) > 0x7F800000u)
+        return static_cast<uint16_t>((w >> 16) | 0x40u);
+    return static_cast<uint16_t>((w + 0x7FFFu + ((w >> 16) & 1u)) >> 16);
+}
+
+float bf16_to_fp32(uint16_t h) {
+    return std::bit_cast<float>(static_cast<uint32_t>(h) << 16);
+}
+
+void quantize_rows(GgmlType type, const float* src, void* dst, int64_t rows, int64_t n_per_row) {
+    const int64_t n_blocks = checked_block_count("quantize", type, src, dst, rows, n_per_row);
+    const int64_t block = ggml_block_size(type);
+    const auto bytes = static_cast<int64_t>(ggml_type_size(type));
+    const int64_t chunk = chunk_blocks(type);
+    const int64_t n_chunks = (n_blocks + chunk - 1) / chunk;
+    auto* out = static_cast<uint8_t*>(dst);
+#pragma omp parallel for schedule(static) if (n_chunks > 1)
+    for (int64_t c = 0; c < n_chunks; ++c) {
+        const int64_t first = c * chunk;
+        const int64_t count = std::min(chunk, n_blocks - first);
+        quantize_blocks(type, src + first * block, out + first * bytes, count);
+    }
+}
+
+void dequantize_rows(GgmlType type, const void* src, float* dst, int64_t rows, int64_t n_per_row) {
+    const int64_t n_blocks = checked_block_count("dequantize", type, src, dst, rows, n_per_row);
+    const int64_t block = ggml_block_size(type);
+    const auto bytes = static_cast<int64_t>(ggml_type_size(type));
+    const int64_t chunk = chunk_blocks(type);
+    const int64_t n_chunks = (n_blocks + chunk - 1) / chunk;
+    const auto* in = static_cast<const uint8_t*>(src);
+#pragma omp parallel for schedule(static) if (n_chunks > 1)
+    for (int64_t c = 0; c < n_chunks; ++c) {
+        const int64_t first = c * chunk;
+        const int64_t count = std::min(chunk, n_blocks - first);
+        dequantize_blocks(type, in + first * bytes, dst + first * block, count);
+    }
+}
+
+} // namespace slimtune::io

@@ -1,0 +1,71 @@
+// ggml's tensor types as GGUF stores them: block sizes, byte sizes, fp16/bf16 conversion, and
+// quantizers that reproduce ggml's reference (`*_ref`) algorithms bit for bit, so that a GGUF we
+// write holds the same bytes as llama-quantize (no importance matrix) makes from the same
+// float32 weights. Layouts and algorithms: ggml-common.h and ggml-quants.c, described in
+// shared/research/finetune.md §2.4. The compilation units are built without floating-point
+// contraction (no FMA), because ggml's reference code is plain C float arithmetic and one fused
+// a*b+c changes a rounding and with it a quantized byte.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace slimtune::io {
+
+// The GGUF tensor_info type ids (ggml.h `enum ggml_type`) of the types we read and write.
+enum class GgmlType : uint32_t {
+    F32 = 0,
+    F16 = 1,
+    Q4_0 = 2,
+    Q5_0 = 6,
+    Q5_1 = 7,
+    Q8_0 = 8,
+    Q4_K = 12,
+    Q5_K = 13,
+    Q6_K = 14,
+    BF16 = 30,
+};
+
+// The type for a GGUF type id, or nullopt for ids we do not handle (Q4_1, IQ*, ...).
+std::optional<GgmlType> ggml_type_from_id(uint32_t id);
+
+// ggml's own name: "f32", "f16", "q4_0", "q5_0", "q5_1", "q8_0", "q4_K", "q5_K", "q6_K", "bf16".
+std::string_view ggml_type_name(GgmlType type);
+// Elements per block: 1 for F32/F16/BF16, 32 for Q4_0/Q5_0/Q5_1/Q8_0, 256 for the K-quants.
+int64_t ggml_block_size(GgmlType type);
+// Bytes per block: 4, 2, 18, 22, 24, 34, 144, 176, 210, 2 in enum order.
+size_t ggml_type_size(GgmlType type);
+// Bytes of a row of n elements. ConfigError when n < 0 or n is not a multiple of the block size.
+size_t ggml_row_size(GgmlType type, int64_t n);
+
+// IEEE half precision, round to nearest even as ggml converts: exact for subnormals, overflow to
+// infinity, every NaN becomes the quiet NaN 0x7E00 with its sign kept.
+uint16_t fp32_to_fp16(float f);
+// Exact; a NaN keeps its payload and is made quiet.
+float fp16_to_fp32(uint16_t h);
+// bfloat16, round to nearest even; a NaN keeps its top payload bits and is made quiet (ggml sets
+// bit 6). Subnormals are rounded, not flushed.
+uint16_t fp32_to_bf16(float f);
+float bf16_to_fp32(uint16_t h);
+
+// Quantizes `rows` rows of `n_per_row` floats into dst, which must hold
+// rows * ggml_row_size(type, n_per_row) bytes: the bytes ggml_quantize_chunk writes with no
+// importance matrix (F32 is a copy). Thread-safe; runs in parallel over blocks (OpenMP) with
+// the same bytes whatever the thread count. ConfigError for a bad row length or count.
+void quantize_rows(GgmlType type, const float* src, void* dst, int64_t rows, int64_t n_per_row);
+// The inverse, as ggml's type traits' to_float computes it (same floats, bit for bit).
+void dequantize_rows(GgmlType type, const void* src, float* dst, int64_t rows, int64_t n_per_row);
+
+namespace detail {
+// Block kernels shared by ggml_quants.cpp and ggml_quants_k.cpp: n_blocks consecutive blocks.
+void quantize_q4_k(const float* x, uint8_t* y, int64_t n_blocks);
+void quantize_q5_k(const float* x, uint8_t* y, int64_t n_blocks);
+void quantize_q6_k(const float* x, uint8_t* y, int64_t n_blocks);
+void dequantize_q4_k(const uint8_t* x, float* y, int64_t n_blocks);
+void dequantize_q5_k(const uint8_t* x, float* y, int64_t n_blocks);
+void dequantize_q6_k(const uint8_t* x, float* y, int64_t n_blocks);
+} // namespace detail
+
+} // namespace slimtune::io
