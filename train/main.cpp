@@ -18,6 +18,7 @@ constexpr const char* kUsage =
     "  demo      train a small byte-level transformer on bundled text (end-to-end check)\n"
     "  curate    filter, deduplicate, redact and balance a JSONL dataset; report + manifest\n"
     "  train     fine-tune a model (LoRA or full) on curated data; --resume continues\n"
+    "  export    GGUF (llama.cpp, ollama), GGUF LoRA, merged safetensors or PEFT files\n"
     "  inspect   architecture, parameter count, dtypes and memory of a model directory\n"
     "  logits    logits of a token sequence, written as a float32 .npy file\n"
     "  eval      mean next-token loss and perplexity of a JSONL dataset\n"
@@ -44,6 +45,7 @@ int main(int argc, char** argv) {
         {"tokenizer-train", train::run_tokenizer_train},
         {"chat-template", train::run_chat_template},
         {"train", train::run_train},
+        {"export", train::run_export},
     };
     if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
         std::fputs(kUsage, argc < 2 ? stderr : stdout);

@@ -173,7 +173,9 @@ std::vector<GgufTensorSource> gguf_tensor_sources(Model& m) {
         if (permute && (q || k)) {
             const int64_t heads = q ? cfg.n_head : cfg.n_head_kv;
             s.values = [t, heads] {
-                return permute_qk_rows(t->data(), t->rows(), t->ndim() == 1 ? 1 : t->cols(), heads);
+                // A bias (1-D) is a column: one value per row.
+                return t->ndim() == 1 ? permute_qk_rows(t->data(), t->dim(0), 1, heads)
+                                      : permute_qk_rows(t->data(), t->rows(), t->cols(), heads);
             };
         } else {
             s.values = [t] { return std::vector<float>(t->values().begin(), t->values().end()); };

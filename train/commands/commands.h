@@ -17,5 +17,6 @@ int run_tokenizer_train(const std::vector<std::string>& args);
 int run_chat_template(const std::vector<std::string>& args);
 int run_train(const std::vector<std::string>& args);
 int run_curate(const std::vector<std::string>& args);
+int run_export(const std::vector<std::string>& args);
 
 } // namespace slimtune::train

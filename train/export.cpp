@@ -1,0 +1,229 @@
+#include "train/export.h"
+
+#include "common/atomic_file.h"
+#include "common/error.h"
+#include "data/chat_template.h"
+#include "data/ollama_modelfile.h"
+#include "model/io/save_model.h"
+#include "model/lora.h"
+
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+#include <fstream>
+#include <ostream>
+
+namespace slimtune::train {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+const char* kProvenanceFile = "slimtune_provenance.json";
+
+// slimtune_provenance.json beside the adapter (LoRA) or the model (full fine-tune); null when
+// neither has one (a base model exported as is).
+json read_provenance(const ExportOptions& o, std::string& where) {
+    for (const std::string& dir : {o.adapter_dir, o.model_dir}) {
+        if (dir.empty())
+            continue;
+        const fs::path p = fs::path(dir) / kProvenanceFile;
+        std::error_code ec;
+        if (!fs::exists(p, ec))
+            continue;
+        std::ifstream in(p);
+        json j = json::parse(in, nullptr, false);
+        if (j.is_discarded() || !j.is_object())
+            throw FormatError(p.string() + ": not a JSON object");
+        where = p.string();
+        return j;
+    }
+    return nullptr;
+}
+
+std::string dir_name(const std::string& dir) {
+    fs::path p = fs::path(dir);
+    if (!p.has_filename())
+        p = p.parent_path();
+    return p.filename().string();
+}
+
+// The export's name: --name, else the run directory of the adapter ("runs/x/adapter" -> x),
+// else the model directory's name.
+std::string export_name(const ExportOptions& o) {
+    if (!o.name.empty())
+        return o.name;
+    if (!o.adapter_dir.empty()) {
+        fs::path p = fs::weakly_canonical(o.adapter_dir);
+        if (p.filename() == "adapter" && p.has_parent_path())
+            p = p.parent_path();
+        return p.filename().string();
+    }
+    return dir_name(fs::weakly_canonical(o.model_dir).string());
+}
+
+std::string upper(std::string_view s) {
+    std::string r(s);
+    for (char& c : r)
+        c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return r;
+}
+
+data::Tokenizer load_export_tokenizer(const ExportOptions& o) {
+    const std::string dir = o.tokenizer_dir.empty() ? o.model_dir : o.tokenizer_dir;
+    std::error_code ec;
+    if (!fs::exists(fs::path(dir) / "tokenizer.json", ec) &&
+        !fs::exists(fs::path(dir) / "vocab.json", ec))
+        throw ConfigError(dir + ": no tokenizer.json; a GGUF carries its tokenizer, pass "
+                                "--tokenizer DIR");
+    return data::Tokenizer::load(dir);
+}
+
+void make_dir(const std::string& dir) {
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec)
+        throw Error(dir + ": cannot create directory: " + ec.message());
+}
+
+bool format_needs_adapter(const std::string& f) {
+    return f == "gguf-lora" || f == "peft";
+}
+
+void check_options(const ExportOptions& o) {
+    static const char* kFormats[] = {"gguf", "gguf-lora", "hf", "peft", "ollama"};
+    if (std::find(std::begin(kFormats), std::end(kFormats), o.format) == std::end(kFormats))
+        throw ConfigError("--format must be gguf, gguf-lora, hf, peft or ollama, got '" + o.format +
+                          "'");
+    if (o.model_dir.empty())
+        throw ConfigError("--model is required");
+    if (o.out.empty())
+        throw ConfigError("--out is required");
+    if (format_needs_adapter(o.format) && o.adapter_dir.empty())
+        throw ConfigError("--format " + o.format + " exports an adapter: pass --adapter DIR");
+    if (o.types.empty())
+        throw ConfigError("--type: no export type given");
+    if ((o.format == "gguf-lora" || o.format == "ollama") && o.types.size() != 1)
+        throw ConfigError("--format " + o.format + " takes one --type");
+    const bool file_out = o.out.ends_with(".gguf");
+    if (o.format == "gguf" && file_out && o.types.size() != 1)
+        throw ConfigError("--out " + o.out + " is one file but " + std::to_string(o.types.size()) +
+                          " types were asked for; give a directory");
+    if (o.format == "gguf-lora" && !file_out)
+        throw ConfigError("--format gguf-lora writes one file: --out must end in .gguf");
+    if ((o.format == "hf" || o.format == "peft" || o.format == "ollama") && file_out)
+        throw ConfigError("--format " + o.format + " writes a directory, not " + o.out);
+}
+
+void print_report(const GgufExportReport& r, std::ostream& progress) {
+    progress << "wrote " << r.path << " (" << r.file_bytes << " bytes, " << r.tensors
+             << " tensors:";
+    for (const auto& [t, n] : r.tensors_per_type)
+        progress << " " << n << " " << t;
+    progress << "; " << r.seconds << " s)\n";
+}
+
+} // namespace
+
+std::vector<io::ExportType> parse_export_types(const std::string& list) {
+    std::vector<io::ExportType> out;
+    size_t at = 0;
+    while (at <= list.size()) {
+        const size_t comma = list.find(',', at);
+        const std::string item =
+            list.substr(at, comma == std::string::npos ? std::string::npos : comma - at);
+        const io::ExportType t = io::parse_export_type(item);
+        if (std::find(out.begin(), out.end(), t) != out.end())
+            throw ConfigError("--type: '" + item + "' is given twice");
+        out.push_back(t);
+        if (comma == std::string::npos)
+            break;
+        at = comma + 1;
+    }
+    return out;
+}
+
+ExportResult export_model(const ExportOptions& o, std::ostream& progress) {
+    check_options(o);
+    ExportResult result;
+    result.out = o.out;
+    std::string provenance_path;
+    GgufExportInfo info;
+    info.provenance = read_provenance(o, provenance_path);
+    info.name = export_name(o);
+    std::string base = o.model_dir;
+    if (info.provenance.is_object() && info.provenance.contains("base_model") &&
+        info.provenance["base_model"].is_string())
+        base = info.provenance["base_model"].get<std::string>();
+    info.base_model = dir_name(base);
+    info.base_model_path = base;
+    if (!provenance_path.empty())
+        progress << "provenance: " << provenance_path << "\n";
+
+    Model m = load_model(o.model_dir);
+    LoraConfig lora_cfg;
+    if (!o.adapter_dir.empty()) {
+        lora_cfg = load_peft_adapter(m, o.adapter_dir);
+        if (!format_needs_adapter(o.format))
+            lora_merge(m);
+    }
+
+    if (o.format == "gguf-lora") {
+        const GgufExportReport r = write_gguf_lora(m, info, o.types.front(), o.out);
+        print_report(r, progress);
+        result.gguf.push_back(r);
+        return result;
+    }
+    if (o.format == "peft") {
+        std::map<std::string, std::string> meta;
+        if (info.provenance.is_object() && info.provenance.contains("dataset"))
+            meta["slimtune.dataset_manifest_sha256"] =
+                info.provenance["dataset"].value("manifest_sha256", std::string());
+        save_peft_adapter(m, lora_cfg, o.out, info.base_model_path, meta);
+        progress << "wrote " << o.out << "\n";
+        return result;
+    }
+    if (o.format == "hf") {
+        std::map<std::string, std::string> meta;
+        if (info.provenance.is_object() && info.provenance.contains("dataset"))
+            meta["slimtune.dataset_manifest_sha256"] =
+                info.provenance["dataset"].value("manifest_sha256", std::string());
+        io::save_hf_model(m, o.model_dir, o.out, meta);
+        if (!provenance_path.empty())
+            write_file_atomic((fs::path(o.out) / kProvenanceFile).string(),
+                              [&](std::ostream& os) { os << info.provenance.dump(2) << "\n"; });
+        progress << "wrote " << o.out << "\n";
+        return result;
+    }
+
+    // gguf and ollama.
+    const data::Tokenizer tok = load_export_tokenizer(o);
+    const bool single_file = o.format == "gguf" && o.out.ends_with(".gguf");
+    if (!single_file)
+        make_dir(o.out);
+    for (const io::ExportType t : o.types) {
+        const std::string path =
+            single_file
+                ? o.out
+                : (fs::path(o.out) / (info.name + "-" + upper(io::export_type_name(t)) + ".gguf"))
+                      .string();
+        const GgufExportReport r = write_gguf_model(m, tok, info, t, path);
+        print_report(r, progress);
+        result.gguf.push_back(r);
+    }
+    if (o.format == "ollama") {
+        const data::ChatTemplate tmpl =
+            o.chat_template.empty() ? data::detect_chat_template(tok.config(), tok.source())
+                                    : data::chat_template_by_name(o.chat_template, tok.config());
+        const std::string gguf_file = fs::path(result.gguf.front().path).filename().string();
+        const std::string modelfile = (fs::path(o.out) / "Modelfile").string();
+        write_file_atomic(modelfile, [&](std::ostream& os) {
+            os << data::ollama_modelfile("./" + gguf_file, tmpl);
+        });
+        progress << "wrote " << modelfile << " (ollama create " << info.name << " -f Modelfile)\n";
+    }
+    return result;
+}
+
+} // namespace slimtune::train

@@ -1,0 +1,327 @@
+#include "train/export_gguf.h"
+
+#include "common/error.h"
+#include "data/tokenizer/gguf_vocab.h"
+#include "model/io/gguf_tensors.h"
+#include "model/lora.h"
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace slimtune::train {
+
+namespace fs = std::filesystem;
+using io::GgufKv;
+using io::GgufValue;
+using nlohmann::json;
+
+namespace {
+
+uint32_t u32_of(int64_t v, const char* what) {
+    if (v < 0 || v > static_cast<int64_t>(UINT32_MAX))
+        throw ConfigError(std::string("GGUF export: ") + what + " " + std::to_string(v) +
+                          " does not fit a UINT32");
+    return static_cast<uint32_t>(v);
+}
+
+std::string read_text_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in)
+        throw Error(path + ": cannot read");
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+// The dims of a row-major PyTorch shape in ggml order (ne[0] = row length).
+std::vector<int64_t> ggml_dims(const std::vector<int64_t>& shape) {
+    return {shape.rbegin(), shape.rend()};
+}
+
+// Streams tensors into a writer: declare all, then convert and write each in turn, so that
+// at most one tensor's float values and bytes are alive at a time.
+struct PendingTensor {
+    std::string name;
+    std::vector<int64_t> shape;
+    io::GgmlType type;
+    std::function<std::vector<float>()> values;
+};
+
+GgufExportReport write_tensors(io::GgufWriter& w,
+                               const std::vector<PendingTensor>& tensors,
+                               std::chrono::steady_clock::time_point start) {
+    GgufExportReport r;
+    r.path = w.path();
+    for (const PendingTensor& t : tensors) {
+        w.add_tensor(t.name, ggml_dims(t.shape), static_cast<uint32_t>(t.type));
+        ++r.tensors_per_type[std::string(io::ggml_type_name(t.type))];
+    }
+    std::vector<uint8_t> bytes;
+    for (const PendingTensor& t : tensors) {
+        const std::vector<float> v = t.values();
+        const int64_t row = t.shape.empty() ? 1 : t.shape.back();
+        const int64_t rows = static_cast<int64_t>(v.size()) / std::max<int64_t>(row, 1);
+        if (rows * row != static_cast<int64_t>(v.size()))
+            throw ConfigError("GGUF export: tensor " + t.name + " has " + std::to_string(v.size()) +
+                              " values for its shape");
+        for (float x : v)
+            if (!std::isfinite(x))
+                throw ConfigError("GGUF export: tensor " + t.name +
+                                  " holds a NaN or infinite value; the checkpoint is damaged");
+        bytes.resize(static_cast<size_t>(rows) * io::ggml_row_size(t.type, row));
+        io::quantize_rows(t.type, v.data(), bytes.data(), rows, row);
+        w.write_tensor_data(t.name, bytes.data(), bytes.size());
+    }
+    w.finish();
+    r.tensors = static_cast<int64_t>(tensors.size());
+    r.file_bytes = fs::file_size(r.path);
+    r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return r;
+}
+
+void add_all(io::GgufWriter& w, std::vector<GgufKv> kvs) {
+    for (GgufKv& kv : kvs)
+        w.set(std::move(kv.key), std::move(kv.value));
+}
+
+// The tokenizer.* keys of `tok` for a model of `vocab_size` embedding rows.
+std::vector<GgufKv> tokenizer_metadata(const data::Tokenizer& tok, int64_t vocab_size) {
+    const data::GgufVocab v = data::gguf_vocab(tok, vocab_size);
+    std::vector<GgufKv> kv;
+    auto add = [&](std::string k, GgufValue val) { kv.push_back({std::move(k), std::move(val)}); };
+    add("tokenizer.ggml.model", GgufValue::str(v.model));
+    add("tokenizer.ggml.pre", GgufValue::str(v.pre));
+    add("tokenizer.ggml.tokens", GgufValue::array_str(v.tokens));
+    add("tokenizer.ggml.token_type", GgufValue::array_i32(v.token_types));
+    add("tokenizer.ggml.merges", GgufValue::array_str(v.merges));
+    const std::pair<const char*, std::optional<int32_t>> ids[] = {
+        {"tokenizer.ggml.bos_token_id", v.bos},     {"tokenizer.ggml.eos_token_id", v.eos},
+        {"tokenizer.ggml.unknown_token_id", v.unk}, {"tokenizer.ggml.padding_token_id", v.pad},
+        {"tokenizer.ggml.eot_token_id", v.eot},
+    };
+    for (const auto& [key, id] : ids)
+        if (id)
+            add(key, GgufValue::u32(static_cast<uint32_t>(*id)));
+    add("tokenizer.ggml.add_bos_token", GgufValue::boolean(v.add_bos));
+    add("tokenizer.ggml.add_eos_token", GgufValue::boolean(v.add_eos));
+    if (!v.chat_template.empty())
+        add("tokenizer.chat_template", GgufValue::str(v.chat_template));
+    // The exact tokenizer.json (and tokenizer_config.json) slimtune trained with, so that
+    // `slimtune eval/generate` on this file tokenize exactly as training did.
+    const std::string& src = tok.source();
+    if (src.ends_with("tokenizer.json")) {
+        add("tokenizer.huggingface.json", GgufValue::str(read_text_file(src)));
+        const fs::path cfg = fs::path(src).parent_path() / "tokenizer_config.json";
+        std::error_code ec;
+        if (fs::exists(cfg, ec))
+            add("slimtune.tokenizer_config", GgufValue::str(read_text_file(cfg.string())));
+    }
+    return kv;
+}
+
+// Hugging Face module name ("transformer.h.0.attn.c_attn") -> the GGUF source of its weight.
+const io::GgufTensorSource* source_of_module(const std::vector<io::GgufTensorSource>& sources,
+                                             std::string module) {
+    if (module.starts_with("transformer."))
+        module = module.substr(12);
+    const std::string weight = module + ".weight";
+    for (const io::GgufTensorSource& s : sources)
+        if (s.hf_name == weight)
+            return &s;
+    return nullptr;
+}
+
+} // namespace
+
+std::vector<GgufKv> gguf_provenance_metadata(const GgufExportInfo& info) {
+    std::vector<GgufKv> kv;
+    auto add = [&](std::string k, GgufValue v) { kv.push_back({std::move(k), std::move(v)}); };
+    if (!info.name.empty())
+        add("general.name", GgufValue::str(info.name));
+    if (!info.base_model.empty()) {
+        add("general.base_model.count", GgufValue::u32(1));
+        add("general.base_model.0.name", GgufValue::str(info.base_model));
+        if (!info.base_model_path.empty())
+            add("general.base_model.0.url", GgufValue::str(info.base_model_path));
+    }
+    const json& p = info.provenance;
+    if (p.is_object() && p.contains("dataset") && p["dataset"].is_object()) {
+        const json& d = p["dataset"];
+        const std::string file = d.value("train_file", std::string());
+        std::string stages;
+        for (const json& st : d.value("stages", json::array()))
+            if (st.is_object() && st.value("enabled", false)) {
+                stages += (stages.empty() ? "" : ", ") + st.value("name", std::string("?"));
+                const int64_t dropped = st.value("dropped", int64_t{0});
+                const int64_t modified = st.value("modified", int64_t{0});
+                const int64_t added = st.value("added", int64_t{0});
+                if (dropped || modified || added)
+                    stages += " (-" + std::to_string(dropped) + " ~" + std::to_string(modified) +
+                              " +" + std::to_string(added) + ")";
+            }
+        const int64_t in = d.value("documents_in", int64_t{0});
+        const int64_t out = d.value("documents_out", int64_t{0});
+        add("general.dataset.count", GgufValue::u32(1));
+        add("general.dataset.0.name", GgufValue::str(fs::path(file).filename().string()));
+        add("general.dataset.0.description",
+            GgufValue::str("curated by slimtune " + d.value("curated_by", std::string()) + ": " +
+                           std::to_string(in) + " documents in, " + std::to_string(out) +
+                           " out; stages: " + stages));
+        add("general.dataset.0.manifest_sha256",
+            GgufValue::str(d.value("manifest_sha256", std::string())));
+        add("general.dataset.0.curated_sha256",
+            GgufValue::str(d.value("curated_sha256", std::string())));
+        add("general.dataset.0.documents_in", GgufValue::u64(static_cast<uint64_t>(in)));
+        add("general.dataset.0.documents_out", GgufValue::u64(static_cast<uint64_t>(out)));
+    }
+    if (p.is_object() && p.contains("train") && p["train"].is_object())
+        add("general.finetune", GgufValue::str(p["train"].value("mode", std::string("lora"))));
+    return kv;
+}
+
+std::vector<GgufKv> gguf_architecture_metadata(const ModelConfig& cfg) {
+    const std::string a = io::gguf_architecture(cfg);
+    std::vector<GgufKv> kv;
+    auto add = [&](const std::string& k, GgufValue v) {
+        kv.push_back({a + "." + k, std::move(v)});
+    };
+    add("vocab_size", GgufValue::u32(u32_of(cfg.vocab_size, "vocab_size")));
+    add("context_length", GgufValue::u32(u32_of(cfg.max_positions, "context length")));
+    add("embedding_length", GgufValue::u32(u32_of(cfg.hidden, "hidden size")));
+    add("block_count", GgufValue::u32(u32_of(cfg.n_layer, "layer count")));
+    add("feed_forward_length", GgufValue::u32(u32_of(cfg.intermediate, "intermediate size")));
+    add("attention.head_count", GgufValue::u32(u32_of(cfg.n_head, "head count")));
+    add("attention.head_count_kv", GgufValue::u32(u32_of(cfg.n_head_kv, "kv head count")));
+    if (cfg.family == Family::Gpt2) {
+        add("attention.layer_norm_epsilon", GgufValue::f32(cfg.norm_eps));
+        return kv;
+    }
+    add("attention.layer_norm_rms_epsilon", GgufValue::f32(cfg.norm_eps));
+    add("rope.dimension_count", GgufValue::u32(u32_of(cfg.head_dim, "head dim")));
+    add("rope.freq_base", GgufValue::f32(static_cast<float>(cfg.rope_theta)));
+    if (cfg.head_dim * cfg.n_head != cfg.hidden) {
+        add("attention.key_length", GgufValue::u32(u32_of(cfg.head_dim, "head dim")));
+        add("attention.value_length", GgufValue::u32(u32_of(cfg.head_dim, "head dim")));
+    }
+    const RopeScaling& rs = cfg.rope_scaling;
+    if (rs.kind == RopeScaling::Kind::Linear) {
+        add("rope.scaling.type", GgufValue::str("linear"));
+        add("rope.scaling.factor", GgufValue::f32(static_cast<float>(rs.factor)));
+    } else if (rs.kind == RopeScaling::Kind::Llama3) {
+        // llama.cpp takes the factors from the rope_freqs tensor; the parameters are kept
+        // (under slimtune.*, which llama.cpp ignores) so that our reader rebuilds the config.
+        kv.push_back({"slimtune.rope_scaling.llama3.factor", GgufValue::f32(float(rs.factor))});
+        kv.push_back({"slimtune.rope_scaling.llama3.low_freq_factor",
+                      GgufValue::f32(static_cast<float>(rs.low_freq_factor))});
+        kv.push_back({"slimtune.rope_scaling.llama3.high_freq_factor",
+                      GgufValue::f32(static_cast<float>(rs.high_freq_factor))});
+        kv.push_back({"slimtune.rope_scaling.llama3.original_context_length",
+                      GgufValue::u32(u32_of(rs.original_max_positions, "original context"))});
+    }
+    if (cfg.family == Family::Granite) {
+        const float attn = cfg.attention_multiplier != 0.0f
+                               ? cfg.attention_multiplier
+                               : 1.0f / std::sqrt(static_cast<float>(cfg.head_dim));
+        add("attention.scale", GgufValue::f32(attn));
+        add("embedding_scale", GgufValue::f32(cfg.embedding_multiplier));
+        add("residual_scale", GgufValue::f32(cfg.residual_multiplier));
+        add("logit_scale", GgufValue::f32(cfg.logits_scaling));
+    }
+    return kv;
+}
+
+GgufExportReport write_gguf_model(Model& m,
+                                  const data::Tokenizer& tokenizer,
+                                  const GgufExportInfo& info,
+                                  io::ExportType type,
+                                  const std::string& path) {
+    const auto start = std::chrono::steady_clock::now();
+    for (const LoraModule& l : lora_modules(m))
+        if (!l.linear->lora.merged)
+            throw ConfigError("GGUF export: adapter on " + l.module +
+                              " is not merged; merge it (or export it with --format gguf-lora)");
+    const std::vector<io::GgufTensorSource> sources = io::gguf_tensor_sources(m);
+    const std::vector<io::GgmlType> types = io::gguf_tensor_types(type, sources);
+    std::vector<GgufKv> tok_kv = tokenizer_metadata(tokenizer, m.cfg.vocab_size);
+
+    io::GgufWriter w(path);
+    w.set("general.architecture", GgufValue::str(io::gguf_architecture(m.cfg)));
+    w.set("general.type", GgufValue::str("model"));
+    add_all(w, gguf_provenance_metadata(info));
+    w.set("general.file_type", GgufValue::u32(io::llama_file_type(type)));
+    w.set("general.quantization_version", GgufValue::u32(2));
+    w.set("general.quantized_by", GgufValue::str("slimtune"));
+    add_all(w, gguf_architecture_metadata(m.cfg));
+    add_all(w, std::move(tok_kv));
+
+    std::vector<PendingTensor> pending;
+    for (size_t i = 0; i < sources.size(); ++i)
+        pending.push_back({sources[i].name, sources[i].shape, types[i], sources[i].values});
+    return write_tensors(w, pending, start);
+}
+
+GgufExportReport write_gguf_lora(Model& m,
+                                 const GgufExportInfo& info,
+                                 io::ExportType type,
+                                 const std::string& path) {
+    const auto start = std::chrono::steady_clock::now();
+    if (type != io::ExportType::F32 && type != io::ExportType::F16 && type != io::ExportType::BF16)
+        throw ConfigError("GGUF LoRA export: type must be f32, f16 or bf16, got " +
+                          std::string(io::export_type_name(type)));
+    const std::vector<LoraModule> mods = lora_modules(m);
+    if (mods.empty())
+        throw ConfigError("GGUF LoRA export: the model has no LoRA adapters (pass --adapter)");
+    const std::vector<io::GgufTensorSource> sources = io::gguf_tensor_sources(m);
+    const bool permute = m.cfg.family == Family::Llama || m.cfg.family == Family::Granite;
+    // One alpha for the file: llama.cpp scales every module by alpha / rank.
+    const double alpha = static_cast<double>(mods.front().linear->lora.scaling) *
+                         static_cast<double>(mods.front().rank);
+    const io::GgmlType gt = type == io::ExportType::F32   ? io::GgmlType::F32
+                            : type == io::ExportType::F16 ? io::GgmlType::F16
+                                                          : io::GgmlType::BF16;
+    std::vector<PendingTensor> pending;
+    for (const LoraModule& l : mods) {
+        if (l.linear->lora.merged)
+            throw ConfigError("GGUF LoRA export: adapter on " + l.module + " is merged");
+        const io::GgufTensorSource* s = source_of_module(sources, l.module);
+        if (!s)
+            throw ConfigError("GGUF LoRA export: no GGUF tensor for module " + l.module);
+        const Tensor* a = &l.linear->lora.a;
+        const Tensor* b = &l.linear->lora.b;
+        // Fold this module's scaling where it differs from alpha / r (rsLoRA, patterns).
+        const float fold = static_cast<float>(static_cast<double>(l.linear->lora.scaling) *
+                                              static_cast<double>(l.rank) / alpha);
+        int64_t heads = 0;
+        if (permute && s->role == io::TensorRole::AttnQ)
+            heads = m.cfg.n_head;
+        if (permute && s->role == io::TensorRole::AttnK)
+            heads = m.cfg.n_head_kv;
+        pending.push_back({s->name + ".lora_a", {a->dim(0), a->dim(1)}, gt, [a] {
+                               return std::vector<float>(a->values().begin(), a->values().end());
+                           }});
+        pending.push_back({s->name + ".lora_b", {b->dim(0), b->dim(1)}, gt, [b, fold, heads] {
+                               std::vector<float> v =
+                                   heads
+                                       ? io::permute_qk_rows(b->data(), b->dim(0), b->dim(1), heads)
+                                       : std::vector<float>(b->values().begin(), b->values().end());
+                               if (fold != 1.0f)
+                                   for (float& x : v)
+                                       x *= fold;
+                               return v;
+                           }});
+    }
+    io::GgufWriter w(path);
+    w.set("general.architecture", GgufValue::str(io::gguf_architecture(m.cfg)));
+    w.set("general.type", GgufValue::str("adapter"));
+    add_all(w, gguf_provenance_metadata(info));
+    w.set("adapter.type", GgufValue::str("lora"));
+    w.set("adapter.lora.alpha", GgufValue::f32(static_cast<float>(alpha)));
+    w.set("general.file_type", GgufValue::u32(io::llama_file_type(type)));
+    w.set("general.quantization_version", GgufValue::u32(2));
+    return write_tensors(w, pending, start);
+}
+
+} // namespace slimtune::train
