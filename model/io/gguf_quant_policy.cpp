@@ -149,13 +149,15 @@ std::vector<GgmlType> gguf_tensor_types(ExportType t, const std::vector<GgufTens
             continue;
         }
         if (s.role == TensorRole::PosEmbd) {
-            out.push_back(GgmlType::F16);
+            // llama-quantize never quantizes position embeddings: they stay as the input has
+            // them (F32 from an F32 file).
+            out.push_back(GgmlType::F32);
             continue;
         }
         GgmlType g = base_type(t);
         const bool head =
             s.role == TensorRole::Output || (s.role == TensorRole::TokenEmbd && !has_output);
-        if (head) {
+        if (head && t != ExportType::Q4_K) { // --pure (q4_k) has no output rule either
             g = t == ExportType::Q8_0 || row % 256 != 0 ? GgmlType::Q8_0 : GgmlType::Q6_K;
         } else if (mixed && (s.role == TensorRole::AttnV || s.role == TensorRole::AttnQkv)) {
             if (use_more_bits(i_attn_v, n_attn_v))

@@ -9,6 +9,7 @@
 
 #include "common/rng.h"
 #include "data/tokenizer/bpe_trainer.h"
+#include "model/hf_config.h"
 #include "model/io/save_model.h"
 #include "model/transformer.h"
 
@@ -77,6 +78,32 @@ inline Model exportable_fixture(const std::string& name,
     std::ofstream(out / "config.json") << cfg.dump(2);
     for (const char* f : {"tokenizer.json", "tokenizer_config.json"})
         fs::copy_file(tok_dir / f, out / f, fs::copy_options::overwrite_existing);
+    return load_model(out.string());
+}
+
+// A model of `config_json` (config.json text) with seeded random weights (norms near 1, the
+// rest N(0, 0.05)), saved to `out` with a tokenizer of config's vocab_size trained with `pre`:
+// for shapes the reference checkpoints do not have (rows of 256 that K-quants take whole).
+inline Model random_exportable(const std::string& config_json,
+                               const fs::path& out,
+                               const std::string& pre = "gpt2",
+                               uint64_t seed = 7) {
+    const fs::path src = out / "src";
+    fs::create_directories(src);
+    std::ofstream(src / "config.json") << config_json;
+    Model m = model_skeleton(parse_hf_config(config_json, "config.json"));
+    Rng rng(seed);
+    for (NamedParam& p : model_params(m)) {
+        const Shape shape = p.tensor->shape();
+        const bool norm = shape.size() == 1 && (p.name.find("norm") != std::string::npos ||
+                                                p.name.find("ln_") != std::string::npos);
+        std::vector<float> v(static_cast<size_t>(p.tensor->numel()));
+        for (float& x : v)
+            x = (norm ? 1.0f : 0.0f) + rng.next_normal() * (norm ? 0.1f : 0.05f);
+        *p.tensor = Tensor::from(shape, std::move(v));
+    }
+    io::save_hf_model(m, src.string(), out.string());
+    train_tokenizer(out, static_cast<std::size_t>(m.cfg.vocab_size), pre);
     return load_model(out.string());
 }
 

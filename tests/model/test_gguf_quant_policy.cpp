@@ -73,7 +73,7 @@ TEST_CASE("quant policy: Q4_K_M mix, output rule, fallbacks", "[gguf]") {
     const auto f = gguf_tensor_types(ExportType::BF16, v);
     CHECK((f[0] == GgmlType::BF16 && f[1] == GgmlType::F32 && f[2] == GgmlType::BF16));
     CHECK(gguf_tensor_types(ExportType::Q4_K, {t("position_embd.weight", TensorRole::PosEmbd, -1,
-                                                 {1024, 768})})[0] == GgmlType::F16);
+                                                 {1024, 768})})[0] == GgmlType::F32);
 }
 
 TEST_CASE("quant policy: names and file types", "[gguf]") {
