@@ -1,33 +1,54 @@
 #include "data/ollama_modelfile.h"
 
 #include "common/error.h"
+#include "common/text.h"
 
 #include <algorithm>
+#include <string_view>
 
 namespace slimtune::data {
 
 namespace {
 
-// A Modelfile string: double-quoted with \ and " escaped, or triple-quoted when multi-line.
+// A Modelfile string as ollama's parser reads it (parser/parser.go: ParseFile, unquote): a
+// value runs to the first line end at which the text read so far, trimmed of white space, is
+// complete ("..." or """...""" closed), and only the outer quotes are cut off: nothing inside
+// is unescaped, a backslash is a backslash. So one line goes in "..." (unless it starts with a
+// quote: "" would open """), several in """...""", which fails only if a line ends in """.
+// The parser also drops the runes Go's strconv.IsPrint rejects, except tabs and line ends:
+// ASCII control characters are refused here; others (a no-break space, a zero-width space)
+// are not detected.
 std::string quoted(const std::string& s) {
-    if (s.find('\n') != std::string::npos && s.find("\"\"\"") == std::string::npos)
-        return "\"\"\"" + s + "\"\"\"";
-    std::string out = "\"";
-    for (char c : s) {
-        if (c == '"' || c == '\\')
-            out.push_back('\\');
-        if (c == '\n') {
-            out += "\\n";
+    for (const char c : s)
+        if ((static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n' && c != '\r') ||
+            c == 0x7f)
+            throw ConfigError("ollama Modelfile: a control character in " + name_text(s) +
+                              " would be dropped by ollama's parser");
+    if (s.find_first_of("\r\n") == std::string::npos && !s.starts_with('"'))
+        return "\"" + s + "\"";
+    const std::string q = "\"\"\"" + s + "\"\"\"";
+    for (std::size_t i = 3; i < q.size(); ++i) {
+        if (q[i] != '\n' && q[i] != '\r')
             continue;
-        }
-        out.push_back(c);
+        std::string_view read(q.data(), i);
+        while (!read.empty() &&
+               std::string_view(" \t\r\n").find(read.back()) != std::string_view::npos)
+            read.remove_suffix(1);
+        if (read.size() >= 6 && read.ends_with("\"\"\""))
+            throw ConfigError("ollama Modelfile: " + name_text(s) +
+                              " cannot be quoted so that ollama reads it back (a line of it ends "
+                              "in \"\"\")");
     }
-    return out + "\"";
+    return q;
 }
 
 } // namespace
 
 // The BOS token is not in the templates: llama.cpp adds it from tokenizer.ggml.add_bos_token.
+// Go's text/template notes: `{{-` trims the white space before it, newlines included, so a
+// newline the format needs is never followed by `{{-`; a system message is tracked by a flag,
+// not by its text, because an empty system message still renders (gemma's "\n\n", llama2's
+// <<SYS>> block, alpaca's blank system line), as the Jinja templates do.
 std::string ollama_template(const ChatTemplate& t) {
     if (t.name == "chatml" || t.name == "qwen3")
         return "{{- range .Messages }}<|im_start|>{{ .Role }}\n"
@@ -39,29 +60,38 @@ std::string ollama_template(const ChatTemplate& t) {
                "{{ end }}<|start_header_id|>assistant<|end_header_id|>\n\n";
     if (t.name == "gemma")
         // Gemma has no system turn: the system text opens the first user turn.
-        return "{{- $system := \"\" }}{{- range .Messages }}"
-               "{{- if eq .Role \"system\" }}{{ $system = .Content }}{{ continue }}{{ end }}"
+        return "{{- $system := \"\" }}{{- $has_system := false }}{{- range .Messages }}"
+               "{{- if eq .Role \"system\" }}{{ $system = .Content }}{{ $has_system = true }}"
+               "{{ continue }}{{ end }}"
                "<start_of_turn>{{ if eq .Role \"assistant\" }}model{{ else }}{{ .Role }}{{ end }}\n"
-               "{{ if $system }}{{ $system }}\n\n{{ $system = \"\" }}{{ end }}"
+               "{{ if $has_system }}{{ $system }}\n\n{{ $has_system = false }}{{ end }}"
                "{{ .Content }}<end_of_turn>\n"
                "{{ end }}<start_of_turn>model\n";
     if (t.name == "llama2")
-        return "{{- $system := \"\" }}{{- range .Messages }}"
-               "{{- if eq .Role \"system\" }}{{ $system = .Content }}"
-               "{{- else if eq .Role \"user\" }}[INST] "
-               "{{ if $system }}<<SYS>>\n{{ $system }}\n<</SYS>>\n\n{{ $system = \"\" }}{{ end }}"
+        // BOS opens every user turn but the first (llama.cpp adds that one), as in the Jinja.
+        return "{{- $system := \"\" }}{{- $has_system := false }}{{- $first := true }}"
+               "{{- range .Messages }}"
+               "{{- if eq .Role \"system\" }}{{ $system = .Content }}{{ $has_system = true }}"
+               "{{- else if eq .Role \"user\" }}{{ if not $first }}" +
+               t.bos_token +
+               "{{ end }}{{ $first = false }}[INST] "
+               "{{ if $has_system }}<<SYS>>\n{{ $system }}\n<</SYS>>\n\n"
+               "{{ $has_system = false }}{{ end }}"
                "{{ .Content }} [/INST]"
                "{{- else }} {{ .Content }} " +
-               t.eos_token + t.bos_token + "{{ end }}{{ end }}";
+               t.eos_token + "{{ end }}{{ end }}";
     if (t.name == "alpaca")
-        return "{{- $system := \"\" }}{{- range .Messages }}"
-               "{{- if eq .Role \"system\" }}{{ $system = .Content }}{{ end }}{{ end }}"
-               "{{ if $system }}{{ $system }}{{ else }}" +
+        // The system message heads the prompt: ollama passes the Modelfile's SYSTEM (the
+        // default text) as one when the conversation has none.
+        return "{{- $system := \"\" }}{{- $has_system := false }}{{- range .Messages }}"
+               "{{- if eq .Role \"system\" }}{{ $system = .Content }}{{ $has_system = true }}"
+               "{{ end }}{{ end }}"
+               "{{ if $has_system }}{{ $system }}{{ else }}" +
                t.default_system +
                "{{ end }}\n\n"
-               "{{- range .Messages }}"
-               "{{- if eq .Role \"user\" }}### Instruction:\n{{ .Content }}\n\n"
-               "{{- else if eq .Role \"assistant\" }}### Response:\n{{ .Content }}" +
+               "{{ range .Messages }}"
+               "{{ if eq .Role \"user\" }}### Instruction:\n{{ .Content }}\n\n"
+               "{{ else if eq .Role \"assistant\" }}### Response:\n{{ .Content }}" +
                t.eos_token + "\n\n{{ end }}{{ end }}### Response:\n";
     throw ConfigError("no ollama template for chat format '" + t.name + "'");
 }

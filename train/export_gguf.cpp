@@ -48,20 +48,32 @@ struct PendingTensor {
     std::vector<int64_t> shape;
     io::GgmlType type;
     std::function<std::vector<float>()> values;
+    const Tensor* unchanged = nullptr; // read in place instead of through values()
 };
 
 GgufExportReport write_tensors(io::GgufWriter& w,
                                const std::vector<PendingTensor>& tensors,
-                               std::chrono::steady_clock::time_point start) {
+                               std::chrono::steady_clock::time_point start,
+                               std::string type_name) {
     GgufExportReport r;
     r.path = w.path();
+    r.type = std::move(type_name);
     for (const PendingTensor& t : tensors) {
         w.add_tensor(t.name, ggml_dims(t.shape), static_cast<uint32_t>(t.type));
         ++r.tensors_per_type[std::string(io::ggml_type_name(t.type))];
     }
+    // Peak memory is the model plus the largest tensor's values and bytes: a tensor stored
+    // unchanged is read in place, and F32 is written straight from the floats.
     std::vector<uint8_t> bytes;
     for (const PendingTensor& t : tensors) {
-        const std::vector<float> v = t.values();
+        std::vector<float> copy;
+        std::span<const float> v;
+        if (t.unchanged) {
+            v = t.unchanged->values();
+        } else {
+            copy = t.values();
+            v = copy;
+        }
         const int64_t row = t.shape.empty() ? 1 : t.shape.back();
         const int64_t rows = static_cast<int64_t>(v.size()) / std::max<int64_t>(row, 1);
         if (rows * row != static_cast<int64_t>(v.size()))
@@ -71,6 +83,10 @@ GgufExportReport write_tensors(io::GgufWriter& w,
             if (!std::isfinite(x))
                 throw ConfigError("GGUF export: tensor " + t.name +
                                   " holds a NaN or infinite value; the checkpoint is damaged");
+        if (t.type == io::GgmlType::F32) {
+            w.write_tensor_data(t.name, v.data(), v.size() * sizeof(float));
+            continue;
+        }
         bytes.resize(static_cast<size_t>(rows) * io::ggml_row_size(t.type, row));
         io::quantize_rows(t.type, v.data(), bytes.data(), rows, row);
         w.write_tensor_data(t.name, bytes.data(), bytes.size());
@@ -259,8 +275,9 @@ GgufExportReport write_gguf_model(Model& m,
 
     std::vector<PendingTensor> pending;
     for (size_t i = 0; i < sources.size(); ++i)
-        pending.push_back({sources[i].name, sources[i].shape, types[i], sources[i].values});
-    return write_tensors(w, pending, start);
+        pending.push_back(
+            {sources[i].name, sources[i].shape, types[i], sources[i].values, sources[i].unchanged});
+    return write_tensors(w, pending, start, std::string(io::export_type_name(type)));
 }
 
 GgufExportReport write_gguf_lora(Model& m,
@@ -299,10 +316,11 @@ GgufExportReport write_gguf_lora(Model& m,
             heads = m.cfg.n_head;
         if (permute && s->role == io::TensorRole::AttnK)
             heads = m.cfg.n_head_kv;
-        pending.push_back({s->name + ".lora_a", {a->dim(0), a->dim(1)}, gt, [a] {
-                               return std::vector<float>(a->values().begin(), a->values().end());
-                           }});
-        pending.push_back({s->name + ".lora_b", {b->dim(0), b->dim(1)}, gt, [b, fold, heads] {
+        pending.push_back({s->name + ".lora_a", {a->dim(0), a->dim(1)}, gt, nullptr, a});
+        pending.push_back({s->name + ".lora_b",
+                           {b->dim(0), b->dim(1)},
+                           gt,
+                           [b, fold, heads] {
                                std::vector<float> v =
                                    heads
                                        ? io::permute_qk_rows(b->data(), b->dim(0), b->dim(1), heads)
@@ -311,7 +329,8 @@ GgufExportReport write_gguf_lora(Model& m,
                                    for (float& x : v)
                                        x *= fold;
                                return v;
-                           }});
+                           },
+                           nullptr});
     }
     io::GgufWriter w(path);
     w.set("general.architecture", GgufValue::str(io::gguf_architecture(m.cfg)));
@@ -321,7 +340,7 @@ GgufExportReport write_gguf_lora(Model& m,
     w.set("adapter.lora.alpha", GgufValue::f32(static_cast<float>(alpha)));
     w.set("general.file_type", GgufValue::u32(io::llama_file_type(type)));
     w.set("general.quantization_version", GgufValue::u32(2));
-    return write_tensors(w, pending, start);
+    return write_tensors(w, pending, start, "lora " + std::string(io::export_type_name(type)));
 }
 
 } // namespace slimtune::train

@@ -30,6 +30,7 @@ struct GgufExportInfo {
 
 struct GgufExportReport {
     std::string path;
+    std::string type; // export type name ("q4_k_m"; "lora f16" for an adapter)
     uint64_t file_bytes = 0;
     int64_t tensors = 0;
     std::map<std::string, int64_t> tensors_per_type; // ggml type name -> count

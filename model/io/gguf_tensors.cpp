@@ -179,6 +179,7 @@ std::vector<GgufTensorSource> gguf_tensor_sources(Model& m) {
             };
         } else {
             s.values = [t] { return std::vector<float>(t->values().begin(), t->values().end()); };
+            s.unchanged = t;
         }
         out.push_back(std::move(s));
     }

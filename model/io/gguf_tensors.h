@@ -41,6 +41,9 @@ struct GgufTensorSource {
     int64_t layer = -1;
     // Row-major float32 values with the architecture's transforms applied.
     std::function<std::vector<float>()> values;
+    // The model's own tensor when it is stored unchanged (no permutation): the export reads it
+    // in place instead of through a copy from values(). nullptr otherwise.
+    const Tensor* unchanged = nullptr;
 };
 
 // "gpt2", "llama" (also SmolLM, TinyLlama, Llama-3.x), "qwen2" or "granite".

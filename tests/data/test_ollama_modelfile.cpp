@@ -1,6 +1,7 @@
 // ollama Modelfiles: the Go template of each chat format carries the format's markers and no
 // BOS (llama.cpp adds it), stops sit at end-of-turn markers and EOS, strings are quoted as the
-// Modelfile parser reads them.
+// Modelfile parser reads them. tests/check_ollama_modelfile.sh renders the templates with Go's
+// text/template and compares them with the chat renderer byte for byte.
 #include "common/error.h"
 #include "data/ollama_modelfile.h"
 
@@ -40,12 +41,17 @@ TEST_CASE("ollama: templates and stops per chat format", "[ollama]") {
     CHECK_THAT(ollama_template(gemma), Contains("model") && Contains("<end_of_turn>"));
     const ChatTemplate llama2 = chat_template_by_name("llama2", config("<s>", "</s>"));
     CHECK_THAT(ollama_template(llama2), Contains("[INST] ") && Contains("<<SYS>>") &&
-                                            Contains(" [/INST]") && Contains("</s><s>"));
+                                            Contains(" [/INST]") && Contains(" </s>") &&
+                                            Contains("{{ if not $first }}<s>{{ end }}"));
     const ChatTemplate alpaca = chat_template_by_name("alpaca", config("", "</s>"));
     CHECK_THAT(ollama_template(alpaca),
                Contains("### Instruction:\n{{ .Content }}") && Contains(alpaca.default_system));
-    for (const std::string& name : chat_template_names())
-        CHECK_NOTHROW(ollama_template(chat_template_by_name(name, config("<s>", "</s>"))));
+    for (const std::string& name : chat_template_names()) {
+        std::string text;
+        CHECK_NOTHROW(text = ollama_template(chat_template_by_name(name, config("<s>", "</s>"))));
+        // `{{-` trims the white space before it: a newline the format needs would vanish.
+        CHECK_THAT(text, !Contains("\n{{-") && !Contains(" {{-"));
+    }
     ChatTemplate bogus = chatml;
     bogus.name = "vicuna";
     CHECK_THROWS_AS(ollama_template(bogus), ConfigError);
@@ -55,9 +61,35 @@ TEST_CASE("ollama: the Modelfile", "[ollama]") {
     ChatTemplate t = chat_template_by_name("chatml", config("", "<|endoftext|>"));
     t.default_system = "You are \"careful\".";
     const std::string m = ollama_modelfile("model-Q4_K_M.gguf", t);
+    // ollama's parser cuts the outer quotes off and unescapes nothing.
     CHECK_THAT(m, Contains("FROM model-Q4_K_M.gguf\n") &&
                       Contains("TEMPLATE \"\"\"{{- range .Messages }}") &&
-                      Contains("SYSTEM \"You are \\\"careful\\\".\"\n") &&
+                      Contains("SYSTEM \"You are \"careful\".\"\n") &&
                       Contains("PARAMETER stop \"<|im_end|>\"\n") &&
                       Contains("PARAMETER stop \"<|endoftext|>\"\n"));
+}
+
+TEST_CASE("ollama: Modelfile strings are quoted as ollama's parser reads them", "[ollama]") {
+    ChatTemplate t = chat_template_by_name("chatml", config("", "<|im_end|>"));
+    const auto system_line = [&](const std::string& system) {
+        t.default_system = system;
+        const std::string m = ollama_modelfile("m.gguf", t);
+        const std::size_t at = m.find("SYSTEM ");
+        REQUIRE(at != std::string::npos);
+        return m.substr(at, m.find("\nPARAMETER", at) - at);
+    };
+    // One line: "...", backslashes and inner quotes as they are.
+    CHECK(system_line(R"(Paths like C:\tmp\ and "quotes" stay.)") ==
+          R"(SYSTEM "Paths like C:\tmp\ and "quotes" stay.")");
+    // A line that starts with a quote: "" would open a """ value.
+    CHECK(system_line(R"("Quill" is careful.)") == R"(SYSTEM """"Quill" is careful.""")");
+    CHECK(system_line("\"") == R"(SYSTEM """"""")");
+    // Several lines: """...""", even with quotes at a line's end.
+    CHECK(system_line("Be \"plain\"\n\tand brief.\n") ==
+          "SYSTEM \"\"\"Be \"plain\"\n\tand brief.\n\"\"\"");
+    // A line ending in """ would close the value early; a control character would be dropped.
+    t.default_system = "say \"\"\"  \nthen";
+    CHECK_THROWS_AS(ollama_modelfile("m.gguf", t), ConfigError);
+    t.default_system = "bell \a";
+    CHECK_THROWS_AS(ollama_modelfile("m.gguf", t), ConfigError);
 }

@@ -103,7 +103,8 @@ inline Model random_exportable(const std::string& config_json,
         *p.tensor = Tensor::from(shape, std::move(v));
     }
     io::save_hf_model(m, src.string(), out.string());
-    train_tokenizer(out, static_cast<std::size_t>(m.cfg.vocab_size), pre);
+    if (!pre.empty()) // "" : no tokenizer (the caller brings one)
+        train_tokenizer(out, static_cast<std::size_t>(m.cfg.vocab_size), pre);
     return load_model(out.string());
 }
 

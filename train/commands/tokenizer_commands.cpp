@@ -3,6 +3,7 @@
 #include "common/atomic_file.h"
 #include "common/error.h"
 #include "data/chat_template.h"
+#include "data/ollama_modelfile.h"
 #include "data/tokenizer/bpe_trainer.h"
 #include "data/tokenizer/tokenizer.h"
 #include "train/commands/cli_util.h"
@@ -213,7 +214,7 @@ int run_tokenizer_train(const std::vector<std::string>& args) {
 int run_chat_template(const std::vector<std::string>& args) {
     std::string path, name;
     bool generation_prompt = false, no_thinking = false, ids = false, segments = false,
-         list = false, raw = false;
+         list = false, raw = false, ollama = false;
     po::options_description opts(
         "slimtune chat-template --tokenizer DIR: conversations on stdin (one JSON per line, "
         "{\"messages\": [...]}) rendered as the model's chat template renders them");
@@ -230,7 +231,10 @@ int run_chat_template(const std::vector<std::string>& args) {
         "segments", po::bool_switch(&segments),
         "print the segments with their trainable flag (what training learns)")(
         "text", po::bool_switch(&raw), "print the rendered text as is instead of JSON")(
-        "list", po::bool_switch(&list), "list the template names and exit");
+        "list", po::bool_switch(&list), "list the template names and exit")(
+        "ollama-modelfile", po::bool_switch(&ollama),
+        "print the ollama Modelfile that `export --format ollama` writes for this template "
+        "(FROM ./model.gguf) and exit");
     po::variables_map vm;
     if (!parse_options(args, opts, vm))
         return 0;
@@ -245,6 +249,10 @@ int run_chat_template(const std::vector<std::string>& args) {
     const data::ChatTemplate tmpl = name.empty()
                                         ? data::detect_chat_template(tok.config(), tok.source())
                                         : data::chat_template_by_name(name, tok.config());
+    if (ollama) {
+        std::cout << data::ollama_modelfile("./model.gguf", tmpl);
+        return 0;
+    }
     const data::ChatRenderOptions options{.add_generation_prompt = generation_prompt,
                                           .enable_thinking = !no_thinking};
     std::string line;
