@@ -31,72 +31,17 @@ namespace {
 
 using namespace slimtune;
 
-// llama.h's struct llama_model_quantize_params, passed by pointer and returned by value. Only
-// its leading fields are touched, whose layout has been stable for many releases:
-//   int32 nthread @0, int32 ftype @4, int32 output_tensor_type @8,
-//   int32 token_embedding_type @12, bool allow_requantize @16, quantize_output_tensor @17,
-//   only_copy @18, pure @19.
-// The blob is larger than the real struct (the callee writes the real size into it: SysV returns
-// structs over 16 bytes through a caller-provided buffer). The defaults are checked first, so
-// that a layout change fails loudly instead of quantizing wrongly (as
-// tests/train/test_export_llama_quantize.cpp does).
-struct QuantizeParams {
-    alignas(8) unsigned char bytes[512];
-};
-
-int32_t i32_at(const QuantizeParams& p, size_t off) {
-    int32_t v;
-    std::memcpy(&v, p.bytes + off, 4);
-    return v;
-}
-
-void set_i32(QuantizeParams& p, size_t off, int32_t v) {
-    std::memcpy(p.bytes + off, &v, 4);
-}
-
-void require(bool ok, const char* what) {
-    if (!ok)
-        throw std::runtime_error(std::string("llama_model_quantize_default_params: unexpected ") +
-                                 what + " (struct layout changed?)");
-}
-
 int quantize(const std::string& in,
              const std::string& out,
              const std::string& type_name,
              int nthread) {
     const io::ExportType type = io::parse_export_type(type_name);
     const auto ftype = static_cast<int32_t>(io::llama_file_type(type));
-    using LogCallback = void (*)(int, const char*, void*);
-    // ggml_log_level: 3 = WARN, 4 = ERROR.
-    test::llama_cpp_fn<void (*)(LogCallback, void*)>("llama", "llama_log_set")(
-        [](int level, const char* text, void*) {
-            if (level == 3 || level == 4)
-                std::fputs(text, stderr);
-        },
-        nullptr);
-    const auto defaults =
-        test::llama_cpp_fn<QuantizeParams (*)()>("llama", "llama_model_quantize_default_params");
-    const auto run =
-        test::llama_cpp_fn<uint32_t (*)(const char*, const char*, const QuantizeParams*)>(
-            "llama", "llama_model_quantize");
-    QuantizeParams p = defaults();
-    require(i32_at(p, 0) == 0, "nthread");
-    require(i32_at(p, 4) == 7, "ftype");
-    require(i32_at(p, 8) == i32_at(p, 12) && i32_at(p, 8) > 30, "output/embedding types");
-    require(p.bytes[16] == 0 && p.bytes[17] == 1 && p.bytes[18] == 0 && p.bytes[19] == 0, "flags");
-    set_i32(p, 0, nthread);
-    set_i32(p, 4, ftype);
-    p.bytes[19] = type == io::ExportType::Q4_K ? 1 : 0; // --pure
-    const auto t0 = std::chrono::steady_clock::now();
-    const uint32_t rc = run(in.c_str(), out.c_str(), &p);
-    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    if (rc != 0) {
-        std::cerr << "bench_llama_quantize: llama_model_quantize failed (" << rc << ")\n";
-        return 1;
-    }
+    const bool pure = type == io::ExportType::Q4_K; // --pure
+    const double s = test::llama_model_quantize_file(in, out, ftype, pure, nthread, true);
     std::cout << nlohmann::json{{"seconds", s},
                                 {"ftype", ftype},
-                                {"pure", p.bytes[19] == 1},
+                                {"pure", pure},
                                 {"nthread", nthread},
                                 {"llama_cpp_lib", test::llama_cpp_lib_dir()}}
                      .dump()

@@ -208,6 +208,18 @@ def verify(d):
     return bad
 
 
+def replace_dir(tmp, final):
+    """Puts the finished directory tmp in the place of final (a directory, a link or nothing),
+    so that a reader never sees a half-written checkpoint."""
+    if final.exists() or final.is_symlink():
+        old = final.parent / (".%s.old-%d" % (final.name, os.getpid()))
+        os.rename(final, old)
+        os.rename(tmp, final)
+        shutil.rmtree(old) if old.is_dir() and not old.is_symlink() else old.unlink()
+    else:
+        os.rename(tmp, final)
+
+
 def build(out, name, spec):
     """Writes the directory under a temporary name, then renames it into place."""
     final = out / name
@@ -232,13 +244,7 @@ def build(out, name, spec):
         size = sum(len(b) for b in files.values())
         del files
         write_atomic(tmp / STAMP, dump_json(stamp))
-        if final.exists() or final.is_symlink():
-            old = out / (".%s.old-%d" % (name, os.getpid()))
-            os.rename(final, old)
-            os.rename(tmp, final)
-            shutil.rmtree(old) if old.is_dir() and not old.is_symlink() else old.unlink()
-        else:
-            os.rename(tmp, final)
+        replace_dir(tmp, final)
         return n_params, size
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

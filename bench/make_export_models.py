@@ -41,7 +41,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from make_bench_checkpoints import (SMOLLM2_135M_CONFIG, dump_json, llama_params,  # noqa: E402
+from make_bench_checkpoints import (SMOLLM2_135M_CONFIG, dump_json, llama_params, replace_dir,  # noqa: E402
                                     read_stamp, tensor)
 
 GENERATOR = "bench/make_export_models.py"
@@ -187,13 +187,7 @@ def build(out, name, spec):
             tmp / "model.safetensors", spec["seed"], spec["params"](spec["config"]))
         stamp["files"]["model.safetensors"] = [size, digest]
         (tmp / STAMP).write_bytes(dump_json(stamp))
-        if final.exists() or final.is_symlink():
-            old = out / (".%s.old-%d" % (name, os.getpid()))
-            os.rename(final, old)
-            os.rename(tmp, final)
-            shutil.rmtree(old) if old.is_dir() and not old.is_symlink() else old.unlink()
-        else:
-            os.rename(tmp, final)
+        replace_dir(tmp, final)
         return n_params, size
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -83,14 +83,7 @@ then
 fi
 grep -v '^PLANTED_JSON' "$planted" | sed 's/^/# /'
 
-# Share of the CPUs busy with other work over one second (from /proc/stat).
-busy() {
-    local a b
-    read -r -a a < <(head -1 /proc/stat); sleep 1; read -r -a b < <(head -1 /proc/stat)
-    local idle=$(( b[4] + b[5] - a[4] - a[5] )) total=0 i
-    for i in 1 2 3 4 5 6 7 8; do total=$(( total + b[i] - a[i] )); done
-    echo $(( 100 - 100 * idle / (total > 0 ? total : 1) ))
-}
+. bench/quiet.sh
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC')  $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cpus," \
     "$("$slimtune" version 2>/dev/null || echo 'slimtune ?')"
 runs=("full_t2|$corpus|2" "full_t1|$corpus|1" "half_t2|$half|2")
@@ -99,14 +92,8 @@ for round in $(seq 1 "$rounds"); do
 for r in "${runs[@]}"; do
     IFS='|' read -r name input threads <<<"$r"
     name="$name.r$round"
-    pct=$(busy) waited=0
-    while [ "$pct" -gt 10 ] && [ "$waited" -lt "$wait_quiet" ]; do
-        pct=$(busy); waited=$((waited + 1))
-    done
-    echo "# run $name: CPUs ${pct}% busy before it (waited ${waited}s), load average" \
-        "$(cut -d' ' -f1-3 /proc/loadavg)"
-    [ "$pct" -le 10 ] || echo "# WARNING: other work is running on these $(nproc) cores;" \
-        "this run's figures are low"
+    wait_for_quiet "run $name" "other work is running on these $(nproc) cores; this run's \
+figures are low"
     dir="$out/curate_$name"
     rm -rf "$dir"
     /usr/bin/time -v -o "$out/curate_$name.time" "$slimtune" curate "$input" --out "$dir" \

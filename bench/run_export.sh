@@ -78,25 +78,11 @@ gen=(/usr/bin/python3 bench/make_export_models.py --only "${model_list[@]}")
 [ "$layers" -gt 0 ] && gen+=(--layers "$layers")
 "${gen[@]}" | sed 's/^/# /'
 
-# Share of the CPUs busy with other work over one second (from /proc/stat).
-busy() {
-    local a b
-    read -r -a a < <(head -1 /proc/stat); sleep 1; read -r -a b < <(head -1 /proc/stat)
-    local idle=$(( b[4] + b[5] - a[4] - a[5] )) total=0 i
-    for i in 1 2 3 4 5 6 7 8; do total=$(( total + b[i] - a[i] )); done
-    echo $(( 100 - 100 * idle / (total > 0 ? total : 1) ))
-}
-wait_for_quiet() { # $1: run name; writes its busy figure to $work/$1.busy
-    local pct waited=0
+. bench/quiet.sh
+quiet_before() { # $1: run name; writes its busy figure to $work/$1.busy
     sync # the previous run's output is written back now, not during this run
-    pct=$(busy)
-    while [ "$pct" -gt 10 ] && [ "$waited" -lt "$wait_quiet" ]; do
-        pct=$(busy); waited=$((waited + 1))
-    done
-    echo "# run $1: CPUs ${pct}% busy before it (waited ${waited}s), load average" \
-        "$(cut -d' ' -f1-3 /proc/loadavg)"
-    [ "$pct" -le 10 ] || echo "# WARNING: other work is running on these $(nproc) cores;" \
-        "this run's figures are low"
+    wait_for_quiet "run $1" "other work is running on these $(nproc) cores; this run's figures \
+are low"
     echo "$pct" >"$work/$1.busy"
 }
 fail() { # $1: run name, $2: message
@@ -125,7 +111,7 @@ for m in "${model_list[@]}"; do
     mkdir -p "$md"
     f32="$md/ours-f32.gguf"
     name="$m$suffix.f32.slimtune.r$round"
-    wait_for_quiet "$name"
+    quiet_before "$name"
     /usr/bin/time -v -o "$work/$name.time" "$slimtune" export --model "$dir" --format gguf \
         --type f32 --out "$f32" --threads "$threads" 2>"$work/$name.log" \
         || fail "$name" "slimtune export failed ($name)"
@@ -134,14 +120,14 @@ for m in "${model_list[@]}"; do
         [ "$t" = f32 ] && continue
         ours="$md/ours-$t.gguf" theirs="$md/theirs-$t.gguf"
         name="$m$suffix.$t.slimtune.r$round"
-        wait_for_quiet "$name"
+        quiet_before "$name"
         /usr/bin/time -v -o "$work/$name.time" "$slimtune" export --model "$dir" --format gguf \
             --type "$t" --out "$ours" --threads "$threads" 2>"$work/$name.log" \
             || fail "$name" "slimtune export failed ($name)"
         grep '^wrote' "$work/$name.log" | sed 's/^/# /'
         name="$m$suffix.$t.llama.r$round"
         rm -f "$theirs"
-        wait_for_quiet "$name"
+        quiet_before "$name"
         /usr/bin/time -v -o "$work/$name.time" "$peer" "$f32" "$theirs" "$t" "$threads" \
             >"$work/$name.json" 2>"$work/$name.log" \
             || fail "$name" "llama_model_quantize failed ($name)"

@@ -75,23 +75,10 @@ if [ "$check" = 1 ]; then
             --check
     done
 fi
-# Share of the CPUs busy with other work over one second (from /proc/stat), before each round.
-busy() {
-    local a b
-    read -r -a a < <(head -1 /proc/stat); sleep 1; read -r -a b < <(head -1 /proc/stat)
-    local idle=$(( b[4] + b[5] - a[4] - a[5] )) total=0 i
-    for i in 1 2 3 4 5 6 7 8; do total=$(( total + b[i] - a[i] )); done
-    echo $(( 100 - 100 * idle / (total > 0 ? total : 1) ))
-}
+. bench/quiet.sh
 for r in $(seq 1 "$rounds"); do
-    pct=$(busy) waited=0
-    while [ "$pct" -gt 10 ] && [ "$waited" -lt "$wait_quiet" ]; do
-        pct=$(busy); waited=$((waited + 1))
-    done
-    echo "# round $r/$rounds: CPUs ${pct}% busy before it (waited ${waited}s)," \
-        "load average $(cut -d' ' -f1-3 /proc/loadavg)"
-    [ "$pct" -le 10 ] || echo "# WARNING: other work is running; both sides share $(nproc) cores," \
-        "so this round's figures (and its ratios) are unreliable"
+    wait_for_quiet "round $r/$rounds" "other work is running; both sides share $(nproc) cores, \
+so this round's figures (and its ratios) are unreliable"
     for m in "${model_list[@]}"; do
         "$bench_forward" --model "$out/models/$m" --json "$out/forward_slimtune_$m.r$r.json" \
             --threads "$threads"

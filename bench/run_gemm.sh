@@ -37,20 +37,10 @@ echo "# $(date -u '+%Y-%m-%d %H:%M UTC')  $(lscpu | sed -n 's/^Model name: *//p'
     "threads=$threads, rounds=$rounds, git $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
 # Rounds alternate slimtune and the peer, and each side keeps its best round per product: on this
 # small machine a burst of other work then spoils one round rather than one side of a ratio.
-# Share of the CPUs busy with other work over one second (from /proc/stat), before each round.
-busy() {
-    local a b
-    read -r -a a < <(head -1 /proc/stat); sleep 1; read -r -a b < <(head -1 /proc/stat)
-    local idle=$(( b[4] + b[5] - a[4] - a[5] )) total=0 i
-    for i in 1 2 3 4 5 6 7 8; do total=$(( total + b[i] - a[i] )); done
-    echo $(( 100 - 100 * idle / (total > 0 ? total : 1) ))
-}
+. bench/quiet.sh
 for r in $(seq 1 "$rounds"); do
-    b=$(busy) waited=0
-    while [ "$b" -gt 10 ] && [ "$waited" -lt "$wait_quiet" ]; do b=$(busy); waited=$((waited + 1)); done
-    echo "# round $r/$rounds: CPUs ${b}% busy before it (waited ${waited}s), load average $(cut -d' ' -f1-3 /proc/loadavg)"
-    [ "$b" -le 10 ] || echo "# WARNING: other work is running; both sides share $(nproc) cores," \
-        "so this round's figures (and its ratio) are unreliable"
+    wait_for_quiet "round $r/$rounds" "other work is running; both sides share $(nproc) cores, \
+so this round's figures (and its ratio) are unreliable"
     build-bench/bench/bench_gemm --threads "$threads" "${common[@]}" "${slim[@]}" \
         --json "$out/gemm_slimtune.r$r.json"
     /usr/bin/python3 bench/torch_gemm.py --threads "$threads" "${common[@]}" \

@@ -82,14 +82,7 @@ rm -f "$out"/train_*.json
 export OMP_NUM_THREADS="$threads"
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC')  $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cpus," \
     "threads=$threads, rounds=$rounds, git $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
-# Share of the CPUs busy with other work over one second (from /proc/stat), before each round.
-busy() {
-    local a b
-    read -r -a a < <(head -1 /proc/stat); sleep 1; read -r -a b < <(head -1 /proc/stat)
-    local idle=$(( b[4] + b[5] - a[4] - a[5] )) total=0 i
-    for i in 1 2 3 4 5 6 7 8; do total=$(( total + b[i] - a[i] )); done
-    echo $(( 100 - 100 * idle / (total > 0 ? total : 1) ))
-}
+. bench/quiet.sh
 run_side() { # side name model options... ; round number in $r
     local side="$1" name="$2" model="$3"; shift 3
     local json="$out/train_${side}_${name}.r$r.json"
@@ -105,14 +98,8 @@ print("slimtune %s %s: %.3f s/step (median), %.1f tokens/s, peak RSS %.0f MB" % 
     fi
 }
 for r in $(seq 1 "$rounds"); do
-    pct=$(busy) waited=0
-    while [ "$pct" -gt 10 ] && [ "$waited" -lt "$wait_quiet" ]; do
-        pct=$(busy); waited=$((waited + 1))
-    done
-    echo "# round $r/$rounds: CPUs ${pct}% busy before it (waited ${waited}s)," \
-        "load average $(cut -d' ' -f1-3 /proc/loadavg)"
-    [ "$pct" -le 10 ] || echo "# WARNING: other work is running; both sides share $(nproc) cores," \
-        "so this round's figures (and its ratios) are unreliable"
+    wait_for_quiet "round $r/$rounds" "other work is running; both sides share $(nproc) cores, \
+so this round's figures (and its ratios) are unreliable"
     for w in "${workloads[@]}"; do
         IFS='|' read -r name model opts <<<"$w"
         read -r -a opt <<<"$opts"

@@ -4,6 +4,7 @@
 // look the functions up here; no llama.cpp source or header is part of slimtune.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 namespace slimtune::test {
@@ -19,5 +20,17 @@ void* llama_cpp_symbol(const std::string& library, const char* symbol);
 template <class F> F llama_cpp_fn(const std::string& library, const char* symbol) {
     return reinterpret_cast<F>(llama_cpp_symbol(library, symbol));
 }
+
+// llama.cpp's llama_model_quantize of `in` into `out`, as `llama-quantize [--pure] IN OUT FTYPE
+// NTHREAD` runs it (ftype: a llama_ftype, io::llama_file_type). Returns the seconds the call
+// took. llama.cpp's log lines go to stderr at warning level and above when `show_warnings`,
+// else nowhere. Throws std::runtime_error when llama_model_quantize_default_params does not
+// hold the expected defaults (its struct layout changed) or quantization fails.
+double llama_model_quantize_file(const std::string& in,
+                                 const std::string& out,
+                                 int32_t ftype,
+                                 bool pure,
+                                 int nthread,
+                                 bool show_warnings);
 
 } // namespace slimtune::test

@@ -206,6 +206,16 @@ void write_model_card(const ExportOptions& o,
     progress << "wrote " << result.model_card << "\n";
 }
 
+// The dataset's manifest hash for a safetensors header's __metadata__ (merged model, PEFT
+// adapter), so the weights carry the provenance also when the JSON beside them is lost.
+std::map<std::string, std::string> provenance_metadata(const GgufExportInfo& info) {
+    std::map<std::string, std::string> meta;
+    if (info.provenance.is_object() && info.provenance.contains("dataset"))
+        meta["slimtune.dataset_manifest_sha256"] =
+            info.provenance["dataset"].value("manifest_sha256", std::string());
+    return meta;
+}
+
 } // namespace
 
 std::vector<io::ExportType> parse_export_types(const std::string& list) {
@@ -257,33 +267,28 @@ ExportResult export_model(const ExportOptions& o, std::ostream& progress) {
         result.gguf.push_back(r);
         return result;
     }
-    if (o.format == "peft") {
-        std::map<std::string, std::string> meta;
-        if (info.provenance.is_object() && info.provenance.contains("dataset"))
-            meta["slimtune.dataset_manifest_sha256"] =
-                info.provenance["dataset"].value("manifest_sha256", std::string());
-        save_peft_adapter(m, lora_cfg, o.out, info.base_model_path, meta);
-        progress << "wrote " << o.out << "\n";
+    // The card of a safetensors output; the tokenizer only to score --eval-data.
+    auto card_without_gguf = [&] {
         std::unique_ptr<data::Tokenizer> tok;
         if (!o.eval_data.empty())
             tok = std::make_unique<data::Tokenizer>(load_export_tokenizer(o));
         write_model_card(o, info, m, tok.get(), result, progress);
+    };
+    if (o.format == "peft") {
+        const std::map<std::string, std::string> meta = provenance_metadata(info);
+        save_peft_adapter(m, lora_cfg, o.out, info.base_model_path, meta);
+        progress << "wrote " << o.out << "\n";
+        card_without_gguf();
         return result;
     }
     if (o.format == "hf") {
-        std::map<std::string, std::string> meta;
-        if (info.provenance.is_object() && info.provenance.contains("dataset"))
-            meta["slimtune.dataset_manifest_sha256"] =
-                info.provenance["dataset"].value("manifest_sha256", std::string());
+        const std::map<std::string, std::string> meta = provenance_metadata(info);
         io::save_hf_model(m, o.model_dir, o.out, meta, o.max_shard_bytes);
         if (!provenance_path.empty())
             write_file_atomic((fs::path(o.out) / kProvenanceFile).string(),
                               [&](std::ostream& os) { os << info.provenance.dump(2) << "\n"; });
         progress << "wrote " << o.out << "\n";
-        std::unique_ptr<data::Tokenizer> tok;
-        if (!o.eval_data.empty())
-            tok = std::make_unique<data::Tokenizer>(load_export_tokenizer(o));
-        write_model_card(o, info, m, tok.get(), result, progress);
+        card_without_gguf();
         return result;
     }
 

@@ -152,22 +152,6 @@ bool is_gguf_path(const std::string& path) {
     return ext == ".gguf";
 }
 
-std::vector<float>
-unpermute_qk_rows(const float* data, int64_t rows, int64_t cols, int64_t n_head) {
-    if (n_head <= 0 || rows % n_head != 0 || (rows / n_head) % 2 != 0)
-        throw ConfigError("Q/K permutation: " + std::to_string(rows) + " rows do not split into " +
-                          std::to_string(n_head) + " heads of even size");
-    const int64_t d = rows / n_head, half = d / 2;
-    std::vector<float> out(static_cast<size_t>(rows * cols));
-    for (int64_t h = 0; h < n_head; ++h)
-        for (int64_t i = 0; i < half; ++i)
-            for (int64_t j = 0; j < 2; ++j) {
-                const float* src = data + (h * d + 2 * i + j) * cols;
-                std::copy(src, src + cols, out.data() + (h * d + j * half + i) * cols);
-            }
-    return out;
-}
-
 ModelConfig gguf_model_config(const GgufFile& f) {
     if (f.find("general.type")) {
         const std::string& type = f.at("general.type", VT::STRING).as_str();

@@ -31,10 +31,6 @@ Model load_gguf_model(const GgufFile& f);
 // Opens PATH (GgufFile::open validates the container) and loads it.
 Model load_gguf_model(const std::string& path);
 
-// The inverse of permute_qk_rows (gguf_tensors.h): within each head of d rows, old row
-// j*(d/2) + i = new row 2i + j. ConfigError when the rows do not split into n_head even heads.
-std::vector<float> unpermute_qk_rows(const float* data, int64_t rows, int64_t cols, int64_t n_head);
-
 // Whether a --model argument names a GGUF file (ends in ".gguf", any case) rather than a
 // Hugging Face directory.
 bool is_gguf_path(const std::string& path);

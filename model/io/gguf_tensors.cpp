@@ -109,7 +109,11 @@ std::string gguf_architecture(const ModelConfig& cfg) {
     return "llama";
 }
 
-std::vector<float> permute_qk_rows(const float* data, int64_t rows, int64_t cols, int64_t n_head) {
+namespace {
+
+// Moves row j*(d/2) + i of each head of d rows to row 2i + j (to_gguf), or back.
+std::vector<float>
+reorder_qk_rows(const float* data, int64_t rows, int64_t cols, int64_t n_head, bool to_gguf) {
     if (n_head <= 0 || rows % n_head != 0 || (rows / n_head) % 2 != 0)
         throw ConfigError("Q/K permutation: " + std::to_string(rows) + " rows do not split into " +
                           std::to_string(n_head) + " heads of even size");
@@ -118,11 +122,22 @@ std::vector<float> permute_qk_rows(const float* data, int64_t rows, int64_t cols
     for (int64_t h = 0; h < n_head; ++h)
         for (int64_t i = 0; i < half; ++i)
             for (int64_t j = 0; j < 2; ++j) {
-                const float* src = data + (h * d + j * half + i) * cols;
-                float* dst = out.data() + (h * d + 2 * i + j) * cols;
-                std::copy(src, src + cols, dst);
+                const int64_t hf_row = h * d + j * half + i, gguf_row = h * d + 2 * i + j;
+                const float* src = data + (to_gguf ? hf_row : gguf_row) * cols;
+                std::copy(src, src + cols, out.data() + (to_gguf ? gguf_row : hf_row) * cols);
             }
     return out;
+}
+
+} // namespace
+
+std::vector<float> permute_qk_rows(const float* data, int64_t rows, int64_t cols, int64_t n_head) {
+    return reorder_qk_rows(data, rows, cols, n_head, true);
+}
+
+std::vector<float>
+unpermute_qk_rows(const float* data, int64_t rows, int64_t cols, int64_t n_head) {
+    return reorder_qk_rows(data, rows, cols, n_head, false);
 }
 
 std::vector<float> llama3_rope_factors(const ModelConfig& cfg) {

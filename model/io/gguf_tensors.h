@@ -57,6 +57,9 @@ std::vector<GgufTensorSource> gguf_tensor_sources(Model& m);
 // llama.cpp's Q/K permutation of a (rows, cols) row-major matrix (or a bias, cols = 1) made of
 // `n_head` heads: within each head of d rows, new row 2i + j = old row j*(d/2) + i.
 std::vector<float> permute_qk_rows(const float* data, int64_t rows, int64_t cols, int64_t n_head);
+// Its inverse, for reading a GGUF back: old row j*(d/2) + i = new row 2i + j. Both throw
+// ConfigError when the rows do not split into n_head heads of even size.
+std::vector<float> unpermute_qk_rows(const float* data, int64_t rows, int64_t cols, int64_t n_head);
 
 // Llama-3.x rope scaling as llama.cpp's rope_freqs tensor (head_dim / 2 factors that divide
 // the base frequencies); empty when the config has no llama3 scaling.

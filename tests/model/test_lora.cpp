@@ -5,6 +5,7 @@
 #include "model/io/safetensors.h"
 #include "model/io/save_model.h"
 #include "model/lora.h"
+#include "tests/model/logits_util.h"
 #include "tests/test_util.h"
 
 #include <catch2/catch.hpp>
@@ -20,16 +21,6 @@ using slimtune::test::TempDir;
 namespace {
 
 const std::string kModels = std::string(SLIMTUNE_SOURCE_DIR) + "/tests/fixtures/models/";
-
-std::vector<float> logits_of(const Model& m, const std::vector<int32_t>& ids) {
-    NoGradGuard ng;
-    const auto T = static_cast<int64_t>(ids.size());
-    std::vector<int32_t> pos(ids.size());
-    std::iota(pos.begin(), pos.end(), 0);
-    const Tensor logits =
-        model_logits(m, model_hidden(m, ids, {.batch = 1, .seq = T, .positions = pos}));
-    return {logits.values().begin(), logits.values().end()};
-}
 
 // Gives every adapter a non-zero B so the adapter changes the output.
 void randomize_b(Model& m, uint64_t seed) {
@@ -89,7 +80,7 @@ TEST_CASE("LoRA targets are selected as PEFT selects them", "[lora]") {
 TEST_CASE("LoRA init, scaling, patterns and the adapted forward", "[lora]") {
     Model m = load_model(kModels + "llama_gqa");
     const std::vector<int32_t> ids = {1, 5, 9, 13, 17, 21};
-    const auto base = logits_of(m, ids);
+    const auto base = test::logits_of(m, ids);
     LoraConfig c;
     c.targets = {"q_proj", "down_proj"};
     c.rank = 4;
@@ -117,7 +108,7 @@ TEST_CASE("LoRA init, scaling, patterns and the adapted forward", "[lora]") {
         CHECK(p.scaling == Approx((down ? 32.0 : 8.0) / l.rank));
     }
     // B = 0: the adapted model computes exactly the base model.
-    CHECK(logits_of(m, ids) == base);
+    CHECK(test::logits_of(m, ids) == base);
     // rsLoRA scales by alpha / sqrt(r).
     Model r = load_model(kModels + "llama_gqa");
     LoraConfig rc;
@@ -134,7 +125,7 @@ TEST_CASE("merging LoRA into the weights gives the unmerged outputs; unmerge res
         DYNAMIC_SECTION(fixture) {
             Model m = load_model(kModels + fixture);
             const std::vector<int32_t> ids = {3, 1, 4, 1, 5, 9, 2, 6};
-            const auto base = logits_of(m, ids);
+            const auto base = test::logits_of(m, ids);
             const std::vector<float> w_before(m.layers[0].o.weight.values().begin(),
                                               m.layers[0].o.weight.values().end());
             LoraConfig c;
@@ -144,20 +135,20 @@ TEST_CASE("merging LoRA into the weights gives the unmerged outputs; unmerge res
             Rng rng(3);
             lora_attach(m, c, rng);
             randomize_b(m, 11);
-            const auto adapted = logits_of(m, ids);
+            const auto adapted = test::logits_of(m, ids);
             double moved = 0;
             for (size_t i = 0; i < base.size(); ++i)
                 moved = std::max(moved, std::abs(static_cast<double>(adapted[i] - base[i])));
             CHECK(moved > 1e-3); // the adapters matter
             lora_merge(m);
-            test::require_close(logits_of(m, ids), adapted, 1e-5, 1e-5, "merged vs unmerged");
+            test::require_close(test::logits_of(m, ids), adapted, 1e-5, 1e-5, "merged vs unmerged");
             lora_merge(m); // a second merge is a no-op
-            test::require_close(logits_of(m, ids), adapted, 1e-5, 1e-5, "merged twice");
+            test::require_close(test::logits_of(m, ids), adapted, 1e-5, 1e-5, "merged twice");
             lora_unmerge(m);
             test::require_close(std::vector<float>(m.layers[0].o.weight.values().begin(),
                                                    m.layers[0].o.weight.values().end()),
                                 w_before, 1e-6, 1e-6, "weights after unmerge");
-            test::require_close(logits_of(m, ids), adapted, 1e-5, 1e-5, "unmerged again");
+            test::require_close(test::logits_of(m, ids), adapted, 1e-5, 1e-5, "unmerged again");
         }
     }
 }
@@ -175,7 +166,7 @@ TEST_CASE("PEFT adapter files: keys, shapes, config, and a round trip", "[lora]"
     lora_attach(m, c, rng);
     randomize_b(m, 9);
     const std::vector<int32_t> ids = {10, 20, 30, 40};
-    const auto adapted = logits_of(m, ids);
+    const auto adapted = test::logits_of(m, ids);
     save_peft_adapter(m, c, dir.str(), "tests/fixtures/models/gpt2");
 
     const io::SafetensorsFile f = io::SafetensorsFile::open(dir.file("adapter_model.safetensors"));
@@ -201,7 +192,7 @@ TEST_CASE("PEFT adapter files: keys, shapes, config, and a round trip", "[lora]"
     const LoraConfig back = load_peft_adapter(fresh, dir.str());
     CHECK(back.rank == 4);
     CHECK(back.dropout == Approx(0.05));
-    CHECK(logits_of(fresh, ids) == adapted); // bit for bit: same values, same computation
+    CHECK(test::logits_of(fresh, ids) == adapted); // bit for bit: same values, same computation
 
     // A Llama adapter does not fit GPT-2: clear error naming the file or the targets.
     Model llama = load_model(kModels + "llama_gqa");
@@ -230,11 +221,11 @@ TEST_CASE("a saved Hugging Face directory loads back with the same logits", "[lo
             lora_attach(m, c, rng);
             randomize_b(m, 4);
             const std::vector<int32_t> ids = {7, 3, 11, 5, 2};
-            const auto adapted = logits_of(m, ids);
+            const auto adapted = test::logits_of(m, ids);
             lora_merge(m);
             io::save_hf_model(m, kModels + fixture, dir.str());
             const Model back = load_model(dir.str());
-            test::require_close(logits_of(back, ids), adapted, 1e-5, 1e-5, "reloaded logits");
+            test::require_close(test::logits_of(back, ids), adapted, 1e-5, 1e-5, "reloaded logits");
             CHECK(std::filesystem::exists(dir.file("config.json")));
         }
     }

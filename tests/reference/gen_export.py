@@ -28,7 +28,6 @@ forward_hidden), and that the merge moves the weights and the logits far beyond 
 """
 
 import argparse
-import hashlib
 import json
 import math
 import re
@@ -39,8 +38,8 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from gen_models import draw_tokens, forward, sha256sums  # noqa: E402
-from gen_ops import decode_safetensors, encode_safetensors, write_atomic  # noqa: E402
+from gen_models import draw_tokens, forward, write_case, write_sums  # noqa: E402
+from gen_ops import decode_safetensors, encode_safetensors  # noqa: E402
 from gen_train_parity import forward_hidden, load_fixture, select  # noqa: E402
 
 GENERATOR = "tests/reference/gen_export.py"
@@ -229,25 +228,8 @@ def main(argv=None):
     fix_sums, gold_sums = {}, {}
     for case in CASES:
         files, golden = build(case)
-        adir = fix_dir / case["name"]
-        adir.mkdir(exist_ok=True)
-        for fname, blob in sorted(files.items()):
-            write_atomic(adir / fname, blob)
-            fix_sums["%s/%s" % (case["name"], fname)] = hashlib.sha256(blob).hexdigest()
-        gname = case["name"] + ".safetensors"
-        write_atomic(gold_dir / gname, golden)
-        gold_sums[gname] = hashlib.sha256(golden).hexdigest()
-        stale = sorted(p.name for p in adir.iterdir() if p.name not in files)
-        if stale:
-            print("warning: %s: files not produced by this script: %s"
-                  % (adir, ", ".join(stale)), file=sys.stderr)
-    stale = sorted(p.name for p in gold_dir.glob("*.safetensors") if p.name not in gold_sums)
-    stale += sorted(p.name for p in fix_dir.iterdir() if p.is_dir() and p.name not in names)
-    if stale:
-        print("warning: files not produced by this script: %s" % ", ".join(stale),
-              file=sys.stderr)
-    write_atomic(fix_dir / "SHA256SUMS", sha256sums(fix_sums))
-    write_atomic(gold_dir / "SHA256SUMS", sha256sums(gold_sums))
+        write_case(fix_dir, gold_dir, case["name"], files, golden, fix_sums, gold_sums)
+    write_sums(fix_dir, gold_dir, fix_sums, gold_sums, names)
     print("wrote %d adapters to %s and their goldens + SHA256SUMS to %s"
           % (len(CASES), fix_dir, gold_dir))
     return 0

@@ -561,6 +561,34 @@ MODELS = [
 ]
 
 
+def write_case(fix_dir, gold_dir, name, files, golden, fix_sums, gold_sums):
+    """Writes one case's fixture files into fix_dir/name and its golden into
+    gold_dir/name.safetensors, recording their SHA-256 for the SHA256SUMS files."""
+    cdir = fix_dir / name
+    cdir.mkdir(exist_ok=True)
+    for fname, blob in sorted(files.items()):
+        write_atomic(cdir / fname, blob)
+        fix_sums["%s/%s" % (name, fname)] = hashlib.sha256(blob).hexdigest()
+    stale = sorted(p.name for p in cdir.iterdir() if p.name not in files)
+    if stale:
+        print("warning: %s: files not produced by this script: %s"
+              % (cdir, ", ".join(stale)), file=sys.stderr)
+    gname = name + ".safetensors"
+    write_atomic(gold_dir / gname, golden)
+    gold_sums[gname] = hashlib.sha256(golden).hexdigest()
+
+
+def write_sums(fix_dir, gold_dir, fix_sums, gold_sums, names):
+    """Warns of files no case produced and writes both SHA256SUMS files."""
+    stale = sorted(p.name for p in gold_dir.glob("*.safetensors") if p.name not in gold_sums)
+    stale += sorted(p.name for p in fix_dir.iterdir() if p.is_dir() and p.name not in names)
+    if stale:
+        print("warning: files not produced by this script: %s" % ", ".join(stale),
+              file=sys.stderr)
+    write_atomic(fix_dir / "SHA256SUMS", sha256sums(fix_sums))
+    write_atomic(gold_dir / "SHA256SUMS", sha256sums(gold_sums))
+
+
 def model_specs():
     """MODELS with the variants (base=...) resolved to full specs."""
     by_name = {}
@@ -890,30 +918,13 @@ def main(argv=None):
             assert np.array_equal(back[tname], np.asarray(arr)), (s["name"], tname)
             assert np.all(np.isfinite(np.asarray(arr, dtype=np.float64))), (s["name"], tname)
 
-        mdir = fix_dir / s["name"]
-        mdir.mkdir(exist_ok=True)
-        for fname, blob in sorted(files.items()):
-            write_atomic(mdir / fname, blob)
-            fix_sums["%s/%s" % (s["name"], fname)] = hashlib.sha256(blob).hexdigest()
-        stale = sorted(p.name for p in mdir.iterdir() if p.name not in files)
-        if stale:
-            print("warning: %s: files not produced by this script: %s"
-                  % (mdir, ", ".join(stale)), file=sys.stderr)
-        gname = s["name"] + ".safetensors"
-        write_atomic(gold_dir / gname, data)
-        gold_sums[gname] = hashlib.sha256(data).hexdigest()
+        write_case(fix_dir, gold_dir, s["name"], files, data, fix_sums, gold_sums)
         size = sum(len(b) for b in files.values())
         print("%-18s ckpt %7d B  golden %7d B  logit std %5.2f  entropy %4.2f  loss %5.3f  "
               "greedy gap %.3f" % (s["name"], size, len(data), st["logit_std"], st["entropy"],
                                    st["loss"], st["gap"]))
 
-    stale = sorted(p.name for p in gold_dir.glob("*.safetensors") if p.name not in gold_sums)
-    stale += sorted(p.name for p in fix_dir.iterdir() if p.is_dir() and p.name not in names)
-    if stale:
-        print("warning: files not produced by this script: %s" % ", ".join(stale),
-              file=sys.stderr)
-    write_atomic(fix_dir / "SHA256SUMS", sha256sums(fix_sums))
-    write_atomic(gold_dir / "SHA256SUMS", sha256sums(gold_sums))
+    write_sums(fix_dir, gold_dir, fix_sums, gold_sums, names)
     print("wrote %d checkpoints to %s and their goldens + SHA256SUMS to %s"
           % (len(specs), fix_dir, gold_dir))
     return 0

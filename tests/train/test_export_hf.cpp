@@ -10,6 +10,7 @@
 #include "model/io/save_model.h"
 #include "model/lora.h"
 #include "model/transformer.h"
+#include "tests/model/logits_util.h"
 #include "tests/test_util.h"
 #include "train/export.h"
 
@@ -49,16 +50,6 @@ io::SafetensorsFile golden(const Case& c) {
 std::vector<int32_t> golden_tokens(const io::SafetensorsFile& g) {
     const std::vector<int64_t> t = g.read_i64("tokens");
     return {t.begin(), t.end()};
-}
-
-std::vector<float> logits_of(const Model& m, const std::vector<int32_t>& ids) {
-    NoGradGuard no_grad;
-    std::vector<int32_t> pos(ids.size());
-    std::iota(pos.begin(), pos.end(), 0);
-    const auto T = static_cast<int64_t>(ids.size());
-    const Tensor logits =
-        model_logits(m, model_hidden(m, ids, {.batch = 1, .seq = T, .positions = pos}));
-    return {logits.values().begin(), logits.values().end()};
 }
 
 // Logits against the PyTorch reference, within 1e-5 of the largest reference logit.
@@ -141,7 +132,7 @@ TEST_CASE("export hf: a merged PEFT adapter matches the PyTorch merge", "[export
                         .out = out.string()});
 
             const Model merged = load_model(out.string());
-            check_logits(logits_of(merged, golden_tokens(g)), g.read_f64("logits"),
+            check_logits(test::logits_of(merged, golden_tokens(g)), g.read_f64("logits"),
                          std::string(c.adapter) + " logits");
 
             // The adapted weights as PyTorch merged them (float64, so within float32 rounding:
@@ -203,8 +194,8 @@ TEST_CASE("export hf: a merged PEFT adapter matches the PyTorch merge", "[export
                 CHECK(shard.metadata().count("slimtune.dataset_manifest_sha256") ==
                       (provenance ? 1 : 0));
             }
-            CHECK(logits_of(load_model(out.string()), golden_tokens(g)) ==
-                  logits_of(merged, golden_tokens(g)));
+            CHECK(test::logits_of(load_model(out.string()), golden_tokens(g)) ==
+                  test::logits_of(merged, golden_tokens(g)));
         }
     }
 }
@@ -219,7 +210,7 @@ TEST_CASE("export hf: shards with an index, and re-exports leave nothing stale",
             lora_merge(m);
             const io::SafetensorsFile g = golden(c);
             const std::vector<int32_t> tokens = golden_tokens(g);
-            const std::vector<float> logits = logits_of(m, tokens);
+            const std::vector<float> logits = test::logits_of(m, tokens);
 
             // An earlier export's leftovers (a single file, a shard of a bigger set) and a file
             // that is not ours.
@@ -232,7 +223,7 @@ TEST_CASE("export hf: shards with an index, and re-exports leave nothing stale",
             // Smaller than the embeddings (a shard of their own) and than two block matrices.
             const uint64_t limit = 20000;
             io::save_hf_model(m, model_dir, out.string(), {{"slimtune.test", "1"}}, limit);
-            CHECK(logits_of(m, tokens) == logits); // the Conv1D weights are back in place
+            CHECK(test::logits_of(m, tokens) == logits); // the Conv1D weights are back in place
 
             const int n = shard_count(out);
             CHECK(n >= 6);
@@ -265,7 +256,7 @@ TEST_CASE("export hf: shards with an index, and re-exports leave nothing stale",
             CHECK(index["metadata"]["total_size"] == total);
             CHECK(index["weight_map"].size() == names.size());
 
-            CHECK(logits_of(load_model(out.string()), tokens) == logits);
+            CHECK(test::logits_of(load_model(out.string()), tokens) == logits);
             check_logits(logits, g.read_f64("logits"), "sharded");
 
             // Fewer shards over more: the old set's extra shards go.
@@ -275,18 +266,18 @@ TEST_CASE("export hf: shards with an index, and re-exports leave nothing stale",
             CHECK(fewer < n);
             CHECK(files_in(out).size() == static_cast<size_t>(fewer) + 4); // + index, config,
                                                                            // generation, notes
-            CHECK(logits_of(load_model(out.string()), tokens) == logits);
+            CHECK(test::logits_of(load_model(out.string()), tokens) == logits);
             // The same set of names again (an index in place while its shards are replaced).
             io::save_hf_model(m, model_dir, out.string(), {}, 4 * limit);
             CHECK(shard_count(out) == fewer);
-            CHECK(logits_of(load_model(out.string()), tokens) == logits);
+            CHECK(test::logits_of(load_model(out.string()), tokens) == logits);
 
             // One file over shards: no index, no shard left.
             io::save_hf_model(m, model_dir, out.string());
             CHECK(shard_count(out) == 0);
             CHECK(files_in(out) == std::set<std::string>{"config.json", "generation_config.json",
                                                          "model.safetensors", "notes.txt"});
-            CHECK(logits_of(load_model(out.string()), tokens) == logits);
+            CHECK(test::logits_of(load_model(out.string()), tokens) == logits);
 
             // A limit above the model's size is one file too, as transformers writes it.
             io::save_hf_model(m, model_dir, out.string(), {}, uint64_t{1} << 40);
@@ -361,7 +352,7 @@ TEST_CASE("export hf: bad input is refused in one line and writes nothing", "[ex
     // written) leaves no directory it made, and an earlier export exactly as it was.
     Model m = load_model((kModels / "gpt2").string());
     const std::vector<int32_t> ids = {150, 7, 3, 11, 5};
-    const std::vector<float> logits = logits_of(m, ids);
+    const std::vector<float> logits = test::logits_of(m, ids);
     const std::map<std::string, std::string> bad_meta = {{"bad", "\xff"}};
     CHECK_THROWS_AS(io::save_hf_model(m, (kModels / "gpt2").string(), out.string(), bad_meta),
                     Error);
@@ -376,5 +367,6 @@ TEST_CASE("export hf: bad input is refused in one line and writes nothing", "[ex
     for (const std::string& f : files_in(out))
         after[f] = read_text(out / f);
     CHECK(after == before);
-    CHECK(logits_of(m, ids) == logits); // the Conv1D weights were put back on the error path too
+    CHECK(test::logits_of(m, ids) ==
+          logits); // the Conv1D weights were put back on the error path too
 }

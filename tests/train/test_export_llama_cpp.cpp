@@ -13,6 +13,7 @@
 #include "model/lora.h"
 #include "tests/llama_runner.h"
 #include "tests/model/export_test_util.h"
+#include "tests/model/logits_util.h"
 #include "tests/test_util.h"
 #include "train/demo_corpus.h"
 #include "train/evaluate.h"
@@ -32,16 +33,6 @@ using io::ExportType;
 namespace fs = std::filesystem;
 
 namespace {
-
-std::vector<float> our_logits(const Model& m, const std::vector<int32_t>& ids) {
-    NoGradGuard no_grad;
-    const auto T = static_cast<int64_t>(ids.size());
-    std::vector<int32_t> pos(ids.size());
-    std::iota(pos.begin(), pos.end(), 0);
-    const Tensor l = model_logits(
-        m, model_hidden(m, ids, {.batch = 1, .seq = T, .positions = pos, .doc_ids = {}}));
-    return {l.values().begin(), l.values().end()};
-}
 
 double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
     REQUIRE(a.size() == b.size());
@@ -90,7 +81,7 @@ TEST_CASE("llama.cpp: F32 exports give our logits within 1e-4, every architectur
         test::LlamaCppModel lc = test::LlamaCppModel::load(f, 64);
         REQUIRE(lc.n_vocab() == m.cfg.vocab_size);
         const std::vector<int32_t> ids = some_ids(24, m.cfg.vocab_size, 11);
-        const double d = max_abs_diff(lc.logits(ids), our_logits(m, ids));
+        const double d = max_abs_diff(lc.logits(ids), test::logits_of(m, ids));
         // llama.cpp's CPU GELU reads a table of fp16 values at fp16(x) (GGML_GELU_FP16), an
         // error of ~1e-3; GPT-2's exact check is below, with the MLP's GELU taken out.
         CHECK(d < (m.cfg.family == Family::Gpt2 ? 1e-2 : 1e-4));
@@ -114,7 +105,7 @@ TEST_CASE("llama.cpp: GPT-2 F32 export within 1e-4 once GELU is out of the pictu
     train::write_gguf_model(m, tok, {}, ExportType::F32, f);
     test::LlamaCppModel lc = test::LlamaCppModel::load(f, 64);
     const std::vector<int32_t> ids = some_ids(24, m.cfg.vocab_size, 11);
-    CHECK(max_abs_diff(lc.logits(ids), our_logits(m, ids)) < 1e-4);
+    CHECK(max_abs_diff(lc.logits(ids), test::logits_of(m, ids)) < 1e-4);
 }
 
 TEST_CASE("llama.cpp: every export type loads and runs, every architecture",
@@ -133,7 +124,8 @@ TEST_CASE("llama.cpp: every export type loads and runs, every architecture",
             INFO(e.path().filename().string());
             test::LlamaCppModel lc = test::LlamaCppModel::load(e.path().string(), 32);
             const std::vector<float> l = lc.logits(ids);
-            const std::vector<float> ref = our_logits(io::load_gguf_model(e.path().string()), ids);
+            const std::vector<float> ref =
+                test::logits_of(io::load_gguf_model(e.path().string()), ids);
             double se = 0, sr = 0;
             for (size_t i = 0; i < l.size(); ++i) {
                 se += double(l[i] - ref[i]) * double(l[i] - ref[i]);
@@ -253,7 +245,7 @@ double our_mean_nll(const Model& m, const std::vector<int32_t>& ids, int64_t n_c
     for (size_t start = 0; start + 1 < ids.size(); start += size_t(n_ctx - 1)) {
         const size_t end = std::min(ids.size(), start + size_t(n_ctx));
         const std::vector<int32_t> w(ids.begin() + long(start), ids.begin() + long(end));
-        const std::vector<float> l = our_logits(m, w);
+        const std::vector<float> l = test::logits_of(m, w);
         const auto V = size_t(m.cfg.vocab_size);
         for (size_t t = 0; t + 1 < w.size(); ++t) {
             const float* row = l.data() + t * V;
@@ -313,7 +305,7 @@ TEST_CASE("llama.cpp: a model trained by slimtune, merged, as an adapter, and qu
     std::vector<int32_t> text_ids = tok.encode(train::kDemoCorpus);
     REQUIRE(text_ids.size() > 300);
     const std::vector<int32_t> ids(text_ids.begin(), text_ids.begin() + 48);
-    const std::vector<float> ref = our_logits(merged, ids);
+    const std::vector<float> ref = test::logits_of(merged, ids);
 
     // Merged F32 GGUF, with the provenance inside.
     export_to(tmp.path / "base", (tmp.path / "merged").string(),

@@ -19,61 +19,6 @@ using namespace slimtune::export_test;
 
 namespace {
 
-// llama.h's struct llama_model_quantize_params, which llama.cpp passes by pointer and returns
-// by value. We touch only its leading fields, whose layout has been stable for many releases:
-//   int32 nthread @0, int32 ftype @4, int32 output_tensor_type @8,
-//   int32 token_embedding_type @12, bool allow_requantize @16, quantize_output_tensor @17,
-//   only_copy @18, pure @19.
-// The blob is larger than the real struct: the callee writes the real size into it (SysV
-// returns structs over 16 bytes through a caller-provided buffer). The defaults are checked
-// before use, so a layout change fails loudly instead of quantizing wrongly.
-struct QuantizeParams {
-    alignas(8) unsigned char bytes[512];
-};
-
-int32_t i32_at(const QuantizeParams& p, size_t off) {
-    int32_t v;
-    std::memcpy(&v, p.bytes + off, 4);
-    return v;
-}
-
-void set_i32(QuantizeParams& p, size_t off, int32_t v) {
-    std::memcpy(p.bytes + off, &v, 4);
-}
-
-// Quantizes `in` into `out` with llama.cpp as `llama-quantize [--pure] in out FTYPE 1` does.
-// Silences llama.cpp's progress output (its log callback receives every line).
-void quiet_llama_cpp() {
-    using LogCallback = void (*)(int, const char*, void*);
-    static const bool done = [] {
-        test::llama_cpp_fn<void (*)(LogCallback, void*)>("llama", "llama_log_set")(
-            [](int, const char*, void*) {}, nullptr);
-        return true;
-    }();
-    (void)done;
-}
-
-void llama_quantize(const std::string& in, const std::string& out, uint32_t ftype, bool pure) {
-    const auto defaults =
-        test::llama_cpp_fn<QuantizeParams (*)()>("llama", "llama_model_quantize_default_params");
-    const auto quantize =
-        test::llama_cpp_fn<uint32_t (*)(const char*, const char*, const QuantizeParams*)>(
-            "llama", "llama_model_quantize");
-    quiet_llama_cpp();
-    QuantizeParams p = defaults();
-    // Defaults: 0 threads (all), a default ftype, output/embedding types unset (equal,
-    // GGML_TYPE_COUNT), no requantize, quantize output, no only_copy, not pure.
-    REQUIRE(i32_at(p, 0) == 0);
-    REQUIRE(i32_at(p, 4) == 7); // Q8_0 in this release (Q5_1 in older ones)
-    REQUIRE(i32_at(p, 8) == i32_at(p, 12));
-    REQUIRE(i32_at(p, 8) > 30);
-    REQUIRE((p.bytes[16] == 0 && p.bytes[17] == 1 && p.bytes[18] == 0 && p.bytes[19] == 0));
-    set_i32(p, 0, 1);
-    set_i32(p, 4, static_cast<int32_t>(ftype));
-    p.bytes[19] = pure ? 1 : 0;
-    REQUIRE(quantize(in.c_str(), out.c_str(), &p) == 0);
-}
-
 std::string gpt2_json(int64_t c, int64_t layers, int64_t vocab) {
     return R"({"model_type": "gpt2", "n_embd": )" + std::to_string(c) +
            R"(, "n_head": 4, "n_layer": )" + std::to_string(layers) +
@@ -110,7 +55,8 @@ void check_against_llama_quantize(const std::filesystem::path& model_dir,
         const std::string ours = (work / ("ours-" + name + ".gguf")).string();
         const std::string theirs = (work / ("theirs-" + name + ".gguf")).string();
         train::export_model({.model_dir = model_dir.string(), .types = {t}, .out = ours}, log);
-        llama_quantize(f32, theirs, llama_file_type(t), t == ExportType::Q4_K);
+        test::llama_model_quantize_file(f32, theirs, static_cast<int32_t>(llama_file_type(t)),
+                                        t == ExportType::Q4_K, 1, false);
         const GgufFile a = GgufFile::open(ours), b = GgufFile::open(theirs);
         REQUIRE(a.tensors().size() == b.tensors().size());
         int64_t quantized = 0;

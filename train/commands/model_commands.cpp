@@ -1,4 +1,5 @@
-// The commands that run a Hugging Face model: logits, eval, generate, inspect.
+// The commands that run a model: logits, eval, generate, inspect. --model is a Hugging Face
+// directory or a .gguf file (dequantized to float32 on load, its embedded tokenizer used).
 #include "common/error.h"
 #include "data/chat_template.h"
 #include "data/examples.h"
@@ -6,17 +7,19 @@
 #include "model/autograd.h"
 #include "model/generate.h"
 #include "model/io/checkpoint.h"
+#include "model/io/gguf_model.h"
 #include "model/io/npy.h"
-#include "model/kernels/softmax_xent.h"
 #include "model/transformer.h"
 #include "train/commands/cli_util.h"
 #include "train/commands/commands.h"
+#include "train/evaluate.h"
+#include "train/gguf_tokenizer.h"
 
+#include <algorithm>
 #include <boost/program_options.hpp>
-#include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -69,15 +72,49 @@ std::vector<int32_t> iota_positions(int64_t n) {
 const char* kWeightsHelp = "float32, or stored: keep BF16/F16 projection weights as the "
                            "checkpoint stores them (half the memory)";
 
-Model load_for_inference(const std::string& dir, const std::string& weights) {
+const char* kModelHelp = "Hugging Face model directory, or a .gguf file";
+
+// Whether a command needs the model's tokenizer: not at all, when the model has one (eval:
+// only text records need it), or always (generate --prompt).
+enum class TokenizerUse { None, IfPresent, Required };
+
+struct LoadedModel {
+    Model model;
+    std::unique_ptr<data::Tokenizer> tokenizer; // null when not needed or absent
+};
+
+// The model of --model and its tokenizer: --tokenizer when given, else the directory's files
+// or the GGUF's embedded tokenizer.json. The GGUF is unmapped before the command runs, so its
+// pages do not stay resident beside the float32 weights.
+LoadedModel load_for_inference(const std::string& model,
+                               const std::string& weights,
+                               const std::string& tokenizer = "",
+                               TokenizerUse use = TokenizerUse::None) {
     if (weights != "float32" && weights != "stored")
         throw ConfigError("--weights must be float32 or stored, got '" + weights + "'");
-    return load_model(dir, {.keep_16bit_projections = weights == "stored"});
-}
-
-// The tokenizer for text input: --tokenizer when given, else the model directory's own.
-data::Tokenizer load_tokenizer_for(const std::string& model_dir, const std::string& tokenizer) {
-    return data::Tokenizer::load(tokenizer.empty() ? model_dir : tokenizer);
+    LoadedModel r;
+    const bool wanted = use != TokenizerUse::None;
+    if (!tokenizer.empty() && wanted)
+        r.tokenizer = std::make_unique<data::Tokenizer>(data::Tokenizer::load(tokenizer));
+    if (io::is_gguf_path(model)) {
+        if (weights == "stored")
+            throw ConfigError("--weights stored keeps a checkpoint's 16-bit weights; a GGUF is "
+                              "dequantized to float32 (leave --weights out)");
+        const io::GgufFile f = io::GgufFile::open(model);
+        if (!r.tokenizer &&
+            (use == TokenizerUse::Required || (wanted && f.find("tokenizer.huggingface.json"))))
+            r.tokenizer = std::make_unique<data::Tokenizer>(gguf_tokenizer(f));
+        r.model = io::load_gguf_model(f);
+        return r;
+    }
+    r.model = load_model(model, {.keep_16bit_projections = weights == "stored"});
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    if (!r.tokenizer && (use == TokenizerUse::Required ||
+                         (wanted && (fs::exists(fs::path(model) / "tokenizer.json", ec) ||
+                                     fs::exists(fs::path(model) / "vocab.json", ec)))))
+        r.tokenizer = std::make_unique<data::Tokenizer>(data::Tokenizer::load(model));
+    return r;
 }
 
 } // namespace
@@ -86,7 +123,7 @@ int run_logits(const std::vector<std::string>& args) {
     std::string model_dir, tokens, out, weights;
     int threads = 0;
     po::options_description opts("slimtune logits: logits of a token sequence as float32 .npy");
-    opts.add_options()("model", po::value(&model_dir)->required(), "Hugging Face model directory")(
+    opts.add_options()("model", po::value(&model_dir)->required(), kModelHelp)(
         "tokens", po::value(&tokens)->required(), "comma-separated token ids, e.g. 1,2,3")(
         "out", po::value(&out)->required(), "output .npy file ([T, vocab] float32)")(
         "weights", po::value(&weights)->default_value("float32"), kWeightsHelp)(
@@ -95,7 +132,7 @@ int run_logits(const std::vector<std::string>& args) {
     if (!parse_options(args, opts, vm))
         return 0;
     set_threads(threads);
-    const Model m = load_for_inference(model_dir, weights);
+    const Model m = load_for_inference(model_dir, weights).model;
     const std::vector<int32_t> ids = parse_tokens(tokens, m.cfg.vocab_size);
     const int64_t T = static_cast<int64_t>(ids.size());
     NoGradGuard no_grad;
@@ -111,7 +148,7 @@ int run_eval(const std::vector<std::string>& args) {
     int threads = 0;
     po::options_description opts(
         "slimtune eval: mean next-token loss and perplexity of a JSONL dataset");
-    opts.add_options()("model", po::value(&model_dir)->required(), "Hugging Face model directory")(
+    opts.add_options()("model", po::value(&model_dir)->required(), kModelHelp)(
         "data", po::value(&data)->required(),
         "JSONL examples in any training format (docs/curation.md): scored where training "
         "learns (completions, assistant turns; labels -100 are not scored)")(
@@ -120,21 +157,18 @@ int run_eval(const std::vector<std::string>& args) {
         "chat-template", po::value(&chat_template),
         "for chat records: chatml, qwen3, llama3, gemma, llama2 or alpaca (default: detected)")(
         "tokenizer", po::value(&tokenizer_path),
-        "tokenizer for text examples (default: the model directory's)")(
+        "tokenizer for text examples (default: the model's own)")(
         "weights", po::value(&weights)->default_value("float32"), kWeightsHelp)(
         "threads", po::value(&threads)->default_value(0), "OpenMP threads (0: OMP_NUM_THREADS)");
     po::variables_map vm;
     if (!parse_options(args, opts, vm))
         return 0;
     set_threads(threads);
-    const Model m = load_for_inference(model_dir, weights);
     // The same reading as training (data/examples.h); the tokenizer only when there is one.
-    std::unique_ptr<data::Tokenizer> tok;
-    std::error_code ec;
-    namespace fs = std::filesystem;
-    if (!tokenizer_path.empty() || fs::exists(fs::path(model_dir) / "tokenizer.json", ec) ||
-        fs::exists(fs::path(model_dir) / "vocab.json", ec))
-        tok = std::make_unique<data::Tokenizer>(load_tokenizer_for(model_dir, tokenizer_path));
+    LoadedModel loaded =
+        load_for_inference(model_dir, weights, tokenizer_path, TokenizerUse::IfPresent);
+    const Model& m = loaded.model;
+    const std::unique_ptr<data::Tokenizer>& tok = loaded.tokenizer;
     data::ExampleOptions eo{.record = {.format = data::parse_dataset_format(format)},
                             .tokenizer = tok.get(),
                             .vocab_size = m.cfg.vocab_size};
@@ -146,39 +180,9 @@ int run_eval(const std::vector<std::string>& args) {
         } catch (const ConfigError&) {
             // Only chat records need it; they report the missing template themselves.
         }
-    NoGradGuard no_grad;
-    double loss_sum = 0;
-    int64_t tokens = 0, examples = 0, index = 0;
-    data::for_each_token_example(data, eo, [&](data::TokenExample&& e) {
-        ++index;
-        const std::vector<int32_t>& ids = e.ids;
-        const std::vector<int32_t>& labels = e.labels.empty() ? e.ids : e.labels;
-        const int64_t T = static_cast<int64_t>(ids.size());
-        if (T < 2)
-            return; // nothing to predict
-        if (m.cfg.family == Family::Gpt2 && T > m.cfg.max_positions)
-            throw FormatError(data + ": example " + std::to_string(index) + " has " +
-                              std::to_string(T) + " tokens, beyond the model's " +
-                              std::to_string(m.cfg.max_positions) + " positions");
-        // Position t predicts token t + 1.
-        std::vector<int32_t> targets(labels.begin() + 1, labels.end());
-        targets.push_back(kernels::kIgnoreIndex);
-        const int64_t counted = std::count_if(targets.begin(), targets.end(),
-                                              [](int32_t t) { return t != kernels::kIgnoreIndex; });
-        if (counted == 0)
-            return;
-        const std::vector<int32_t> pos = iota_positions(T);
-        Tensor h = model_hidden(m, ids, {.batch = 1, .seq = T, .positions = pos, .doc_ids = {}});
-        loss_sum +=
-            static_cast<double>(model_loss(m, h, targets).item()) * static_cast<double>(counted);
-        tokens += counted;
-        ++examples;
-    });
-    if (tokens == 0)
-        throw ConfigError(data + ": no example with a token to predict");
-    const double loss = loss_sum / static_cast<double>(tokens);
-    json r = {{"loss", loss},         {"perplexity", std::exp(loss)}, {"tokens", tokens},
-              {"examples", examples}, {"model", model_dir},           {"data", data}};
+    const DatasetLoss d = dataset_loss(m, data, eo);
+    json r = {{"loss", d.loss},         {"perplexity", d.perplexity}, {"tokens", d.tokens},
+              {"examples", d.examples}, {"model", model_dir},         {"data", data}};
     std::cout << r.dump() << "\n";
     return 0;
 }
@@ -189,14 +193,14 @@ int run_generate(const std::vector<std::string>& args) {
     SamplingOptions s;
     bool no_cache = false, chat = false;
     po::options_description opts("slimtune generate: continue a token sequence");
-    opts.add_options()("model", po::value(&model_dir)->required(), "Hugging Face model directory")(
+    opts.add_options()("model", po::value(&model_dir)->required(), kModelHelp)(
         "tokens", po::value(&tokens), "prompt as comma-separated token ids")(
         "prompt", po::value(&prompt), "prompt text (encoded with the model's tokenizer)")(
         "chat", po::bool_switch(&chat),
         "send --prompt as a user turn through the chat template, with the generation prompt")(
         "chat-template", po::value(&chat_template),
         "with --chat: chatml, qwen3, llama3, gemma, llama2 or alpaca (default: detected)")(
-        "tokenizer", po::value(&tokenizer_path), "tokenizer (default: the model directory's)")(
+        "tokenizer", po::value(&tokenizer_path), "tokenizer (default: the model's own)")(
         "max-new-tokens", po::value(&s.max_new_tokens)->default_value(32), "tokens to generate")(
         "temperature", po::value(&s.temperature)->default_value(0.0f), "0 is greedy")(
         "top-k", po::value(&s.top_k)->default_value(0), "keep the k most likely (0: off)")(
@@ -216,13 +220,15 @@ int run_generate(const std::vector<std::string>& args) {
     if (chat && prompt.empty())
         throw ConfigError("--chat needs --prompt");
     check_sampling_options(s);
-    const Model m = load_for_inference(model_dir, weights);
+    LoadedModel loaded =
+        load_for_inference(model_dir, weights, tokenizer_path,
+                           prompt.empty() ? TokenizerUse::None : TokenizerUse::Required);
+    const Model& m = loaded.model;
+    const std::unique_ptr<data::Tokenizer>& tok = loaded.tokenizer;
     s.stop_ids = m.cfg.eos_token_ids;
     s.use_cache = !no_cache;
-    std::unique_ptr<data::Tokenizer> tok;
     std::vector<int32_t> ids;
     if (!prompt.empty()) {
-        tok = std::make_unique<data::Tokenizer>(load_tokenizer_for(model_dir, tokenizer_path));
         if (chat) {
             const data::ChatTemplate tmpl =
                 chat_template.empty() ? data::detect_chat_template(tok->config(), tok->source())
@@ -265,19 +271,32 @@ int run_generate(const std::vector<std::string>& args) {
 int run_inspect(const std::vector<std::string>& args) {
     std::string model_dir;
     bool as_json = false;
-    po::options_description opts("slimtune inspect DIR: what a Hugging Face model directory holds");
-    opts.add_options()("model", po::value(&model_dir)->required(), "model directory")(
-        "json", po::bool_switch(&as_json), "print JSON instead of text");
+    po::options_description opts(
+        "slimtune inspect MODEL: what a Hugging Face model directory or a GGUF file holds");
+    opts.add_options()("model", po::value(&model_dir)->required(), kModelHelp);
+    opts.add_options()("json", po::bool_switch(&as_json), "print JSON instead of text");
     po::positional_options_description pos;
     pos.add("model", 1);
     po::variables_map vm;
     if (!parse_options(args, opts, vm, &pos))
         return 0;
-    Model m = model_skeleton(read_hf_config(model_dir));
-    const io::CheckpointReader ckpt = io::CheckpointReader::open(model_dir);
-    std::map<std::string, int64_t> dtypes; // dtype -> parameter count
-    for (const std::string& n : ckpt.names())
-        dtypes[io::dtype_name(ckpt.entry(n).dtype)] += ckpt.entry(n).numel();
+    Model m;
+    uint64_t stored_bytes = 0;
+    std::map<std::string, int64_t> dtypes; // dtype (a GGUF: ggml type) -> parameter count
+    if (io::is_gguf_path(model_dir)) {
+        const io::GgufFile f = io::GgufFile::open(model_dir);
+        m = model_skeleton(io::gguf_model_config(f));
+        for (const io::GgufTensorInfo& t : f.tensors())
+            dtypes[std::string(io::gguf_type_layout(t.type)->name)] +=
+                std::accumulate(t.ne.begin(), t.ne.end(), int64_t{1}, std::multiplies<int64_t>());
+        stored_bytes = f.file_size();
+    } else {
+        m = model_skeleton(read_hf_config(model_dir));
+        const io::CheckpointReader ckpt = io::CheckpointReader::open(model_dir);
+        for (const std::string& n : ckpt.names())
+            dtypes[io::dtype_name(ckpt.entry(n).dtype)] += ckpt.entry(n).numel();
+        stored_bytes = ckpt.total_bytes();
+    }
     const ModelConfig& c = m.cfg;
     const int64_t params = model_param_count(m);
     const double gib = 1024.0 * 1024.0 * 1024.0;
@@ -292,7 +311,7 @@ int run_inspect(const std::vector<std::string>& args) {
               {"intermediate_size", c.intermediate},
               {"tied_embeddings", c.tie_word_embeddings},
               {"parameters", params},
-              {"stored_bytes", ckpt.total_bytes()},
+              {"stored_bytes", stored_bytes},
               {"stored_dtypes", dtypes},
               {"memory_f32_inference_gib", static_cast<double>(params) * 4 / gib},
               // weights, gradients and two AdamW moments, all float32
@@ -310,7 +329,7 @@ int run_inspect(const std::vector<std::string>& args) {
                 static_cast<long long>(c.intermediate), static_cast<long long>(c.vocab_size),
                 c.tie_word_embeddings ? ", tied embeddings" : "");
     std::printf("parameters: %lld (%.1f M); stored: %.1f MB", static_cast<long long>(params),
-                static_cast<double>(params) / 1e6, static_cast<double>(ckpt.total_bytes()) / 1e6);
+                static_cast<double>(params) / 1e6, static_cast<double>(stored_bytes) / 1e6);
     for (const auto& [dt, n] : dtypes)
         std::printf(", %s %lld", dt.c_str(), static_cast<long long>(n));
     std::printf("\nmemory estimate: %.2f GiB to run in float32, %.2f GiB for full fine-tuning "
