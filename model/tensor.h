@@ -48,6 +48,8 @@ public:
     static Tensor placeholder(const Shape& shape);
 
     bool defined() const { return impl_ != nullptr; }
+    // A placeholder (shape only, see placeholder()); false for an undefined tensor.
+    bool is_placeholder() const { return impl_ && !impl_->storage && !impl_->half; }
     const Shape& shape() const;
     int64_t ndim() const { return static_cast<int64_t>(shape().size()); }
     int64_t dim(int64_t i) const; // negative i counts from the end

@@ -171,14 +171,16 @@ template <class T> std::vector<T> transposed(const std::vector<T>& v, int64_t ou
 }
 } // namespace
 
-Model load_model(const std::string& dir, const LoadOptions& opts) {
-    Model m = model_skeleton(read_hf_config(dir));
-    const io::CheckpointReader ckpt = io::CheckpointReader::open(dir);
-    std::string prefix = "transformer.";
-    if (m.cfg.family == Family::Gpt2 && !ckpt.contains("transformer.wte.weight") &&
+CheckpointModel open_checkpoint_model(const std::string& dir) {
+    CheckpointModel c{.model = model_skeleton(read_hf_config(dir)),
+                      .ckpt = io::CheckpointReader::open(dir),
+                      .gpt2_prefix = "transformer."};
+    const Model& cm = c.model;
+    const io::CheckpointReader& ckpt = c.ckpt;
+    if (cm.cfg.family == Family::Gpt2 && !ckpt.contains("transformer.wte.weight") &&
         ckpt.contains("wte.weight"))
-        prefix = ""; // the other GPT-2 naming
-    std::vector<NamedParam> params = model_params(m, prefix);
+        c.gpt2_prefix = ""; // the other GPT-2 naming
+    std::vector<NamedParam> params = model_params(c.model, c.gpt2_prefix);
 
     std::set<std::string> expected;
     std::vector<std::string> missing, misshapen;
@@ -195,7 +197,7 @@ Model load_model(const std::string& dir, const LoadOptions& opts) {
     }
     std::vector<std::string> unexpected;
     for (const std::string& n : ckpt.names()) {
-        const bool tied_head = n == "lm_head.weight" && m.cfg.tie_word_embeddings;
+        const bool tied_head = n == "lm_head.weight" && cm.cfg.tie_word_embeddings;
         if (!expected.count(n) && !is_known_buffer(n) && !tied_head)
             unexpected.push_back(n);
     }
@@ -213,30 +215,61 @@ Model load_model(const std::string& dir, const LoadOptions& opts) {
     if (!unexpected.empty())
         problems += "; unexpected: " + list(unexpected);
     if (!problems.empty())
-        throw FormatError(dir + ": weights do not match a " + m.cfg.model_type +
+        throw FormatError(dir + ": weights do not match a " + cm.cfg.model_type +
                           " model of this config" + problems);
+    return c;
+}
 
-    for (const NamedParam& p : params) {
-        const io::DType stored = ckpt.entry(p.name).dtype;
-        const int64_t out = p.tensor->dim(0), in = p.tensor->ndim() == 2 ? p.tensor->dim(1) : 0;
-        if (opts.keep_16bit_projections && p.projection &&
-            (stored == io::DType::BF16 || stored == io::DType::F16)) {
-            const auto bytes = ckpt.bytes(p.name);
-            std::vector<uint16_t> bits(bytes.size() / 2);
-            std::memcpy(bits.data(), bytes.data(), bytes.size());
-            if (p.transposed)
-                bits = transposed(bits, out, in);
-            *p.tensor = Tensor::from_half(p.tensor->shape(), std::move(bits),
-                                          stored == io::DType::BF16 ? Storage::BF16 : Storage::F16);
-        } else {
-            std::vector<float> v = ckpt.read_f32(p.name);
-            if (p.transposed)
-                v = transposed(v, out, in);
-            *p.tensor = Tensor::from(p.tensor->shape(), std::move(v));
-        }
-        ckpt.release(p.name); // keep one copy resident, not the file's pages as well
+namespace {
+
+// The file's name of a parameter named with any GPT-2 prefix.
+std::string file_name(const CheckpointModel& c, const std::string& name) {
+    if (c.model.cfg.family != Family::Gpt2)
+        return name;
+    const std::string bare = name.starts_with("transformer.") ? name.substr(12) : name;
+    return c.gpt2_prefix + bare;
+}
+
+} // namespace
+
+std::vector<float> CheckpointModel::read(const NamedParam& p) const {
+    const std::string name = file_name(*this, p.name);
+    std::vector<float> v = ckpt.read_f32(name);
+    if (p.transposed)
+        v = transposed(v, p.tensor->dim(0), p.tensor->dim(1));
+    ckpt.release(name); // keep one copy resident, not the file's pages as well
+    return v;
+}
+
+void CheckpointModel::load(const NamedParam& p, const LoadOptions& opts) {
+    if (!p.tensor->is_placeholder())
+        return;
+    const std::string name = file_name(*this, p.name);
+    const io::DType stored = ckpt.entry(name).dtype;
+    if (opts.keep_16bit_projections && p.projection &&
+        (stored == io::DType::BF16 || stored == io::DType::F16)) {
+        const auto bytes = ckpt.bytes(name);
+        std::vector<uint16_t> bits(bytes.size() / 2);
+        std::memcpy(bits.data(), bytes.data(), bytes.size());
+        if (p.transposed)
+            bits = transposed(bits, p.tensor->dim(0), p.tensor->dim(1));
+        *p.tensor = Tensor::from_half(p.tensor->shape(), std::move(bits),
+                                      stored == io::DType::BF16 ? Storage::BF16 : Storage::F16);
+        ckpt.release(name);
+    } else {
+        *p.tensor = Tensor::from(p.tensor->shape(), read(p));
     }
-    return m;
+}
+
+void CheckpointModel::load_all(const LoadOptions& opts) {
+    for (const NamedParam& p : model_params(model, gpt2_prefix))
+        load(p, opts);
+}
+
+Model load_model(const std::string& dir, const LoadOptions& opts) {
+    CheckpointModel c = open_checkpoint_model(dir);
+    c.load_all(opts);
+    return std::move(c.model);
 }
 
 std::vector<KvCache> model_caches(const Model& m, int64_t capacity) {

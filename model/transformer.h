@@ -4,6 +4,7 @@
 
 #include "model/block.h"
 #include "model/hf_config.h"
+#include "model/io/checkpoint.h"
 
 #include <functional>
 #include <span>
@@ -60,6 +61,24 @@ Model load_model(const std::string& dir, const LoadOptions& opts = {});
 // A model of the given config whose parameters are shape-only placeholders (no memory): what
 // load_model fills, and what inspect counts.
 Model model_skeleton(const ModelConfig& cfg);
+
+// DIR's checkpoint checked against its config as load_model checks it, with the weights left in
+// the (mapped) files: `model`'s parameters stay placeholders until load() fills them. An export
+// streams from it one tensor at a time instead of holding the whole model in float32.
+struct CheckpointModel {
+    Model model;
+    io::CheckpointReader ckpt;
+    std::string gpt2_prefix; // "transformer." or "", as the file names GPT-2's tensors
+
+    // `p` (from model_params(model, prefix) with any prefix) as float32 in the model's layout,
+    // read from the file, whose pages are released afterwards.
+    std::vector<float> read(const NamedParam& p) const;
+    // Fills one parameter, or all (as load_model does); a filled one is left as it is.
+    void load(const NamedParam& p, const LoadOptions& opts = {});
+    void load_all(const LoadOptions& opts = {});
+};
+// Throws what load_model throws for a bad directory, before any weight is read.
+CheckpointModel open_checkpoint_model(const std::string& dir);
 
 // Hidden states after the final norm, (B*T, C), for ids (B*T) laid out as `layout`. With
 // caches (one per layer, batch 1, inference only) the tokens continue the cached sequence.

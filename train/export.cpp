@@ -253,12 +253,24 @@ ExportResult export_model(const ExportOptions& o, std::ostream& progress) {
     if (!provenance_path.empty())
         progress << "provenance: " << provenance_path << "\n";
 
-    Model m = load_model(o.model_dir);
+    // gguf and ollama stream the base weights from the checkpoint a tensor at a time (only the
+    // adapted ones are read in to merge); the other formats hold the model in float32.
+    CheckpointModel src = open_checkpoint_model(o.model_dir);
+    Model& m = src.model;
+    const bool stream = o.format == "gguf" || o.format == "ollama";
+    if (!stream)
+        src.load_all();
     LoraConfig lora_cfg;
     if (!o.adapter_dir.empty()) {
         lora_cfg = load_peft_adapter(m, o.adapter_dir);
-        if (!format_needs_adapter(o.format))
+        if (!format_needs_adapter(o.format)) {
+            for (const LoraModule& l : lora_modules(m))
+                src.load({.name = l.module + ".weight",
+                          .tensor = &l.linear->weight,
+                          .transposed = l.conv1d,
+                          .projection = true});
             lora_merge(m);
+        }
     }
 
     if (o.format == "gguf-lora") {
@@ -303,7 +315,8 @@ ExportResult export_model(const ExportOptions& o, std::ostream& progress) {
                 ? o.out
                 : (fs::path(o.out) / (info.name + "-" + upper(io::export_type_name(t)) + ".gguf"))
                       .string();
-        const GgufExportReport r = write_gguf_model(m, tok, info, t, path);
+        const GgufExportReport r = write_gguf_model(
+            m, tok, info, t, path, [&src](const NamedParam& p) { return src.read(p); });
         print_report(r, progress);
         result.gguf.push_back(r);
     }
@@ -318,8 +331,11 @@ ExportResult export_model(const ExportOptions& o, std::ostream& progress) {
         });
         progress << "wrote " << modelfile << " (ollama create " << info.name << " -f Modelfile)\n";
     }
-    if (!single_file)
+    if (!single_file) {
+        if (!o.eval_data.empty())
+            src.load_all(); // the float32 perplexity the table compares with
         write_model_card(o, info, m, &tok, result, progress);
+    }
     return result;
 }
 

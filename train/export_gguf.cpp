@@ -62,8 +62,9 @@ GgufExportReport write_tensors(io::GgufWriter& w,
         w.add_tensor(t.name, ggml_dims(t.shape), static_cast<uint32_t>(t.type));
         ++r.tensors_per_type[std::string(io::ggml_type_name(t.type))];
     }
-    // Peak memory is the model plus the largest tensor's values and bytes: a tensor stored
-    // unchanged is read in place, and F32 is written straight from the floats.
+    // Peak memory is the model (nothing, when streamed from the checkpoint) plus the largest
+    // tensor's values and bytes: a tensor held unchanged is read in place, and F32 is written
+    // straight from the floats.
     std::vector<uint8_t> bytes;
     for (const PendingTensor& t : tensors) {
         std::vector<float> copy;
@@ -253,13 +254,14 @@ GgufExportReport write_gguf_model(Model& m,
                                   const data::Tokenizer& tokenizer,
                                   const GgufExportInfo& info,
                                   io::ExportType type,
-                                  const std::string& path) {
+                                  const std::string& path,
+                                  const io::ParamReader& read) {
     const auto start = std::chrono::steady_clock::now();
     for (const LoraModule& l : lora_modules(m))
         if (!l.linear->lora.merged)
             throw ConfigError("GGUF export: adapter on " + l.module +
                               " is not merged; merge it (or export it with --format gguf-lora)");
-    const std::vector<io::GgufTensorSource> sources = io::gguf_tensor_sources(m);
+    const std::vector<io::GgufTensorSource> sources = io::gguf_tensor_sources(m, read);
     const std::vector<io::GgmlType> types = io::gguf_tensor_types(type, sources);
     std::vector<GgufKv> tok_kv = tokenizer_metadata(tokenizer, m.cfg.vocab_size);
 

@@ -47,12 +47,14 @@ std::vector<io::GgufKv> gguf_architecture_metadata(const ModelConfig& cfg);
 // Writes `m` (float32, adapters merged or absent) with `tokenizer` as a GGUF model of `type`
 // to `path` (atomically). `tokenizer` must be byte-level BPE (gguf_vocab). The tokenizer.json
 // it was loaded from is embedded as tokenizer.huggingface.json so that slimtune's own reader
-// tokenizes exactly as training did.
+// tokenizes exactly as training did. Placeholder parameters (a model from
+// open_checkpoint_model) are streamed from the checkpoint through `read`, one at a time.
 GgufExportReport write_gguf_model(Model& m,
                                   const data::Tokenizer& tokenizer,
                                   const GgufExportInfo& info,
                                   io::ExportType type,
-                                  const std::string& path);
+                                  const std::string& path,
+                                  const io::ParamReader& read = {});
 
 // Writes the unmerged LoRA adapters on `m` as a llama.cpp LoRA adapter GGUF: tensors
 // "<base tensor>.lora_a" (A, ne = [in, r]) and ".lora_b" (B, ne = [r, out]), B rows permuted

@@ -166,7 +166,7 @@ std::vector<float> llama3_rope_factors(const ModelConfig& cfg) {
     return f;
 }
 
-std::vector<GgufTensorSource> gguf_tensor_sources(Model& m) {
+std::vector<GgufTensorSource> gguf_tensor_sources(Model& m, const ParamReader& read) {
     const ModelConfig& cfg = m.cfg;
     const bool gpt2 = cfg.family == Family::Gpt2;
     const bool permute = cfg.family == Family::Llama || cfg.family == Family::Granite;
@@ -177,24 +177,40 @@ std::vector<GgufTensorSource> gguf_tensor_sources(Model& m) {
         if (!map_name(p.name, gpt2, s.name, s.role, s.layer))
             throw ConfigError("GGUF export: no GGUF name for tensor '" + p.name + "'");
         const Tensor* t = p.tensor;
-        if (t->storage() != Storage::F32)
+        const bool streamed = t->is_placeholder();
+        if (!streamed && t->storage() != Storage::F32)
             throw ConfigError("GGUF export: '" + p.name +
                               "' is held in 16 bits; load the model with float32 weights");
         s.shape.assign(t->shape().begin(), t->shape().end());
+        // The values as the model holds them: read in place, or from the file.
+        auto streamed_values = [p, read] {
+            if (!read)
+                throw ConfigError("GGUF export: '" + p.name + "' has no values (not loaded)");
+            return read(p);
+        };
+        std::function<std::vector<float>()> values = [t, streamed, streamed_values] {
+            return streamed ? streamed_values()
+                            : std::vector<float>(t->values().begin(), t->values().end());
+        };
         const bool q = s.role == TensorRole::AttnQ ||
                        (s.role == TensorRole::Bias && s.name.find(".attn_q.") != std::string::npos);
         const bool k = s.role == TensorRole::AttnK ||
                        (s.role == TensorRole::Bias && s.name.find(".attn_k.") != std::string::npos);
         if (permute && (q || k)) {
             const int64_t heads = q ? cfg.n_head : cfg.n_head_kv;
-            s.values = [t, heads] {
-                // A bias (1-D) is a column: one value per row.
-                return t->ndim() == 1 ? permute_qk_rows(t->data(), t->dim(0), 1, heads)
-                                      : permute_qk_rows(t->data(), t->rows(), t->cols(), heads);
+            // A bias (1-D) is a column: one value per row.
+            const int64_t rows = t->ndim() == 1 ? t->dim(0) : t->rows();
+            const int64_t cols = t->ndim() == 1 ? 1 : t->cols();
+            s.values = [t, streamed, streamed_values, rows, cols, heads] {
+                if (!streamed)
+                    return permute_qk_rows(t->data(), rows, cols, heads);
+                const std::vector<float> v = streamed_values();
+                return permute_qk_rows(v.data(), rows, cols, heads);
             };
         } else {
-            s.values = [t] { return std::vector<float>(t->values().begin(), t->values().end()); };
-            s.unchanged = t;
+            s.values = std::move(values);
+            if (!streamed)
+                s.unchanged = t;
         }
         out.push_back(std::move(s));
     }

@@ -52,7 +52,11 @@ std::string gguf_architecture(const ModelConfig& cfg);
 // Every tensor of `m` in llama.cpp's order, as the GGUF holds it (tied heads have no
 // output.weight). ConfigError for a model holding 16-bit projections or merged-away state that
 // cannot be exported (load it with float32 weights; merge LoRA adapters first).
-std::vector<GgufTensorSource> gguf_tensor_sources(Model& m);
+// A placeholder parameter (a model from open_checkpoint_model, streamed) takes its values from
+// `read` (CheckpointModel::read) when values() is called; values() throws ConfigError without
+// one (the names, shapes and roles alone serve the GGUF reader).
+using ParamReader = std::function<std::vector<float>(const NamedParam&)>;
+std::vector<GgufTensorSource> gguf_tensor_sources(Model& m, const ParamReader& read = {});
 
 // llama.cpp's Q/K permutation of a (rows, cols) row-major matrix (or a bias, cols = 1) made of
 // `n_head` heads: within each head of d rows, new row 2i + j = old row j*(d/2) + i.

@@ -9,8 +9,11 @@
 #include "tests/model/export_test_util.h"
 #include "tests/test_util.h"
 #include "train/export.h"
+#include "train/export_gguf.h"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
+#include <cstring>
 #include <sstream>
 
 using namespace slimtune;
@@ -140,6 +143,84 @@ TEST_CASE("export gguf: GPT-2, Granite and Llama-3 keys", "[export]") {
     const GgufFile fl = GgufFile::open(l);
     CHECK(fl.tensors().front().name == "rope_freqs.weight");
     CHECK(fl.at("slimtune.rope_scaling.llama3.factor", VT::FLOAT32).as_f32() > 1.0f);
+}
+
+TEST_CASE("open_checkpoint_model: placeholders until read, values equal load_model's", "[export]") {
+    for (const char* name :
+         {"gpt2", "gpt2_noprefix", "gpt2_bf16", "llama_gqa_bf16", "qwen2_sharded"}) {
+        INFO(name);
+        const std::string dir = fixture_dir(name).string();
+        CheckpointModel c = open_checkpoint_model(dir);
+        Model loaded = load_model(dir);
+        const std::vector<NamedParam> lazy = model_params(c.model, ""),
+                                      full = model_params(loaded, "");
+        REQUIRE(lazy.size() == full.size());
+        for (size_t i = 0; i < lazy.size(); ++i) {
+            INFO(lazy[i].name);
+            CHECK(lazy[i].tensor->is_placeholder());
+            const std::vector<float> v = c.read(lazy[i]);
+            const std::span<const float> want = full[i].tensor->values();
+            REQUIRE(v.size() == want.size());
+            CHECK(std::memcmp(v.data(), want.data(), v.size() * sizeof(float)) == 0);
+            CHECK(lazy[i].tensor->is_placeholder()); // read() leaves the model as it is
+        }
+        c.load_all();
+        for (size_t i = 0; i < lazy.size(); ++i)
+            CHECK(std::ranges::equal(lazy[i].tensor->values(), full[i].tensor->values()));
+    }
+    // The checks load_model makes come before any weight is read.
+    CHECK_THROWS_WITH(open_checkpoint_model("/nonexistent/model"), Contains("/nonexistent/model"));
+}
+
+TEST_CASE("export gguf: streamed from the checkpoint, the tensors equal the in-memory model's",
+          "[export]") {
+    test::TempDir tmp("export_stream");
+    struct Case {
+        const char* fixture;
+        const char* adapter; // tests/fixtures/adapters/<adapter>, merged; "" for none
+        ExportType type;
+    };
+    for (const Case& c :
+         {Case{"gpt2", "", ExportType::F32}, Case{"gpt2", "gpt2_lora", ExportType::Q8_0},
+          Case{"llama_gqa", "", ExportType::Q4_0},
+          Case{"llama_gqa", "llama_gqa_lora", ExportType::F16},
+          Case{"qwen2", "", ExportType::F32}}) {
+        const std::string label = std::string(c.fixture) + " " + c.adapter;
+        INFO(label);
+        const fs::path dir = tmp.path / c.fixture;
+        if (!fs::exists(dir))
+            exportable_fixture(c.fixture, dir);
+        const std::string adapter =
+            *c.adapter
+                ? (fs::path(SLIMTUNE_SOURCE_DIR) / "tests/fixtures/adapters" / c.adapter).string()
+                : std::string();
+        const std::string streamed = (tmp.path / "streamed.gguf").string();
+        run({.model_dir = dir.string(),
+             .adapter_dir = adapter,
+             .types = {c.type},
+             .out = streamed});
+
+        Model m = load_model(dir.string());
+        if (!adapter.empty()) {
+            load_peft_adapter(m, adapter);
+            lora_merge(m);
+        }
+        const std::string in_memory = (tmp.path / "in_memory.gguf").string();
+        train::write_gguf_model(m, data::Tokenizer::load(dir.string()), {}, c.type, in_memory);
+
+        const GgufFile a = GgufFile::open(streamed), b = GgufFile::open(in_memory);
+        REQUIRE(a.tensors().size() == b.tensors().size());
+        for (size_t i = 0; i < a.tensors().size(); ++i) {
+            const GgufTensorInfo &ta = a.tensors()[i], &tb = b.tensors()[i];
+            INFO(ta.name);
+            CHECK(ta.name == tb.name);
+            CHECK(ta.type == tb.type);
+            CHECK(ta.ne == tb.ne);
+            const auto da = a.tensor_data(ta), db = b.tensor_data(tb);
+            REQUIRE(da.size() == db.size());
+            CHECK(std::memcmp(da.data(), db.data(), da.size()) == 0);
+        }
+    }
 }
 
 TEST_CASE("export: bad requests are refused before anything is written", "[export]") {
