@@ -521,13 +521,22 @@ const SafetensorsEntry& SafetensorsFile::at(std::string_view name) const {
     return *entry;
 }
 
-void SafetensorsFile::release(const SafetensorsEntry& entry) const noexcept {
+namespace {
+// Drops the whole mapped pages inside [begin, end) from the resident set (the mapping is
+// read-only and file-backed: a later read maps them in again). Pages shared with bytes outside
+// the range are kept.
+void release_pages(const uint8_t* begin_p, const uint8_t* end_p) noexcept {
     const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
-    const auto begin = reinterpret_cast<uintptr_t>(data_ + entry.begin);
-    const auto end = reinterpret_cast<uintptr_t>(data_ + entry.end);
+    const auto begin = reinterpret_cast<uintptr_t>(begin_p);
+    const auto end = reinterpret_cast<uintptr_t>(end_p);
     const uintptr_t first = (begin + page - 1) / page * page, last = end / page * page;
-    if (last > first) // pages shared with a neighbouring tensor are kept
+    if (last > first)
         ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+}
+} // namespace
+
+void SafetensorsFile::release(const SafetensorsEntry& entry) const noexcept {
+    release_pages(data_ + entry.begin, data_ + entry.end);
 }
 
 std::span<const uint8_t> SafetensorsFile::bytes(const SafetensorsEntry& entry) const {
@@ -548,9 +557,16 @@ std::vector<Out> read_floats(const std::string& path,
                              const char* as) {
     const auto n = static_cast<size_t>(e.numel());
     std::vector<Out> out(n);
+    // In chunks, dropping each chunk's mapped pages once converted: a large tensor then costs
+    // its converted copy, not that plus the file's pages.
+    const size_t elem = dtype_size(e.dtype), chunk = (size_t{16} << 20) / std::max<size_t>(elem, 1);
     auto fill = [&](auto element) {
-        for (size_t i = 0; i < n; ++i)
-            out[i] = static_cast<Out>(element(i));
+        for (size_t at = 0; at < n; at += chunk) {
+            const size_t stop = std::min(n, at + chunk);
+            for (size_t i = at; i < stop; ++i)
+                out[i] = static_cast<Out>(element(i));
+            release_pages(p + at * elem, p + stop * elem);
+        }
     };
     switch (e.dtype) {
     case DType::F64:

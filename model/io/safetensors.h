@@ -71,7 +71,8 @@ public:
     // so they leave the resident set; a later read maps them in again. Whole pages only.
     void release(const SafetensorsEntry& entry) const noexcept;
 
-    // Element values converted to the requested type, in C order. Each throws FormatError
+    // Element values converted to the requested type, in C order; the floating-point reads
+    // release the tensor's mapped pages as they convert them. Each throws FormatError
     // "<path>: no tensor '<name>'" for a missing name and FormatError naming the tensor when
     // its dtype does not convert:
     std::vector<float> read_f32(std::string_view name) const;   // F32, F16, BF16, F64 (rounded)
