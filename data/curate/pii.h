@@ -33,8 +33,8 @@
 //    the 50 characters before. us_ssn_valid rules out the rest.
 //  - IBAN: upper-case country code and two check digits at a word start, then blocks of up to 4
 //    upper-case letters or digits, each optionally after one space or hyphen. The country's
-//    length (table in pii_validate.cpp: SWIFT registry countries) cuts the candidate, which must end
-//    there (not mid-word) and pass iban_valid. The per-country BBAN layout (DE: 18 digits) is
+//    length (table in pii_validate.cpp: SWIFT registry countries) cuts the candidate, which must
+//    end there (not mid-word) and pass iban_valid. The per-country BBAN layout (DE: 18 digits) is
 //    not checked; mod-97 plus the exact length already rejects almost every non-IBAN.
 //  - PHONE: libphonenumber's PhoneNumberMatcher, leniency VALID, per phone_regions entry
 //    (region codes as libphonenumber spells them: "GB", not "UK"). Each call costs 10-100 us, so

@@ -13,8 +13,8 @@ using namespace slimtune::test;
 
 TEST_CASE("llama.cpp oracle: libggml-base quantizes a Q8_0 block, libllama loads", "[oracle]") {
     REQUIRE_FALSE(llama_cpp_lib_dir().empty());
-    using QuantizeChunk = size_t (*)(int, const float*, void*, int64_t, int64_t, int64_t,
-                                     const float*);
+    using QuantizeChunk =
+        size_t (*)(int, const float*, void*, int64_t, int64_t, int64_t, const float*);
     const auto quantize = llama_cpp_fn<QuantizeChunk>("ggml-base", "ggml_quantize_chunk");
     std::vector<float> x(32);
     for (int i = 0; i < 32; ++i)
