@@ -24,4 +24,11 @@ std::string name_text(std::string_view s) {
     return "'" + printable(s) + "'";
 }
 
+std::string short_list(const std::vector<std::string>& items, size_t most) {
+    std::string s;
+    for (size_t i = 0; i < items.size() && i < most; ++i)
+        s += (i ? ", " : "") + items[i];
+    return items.size() > most ? s + ", ... (" + std::to_string(items.size()) + " in all)" : s;
+}
+
 } // namespace slimtune

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace slimtune {
 
@@ -12,5 +13,8 @@ namespace slimtune {
 std::string printable(std::string_view s, size_t max_len = 200);
 // printable(s) in single quotes: how messages show names read from files.
 std::string name_text(std::string_view s);
+// The first `most` items joined by ", ", then ", ... (N in all)" when there are more: how a
+// message lists every missing or misshapen tensor without running to pages.
+std::string short_list(const std::vector<std::string>& items, size_t most = 8);
 
 } // namespace slimtune

@@ -1,6 +1,7 @@
 #include "model/transformer.h"
 
 #include "common/error.h"
+#include "common/text.h"
 #include "model/io/checkpoint.h"
 #include "model/ops/ops.h"
 
@@ -201,19 +202,13 @@ CheckpointModel open_checkpoint_model(const std::string& dir) {
         if (!expected.count(n) && !is_known_buffer(n) && !tied_head)
             unexpected.push_back(n);
     }
-    auto list = [](const std::vector<std::string>& v) {
-        std::string s;
-        for (size_t i = 0; i < v.size() && i < 8; ++i)
-            s += (i ? ", " : "") + v[i];
-        return v.size() > 8 ? s + ", ... (" + std::to_string(v.size()) + " in all)" : s;
-    };
     std::string problems;
     if (!missing.empty())
-        problems += "; missing: " + list(missing);
+        problems += "; missing: " + short_list(missing);
     if (!misshapen.empty())
-        problems += "; wrong shape: " + list(misshapen);
+        problems += "; wrong shape: " + short_list(misshapen);
     if (!unexpected.empty())
-        problems += "; unexpected: " + list(unexpected);
+        problems += "; unexpected: " + short_list(unexpected);
     if (!problems.empty())
         throw FormatError(dir + ": weights do not match a " + cm.cfg.model_type +
                           " model of this config" + problems);

@@ -1,6 +1,7 @@
 #include "model/io/gguf_model.h"
 
 #include "common/error.h"
+#include "common/text.h"
 #include "model/io/ggml_quants.h"
 #include "model/io/gguf_tensors.h"
 
@@ -129,13 +130,6 @@ int64_t permuted_heads(const ModelConfig& cfg, const GgufTensorSource& s) {
     return 0;
 }
 
-std::string listed(const std::vector<std::string>& v) {
-    std::string s;
-    for (size_t i = 0; i < v.size() && i < 8; ++i)
-        s += (i ? ", " : "") + v[i];
-    return v.size() > 8 ? s + ", ... (" + std::to_string(v.size()) + " in all)" : s;
-}
-
 // The PyTorch shape of a tensor info (ggml lists the row length first).
 Shape torch_shape(const GgufTensorInfo& t) {
     return {t.ne.rbegin(), t.ne.rend()};
@@ -235,13 +229,13 @@ Model load_gguf_model(const GgufFile& f) {
             unexpected.push_back(t.name);
     std::string problems;
     if (!missing.empty())
-        problems += "; missing: " + listed(missing);
+        problems += "; missing: " + short_list(missing);
     if (!misshapen.empty())
-        problems += "; wrong shape: " + listed(misshapen);
+        problems += "; wrong shape: " + short_list(misshapen);
     if (!unexpected.empty())
-        problems += "; unexpected: " + listed(unexpected);
+        problems += "; unexpected: " + short_list(unexpected);
     if (!unreadable.empty())
-        problems += "; types slimtune cannot dequantize: " + listed(unreadable);
+        problems += "; types slimtune cannot dequantize: " + short_list(unreadable);
     if (!problems.empty())
         throw FormatError(f.path() + ": tensors do not match a " + m.cfg.model_type +
                           " model of this config" + problems);
