@@ -182,15 +182,11 @@ std::vector<GgufTensorSource> gguf_tensor_sources(Model& m, const ParamReader& r
             throw ConfigError("GGUF export: '" + p.name +
                               "' is held in 16 bits; load the model with float32 weights");
         s.shape.assign(t->shape().begin(), t->shape().end());
-        // The values as the model holds them: read in place, or from the file.
+        // A placeholder's values, from the file.
         auto streamed_values = [p, read] {
             if (!read)
                 throw ConfigError("GGUF export: '" + p.name + "' has no values (not loaded)");
             return read(p);
-        };
-        std::function<std::vector<float>()> values = [t, streamed, streamed_values] {
-            return streamed ? streamed_values()
-                            : std::vector<float>(t->values().begin(), t->values().end());
         };
         const bool q = s.role == TensorRole::AttnQ ||
                        (s.role == TensorRole::Bias && s.name.find(".attn_q.") != std::string::npos);
@@ -207,10 +203,11 @@ std::vector<GgufTensorSource> gguf_tensor_sources(Model& m, const ParamReader& r
                 const std::vector<float> v = streamed_values();
                 return permute_qk_rows(v.data(), rows, cols, heads);
             };
+        } else if (streamed) {
+            s.values = streamed_values;
         } else {
-            s.values = std::move(values);
-            if (!streamed)
-                s.unchanged = t;
+            s.values = [t] { return std::vector<float>(t->values().begin(), t->values().end()); };
+            s.unchanged = t;
         }
         out.push_back(std::move(s));
     }
