@@ -3,6 +3,7 @@
 // bench/torch_forward.py; bench/run_forward.sh runs both and prints the ratios.
 //
 //   bench_forward --model DIR [--json FILE] [--threads N] [--prompt 256] [--gen 64]
+#include "common/process.h"
 #include "model/autograd.h"
 #include "model/kernels/gemm.h"
 #include "model/transformer.h"
@@ -34,6 +35,7 @@ int32_t argmax_last(const Model& m, const Tensor& h) {
 } // namespace
 
 int main(int argc, char** argv) {
+    slimtune::keep_freed_memory_resident(); // as the slimtune CLI does
     std::string model_dir, json_out;
     int threads = 2;
     int64_t n_prompt = 256, n_gen = 64;

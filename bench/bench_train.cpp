@@ -6,6 +6,7 @@
 //   bench_train --model DIR --mode lora|full [--targets q_proj,v_proj] [--rank 8] [--alpha 16]
 //               [--batch 4] [--seq 256] [--steps 5] [--warmup 2] [--threads 2] [--json OUT]
 #include "common/error.h"
+#include "common/process.h"
 #include "model/lora.h"
 #include "train/trainer.h"
 
@@ -22,6 +23,7 @@ using namespace slimtune;
 using Clock = std::chrono::steady_clock;
 
 int main(int argc, char** argv) {
+    slimtune::keep_freed_memory_resident(); // as the slimtune CLI does
     std::string model_dir, mode = "lora", targets = "q_proj,v_proj", json_out;
     int64_t rank = 8, batch = 4, seq = 256, steps = 5, warmup = 2;
     double alpha = 16;
@@ -85,8 +87,7 @@ int main(int argc, char** argv) {
         cfg.optimizer.lr = 1e-4;
         cfg.schedule.name = "constant";
         cfg.max_grad_norm = 1.0;
-        cfg.total_steps = steps + warmup;
-        train::Trainer trainer(m, cfg);
+        train::Trainer trainer(m, cfg, steps + warmup);
         // Random ids, labels = ids (every position but the last predicts the next token).
         Rng rng(1234);
         data::TokenBatch b;

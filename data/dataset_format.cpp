@@ -1,6 +1,7 @@
 #include "data/dataset_format.h"
 
 #include "common/error.h"
+#include "common/labels.h"
 
 #include <array>
 
@@ -65,8 +66,9 @@ void need_id_list(const json& j, const char* field, bool allow_ignore) {
     if (!a.is_array())
         throw RecordError{field, "must be a list of integers"};
     for (const json& x : a) {
-        const bool ok = x.is_number_integer() && (x.get<std::int64_t>() >= 0 ||
-                                                  (allow_ignore && x.get<std::int64_t>() == -100));
+        const bool ok =
+            x.is_number_integer() &&
+            (x.get<std::int64_t>() >= 0 || (allow_ignore && x.get<std::int64_t>() == kIgnoreLabel));
         if (!ok)
             throw RecordError{field, "holds " + x.dump() + ", not a token id"};
     }

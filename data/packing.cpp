@@ -144,4 +144,14 @@ std::vector<TokenBatch> pack_examples(std::span<const TokenExample> examples,
     return batches;
 }
 
+TokenBatch example_batch(const ExampleView& example) {
+    if (example.ids.size() < 2)
+        return {};
+    const std::size_t only = 0;
+    const PackPlan plan = plan_packing(
+        std::span(&only, 1), [&](std::size_t) { return example.ids.size(); },
+        {.seq_len = static_cast<std::int64_t>(example.ids.size()), .batch_size = 1, .pack = false});
+    return make_batch(plan, 0, [&](std::size_t) { return example; });
+}
+
 } // namespace slimtune::data

@@ -6,6 +6,8 @@
 // and positions restart at 0 for each.
 #pragma once
 
+#include "common/labels.h"
+
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -14,7 +16,7 @@
 
 namespace slimtune::data {
 
-inline constexpr std::int32_t kIgnoreLabel = -100;
+using ::slimtune::kIgnoreLabel;
 
 struct TokenExample {
     std::vector<std::int32_t> ids;
@@ -82,5 +84,10 @@ struct ExampleView {
 TokenBatch make_batch(const PackPlan& plan,
                       std::size_t b,
                       const std::function<ExampleView(std::size_t)>& example);
+
+// One example alone as a one-row batch of its own length (no padding, nothing cut): what
+// evaluation of a dataset example by example scores. Examples under 2 tokens give an empty
+// batch (batch = 0).
+TokenBatch example_batch(const ExampleView& example);
 
 } // namespace slimtune::data

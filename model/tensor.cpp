@@ -4,22 +4,8 @@
 
 #include <algorithm>
 #include <limits>
-#include <malloc.h>
 
 namespace slimtune {
-
-namespace {
-// Training allocates and frees the same large activation and gradient buffers every step.
-// By default glibc serves blocks above its mmap threshold with fresh mappings and gives them
-// back on free, so every step page-faults and the kernel zeroes them again: a quarter of a
-// GPT-2 LoRA step. Serving everything from the heap and never trimming it keeps those pages;
-// the peak memory is the same, it just stays resident between steps.
-[[maybe_unused]] const bool kHeapKept = [] {
-    mallopt(M_MMAP_MAX, 0);
-    mallopt(M_TRIM_THRESHOLD, std::numeric_limits<int>::max());
-    return true;
-}();
-} // namespace
 
 std::string shape_str(const Shape& s) {
     std::string r = "[";

@@ -130,14 +130,7 @@ void Optimizer::load_state(const std::vector<NamedBuffer>& buffers, std::int64_t
 
 AdamW::AdamW(const OptimizerConfig& config, std::vector<ParamRef> params)
     : Optimizer(std::move(params), {"exp_avg", "exp_avg_sq"}), config_(config) {
-    require(config.lr > 0, "optim.lr must be > 0, got " + num(config.lr));
-    require(config.beta1 >= 0 && config.beta1 < 1,
-            "optim.betas[0] must be in [0, 1), got " + num(config.beta1));
-    require(config.beta2 >= 0 && config.beta2 < 1,
-            "optim.betas[1] must be in [0, 1), got " + num(config.beta2));
-    require(config.eps > 0, "optim.eps must be > 0, got " + num(config.eps));
-    require(config.weight_decay >= 0,
-            "optim.weight_decay must be >= 0, got " + num(config.weight_decay));
+    check_optimizer(config);
 }
 
 void AdamW::update(std::size_t i, double lr, std::int64_t t) {
@@ -177,12 +170,7 @@ Sgd::Sgd(const OptimizerConfig& config, std::vector<ParamRef> params)
                 config.momentum != 0 ? std::vector<std::string>{"momentum_buffer"}
                                      : std::vector<std::string>{}),
       config_(config) {
-    require(config.lr > 0, "optim.lr must be > 0, got " + num(config.lr));
-    require(config.momentum >= 0, "optim.momentum must be >= 0, got " + num(config.momentum));
-    require(config.weight_decay >= 0,
-            "optim.weight_decay must be >= 0, got " + num(config.weight_decay));
-    require(!config.nesterov || (config.momentum > 0 && config.dampening == 0),
-            "optim.nesterov needs momentum > 0 and dampening 0");
+    check_optimizer(config);
 }
 
 void Sgd::update(std::size_t i, double lr, std::int64_t t) {
@@ -211,14 +199,36 @@ void Sgd::update(std::size_t i, double lr, std::int64_t t) {
     });
 }
 
+void check_optimizer(const OptimizerConfig& config) {
+    if (config.name != "adamw" && config.name != "sgd")
+        throw ConfigError("optim.name: unknown optimizer '" + config.name +
+                          "'; expected one of adamw, sgd");
+    require(config.lr > 0, "optim.lr must be > 0, got " + num(config.lr));
+    require(config.weight_decay >= 0,
+            "optim.weight_decay must be >= 0, got " + num(config.weight_decay));
+    if (config.name == "adamw") {
+        require(config.beta1 >= 0 && config.beta1 < 1,
+                "optim.betas[0] must be in [0, 1), got " + num(config.beta1));
+        require(config.beta2 >= 0 && config.beta2 < 1,
+                "optim.betas[1] must be in [0, 1), got " + num(config.beta2));
+        require(config.eps > 0, "optim.eps must be > 0, got " + num(config.eps));
+        require(config.momentum == 0 && config.dampening == 0 && !config.nesterov,
+                "optim.momentum: only for optim.name = sgd; got optim.name = adamw");
+        return;
+    }
+    require(config.momentum >= 0, "optim.momentum must be >= 0, got " + num(config.momentum));
+    require(config.dampening >= 0 && config.dampening <= 1,
+            "optim.dampening must be in [0, 1], got " + num(config.dampening));
+    require(!config.nesterov || (config.momentum > 0 && config.dampening == 0),
+            "optim.nesterov needs momentum > 0 and dampening 0");
+}
+
 std::unique_ptr<Optimizer> make_optimizer(const OptimizerConfig& config,
                                           std::vector<ParamRef> params) {
+    check_optimizer(config);
     if (config.name == "adamw")
         return std::make_unique<AdamW>(config, std::move(params));
-    if (config.name == "sgd")
-        return std::make_unique<Sgd>(config, std::move(params));
-    throw ConfigError("optim.name: unknown optimizer '" + config.name +
-                      "'; expected one of adamw, sgd");
+    return std::make_unique<Sgd>(config, std::move(params));
 }
 
 } // namespace slimtune::optim

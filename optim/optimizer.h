@@ -98,9 +98,14 @@ private:
     OptimizerConfig config_;
 };
 
-// Validates `config` (ConfigError naming the setting: unknown name, lr <= 0, betas outside
-// [0, 1), eps <= 0, negative weight decay or momentum, nesterov without momentum or with
-// dampening) and the parameters (none, a repeated name, an undefined or 16-bit tensor).
+// ConfigError naming the setting (as its recipe key): unknown name, lr <= 0, negative weight
+// decay; adamw: betas outside [0, 1), eps <= 0, any SGD setting given; sgd: negative momentum,
+// dampening outside [0, 1], nesterov without momentum or with dampening. The one place these
+// rules live: the optimizers' constructors and the recipe both call it.
+void check_optimizer(const OptimizerConfig& config);
+
+// Checks `config` (check_optimizer) and the parameters (none, a repeated name, an undefined or
+// 16-bit tensor).
 std::unique_ptr<Optimizer> make_optimizer(const OptimizerConfig& config,
                                           std::vector<ParamRef> params);
 

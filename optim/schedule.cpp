@@ -22,11 +22,26 @@ void check_schedule(const ScheduleConfig& c) {
         os << "sched.min_lr_ratio must be in [0, 1], got " << c.min_lr_ratio;
         throw ConfigError(os.str());
     }
+    if (!(c.warmup_ratio >= 0 && c.warmup_ratio < 1)) {
+        std::ostringstream os;
+        os << "sched.warmup_ratio must be in [0, 1), got " << c.warmup_ratio;
+        throw ConfigError(os.str());
+    }
+    if (c.warmup_ratio > 0 && c.warmup_steps > 0)
+        throw ConfigError(
+            "sched.warmup_ratio: set together with sched.warmup_steps; expected one of them");
+}
+
+std::int64_t warmup_steps(const ScheduleConfig& c, std::int64_t total_steps) {
+    if (c.warmup_ratio > 0)
+        return static_cast<std::int64_t>(
+            std::ceil(c.warmup_ratio * static_cast<double>(total_steps)));
+    return c.warmup_steps;
 }
 
 double lr_factor(const ScheduleConfig& c, std::int64_t step, std::int64_t total_steps) {
     check_schedule(c);
-    const std::int64_t warmup = c.warmup_steps;
+    const std::int64_t warmup = warmup_steps(c, total_steps);
     if (step < warmup)
         return static_cast<double>(step) / static_cast<double>(std::max<std::int64_t>(1, warmup));
     if (c.name == "constant")

@@ -14,10 +14,16 @@ struct ScheduleConfig {
     std::string name = "cosine";   // constant | linear | cosine
     std::int64_t warmup_steps = 0; // linear from 0: factor = step / warmup
     double min_lr_ratio = 0.0;     // linear and cosine decay to this fraction of base_lr
+    double warmup_ratio = 0.0;     // instead of warmup_steps: ceil(ratio * total_steps) of them
 };
 
-// ConfigError for an unknown name, a negative warmup or min_lr_ratio outside [0, 1].
+// ConfigError (naming the setting as its recipe key) for an unknown name, a negative warmup,
+// min_lr_ratio outside [0, 1], warmup_ratio outside [0, 1), or both warmups set.
 void check_schedule(const ScheduleConfig& config);
+
+// The warmup of a run of total_steps: warmup_steps, or ceil(warmup_ratio * total_steps) as
+// transformers' TrainingArguments.get_warmup_steps computes it.
+std::int64_t warmup_steps(const ScheduleConfig& config, std::int64_t total_steps);
 
 // After the warmup: constant 1; linear max(0, (total - step) / max(1, total - warmup));
 // cosine 0.5 * (1 + cos(pi * progress)), progress = (step - warmup) / max(1, total - warmup)

@@ -222,7 +222,6 @@ void write_contents(const Ctx& c, const std::string& tmp, const TrainCheckpoint&
     write_attr(c, f, "version", kVersion);
     write_attr(c, f, "step", ck.step);
     write_attr(c, f, "optimizer_steps", ck.optimizer_steps);
-    write_attr(c, f, "schedule_position", ck.schedule_position);
     write_attr(c, f, "recipe", ck.recipe);
     write_attr(c, f, "dataset_manifest_sha256", ck.dataset_manifest_sha256);
     write_attr(c, f, "slimtune_version", ck.slimtune_version);
@@ -397,7 +396,6 @@ TrainCheckpoint read_checkpoint(const std::string& path, bool values) {
     TrainCheckpoint ck;
     ck.step = read_attr<std::int64_t>(c, f, "/", "step");
     ck.optimizer_steps = read_attr<std::int64_t>(c, f, "/", "optimizer_steps");
-    ck.schedule_position = read_attr<double>(c, f, "/", "schedule_position");
     ck.recipe = read_attr<std::string>(c, f, "/", "recipe");
     ck.dataset_manifest_sha256 = read_attr<std::string>(c, f, "/", "dataset_manifest_sha256");
     ck.slimtune_version = read_attr<std::string>(c, f, "/", "slimtune_version");

@@ -8,7 +8,6 @@
 //     version                int64   1                            (checked on read)
 //     step                   int64   optimizer steps done
 //     optimizer_steps        int64   the optimizer's own step counter (AdamW's t)
-//     schedule_position      float64
 //     recipe                 string  the resolved recipe (INI text)
 //     dataset_manifest_sha256 string "" when none
 //     slimtune_version       string
@@ -44,7 +43,6 @@ struct NamedArray {
 struct TrainCheckpoint {
     std::int64_t step = 0;                 // optimizer steps done
     std::int64_t optimizer_steps = 0;      // the optimizer's own step counter (AdamW's t)
-    double schedule_position = 0;          // whatever the scheduler needs (we pass the step)
     std::vector<std::uint64_t> rng_state;  // seeds/offsets of every RNG (shuffle, dropout)
     std::vector<std::int64_t> data_cursor; // epoch, position in the shuffled order, ...
     std::string recipe;                    // the resolved recipe (INI text)
@@ -52,7 +50,8 @@ struct TrainCheckpoint {
     std::string slimtune_version;
     std::vector<NamedArray> tensors;         // trainable weights
     std::vector<NamedArray> optimizer_state; // e.g. "exp_avg/<name>", "exp_avg_sq/<name>"
-    std::map<std::string, double> metrics;   // last loss, tokens seen, ...
+    std::map<std::string, double>
+        metrics; // "loss" of the last step, "eval_loss" of the last evaluation
 };
 
 // Writes PATH.tmp.<pid>, fsyncs it, renames it over `path` and fsyncs the directory: `path` is

@@ -83,12 +83,11 @@ Key pii_extra() {
 
 const std::vector<Key>& curate_keys() {
     static const std::vector<Key> table = {
-        CKEY(choice, "format", format,
-             {"auto", "text", "prompt_completion", "alpaca", "messages", "sharegpt", "tokens"},
+        CKEY(mapped_choice, "format", record.format, dataset_formats(),
              "record format; auto: detected per line"),
         CKEY(text, "text_field", record.text_field, "a JSON field name", "field of text records"),
         CKEY(string_map, "role_map", record.role_map, "ShareGPT 'from' values mapped to roles"),
-        CKEY(choice, "on_bad_line", on_bad_line, {"error", "skip"},
+        CKEY(mapped_choice, "on_bad_line", skip_bad_lines, {{"error", false}, {"skip", true}},
              "a malformed line stops the run, or is rejected and counted"),
         CKEY(integer, "threads", threads, 0, "CPU threads; 0: all cores"),
         CKEY(integer, "chunk_docs", chunk_docs, 1, "documents in memory at a time"),

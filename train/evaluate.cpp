@@ -2,20 +2,40 @@
 
 #include "common/error.h"
 #include "model/autograd.h"
-#include "model/kernels/softmax_xent.h"
 
-#include <algorithm>
 #include <cmath>
-#include <numeric>
 
 namespace slimtune::train {
 
 namespace {
 
+// Summed loss of one batch's counted targets.
+double batch_loss_sum(const Model& m, const data::TokenBatch& b) {
+    const TokenLayout layout{
+        .batch = b.batch, .seq = b.seq, .positions = b.positions, .doc_ids = b.doc_ids};
+    const Tensor h = model_hidden(m, b.ids, layout);
+    return static_cast<double>(model_loss(m, h, b.targets).item()) * static_cast<double>(b.counted);
+}
+
 // Thrown to leave for_each_token_example early once max_tokens are scored.
 struct EnoughTokens {};
 
 } // namespace
+
+double mean_loss(const Model& m, std::span<const data::TokenBatch> batches, int64_t* tokens) {
+    NoGradGuard no_grad;
+    double sum = 0;
+    int64_t n = 0;
+    for (const data::TokenBatch& b : batches) {
+        if (b.counted == 0)
+            continue;
+        sum += batch_loss_sum(m, b);
+        n += b.counted;
+    }
+    if (tokens)
+        *tokens = n;
+    return n ? sum / static_cast<double>(n) : 0.0;
+}
 
 DatasetLoss dataset_loss(const Model& m,
                          const std::string& path,
@@ -28,31 +48,16 @@ DatasetLoss dataset_loss(const Model& m,
     try {
         data::for_each_token_example(path, options, [&](data::TokenExample&& e) {
             ++index;
-            const std::vector<int32_t>& ids = e.ids;
-            const std::vector<int32_t>& labels = e.labels.empty() ? e.ids : e.labels;
-            const auto T = static_cast<int64_t>(ids.size());
-            if (T < 2)
-                return; // nothing to predict
+            const auto T = static_cast<int64_t>(e.ids.size());
             if (m.cfg.family == Family::Gpt2 && T > m.cfg.max_positions)
                 throw FormatError(path + ": example " + std::to_string(index) + " has " +
                                   std::to_string(T) + " tokens, beyond the model's " +
                                   std::to_string(m.cfg.max_positions) + " positions");
-            // Position t predicts token t + 1.
-            std::vector<int32_t> targets(labels.begin() + 1, labels.end());
-            targets.push_back(kernels::kIgnoreIndex);
-            const auto counted =
-                static_cast<int64_t>(std::count_if(targets.begin(), targets.end(), [](int32_t t) {
-                    return t != kernels::kIgnoreIndex;
-                }));
-            if (counted == 0)
-                return;
-            std::vector<int32_t> pos(static_cast<size_t>(T));
-            std::iota(pos.begin(), pos.end(), 0);
-            const Tensor h =
-                model_hidden(m, ids, {.batch = 1, .seq = T, .positions = pos, .doc_ids = {}});
-            loss_sum += static_cast<double>(model_loss(m, h, targets).item()) *
-                        static_cast<double>(counted);
-            r.tokens += counted;
+            const data::TokenBatch b = data::example_batch({e.ids, e.labels});
+            if (b.counted == 0)
+                return; // nothing to predict
+            loss_sum += batch_loss_sum(m, b);
+            r.tokens += b.counted;
             ++r.examples;
             if (max_tokens > 0 && r.tokens >= max_tokens)
                 throw EnoughTokens{};

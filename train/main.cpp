@@ -1,6 +1,7 @@
 // slimtune: the command-line entry point. Thin on purpose: it picks the subcommand and turns
 // every error into one line on stderr and a non-zero exit code.
 #include "common/error.h"
+#include "common/process.h"
 #include "train/commands/commands.h"
 
 #include <boost/program_options/errors.hpp>
@@ -51,6 +52,7 @@ int main(int argc, char** argv) {
         std::fputs(kUsage, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
+    keep_freed_memory_resident();
     const std::string name = argv[1];
     if (name == "version" || name == "--version") {
         std::printf("slimtune %s\n", SLIMTUNE_VERSION);

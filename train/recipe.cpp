@@ -1,6 +1,7 @@
 #include "train/recipe.h"
 
 #include "common/error.h"
+#include "optim/schedule.h"
 #include "train/curate_keys.h"
 #include "train/recipe_keys.h"
 
@@ -26,63 +27,97 @@ namespace {
 
 using namespace recipe_detail;
 
-// The training sections' keys, in section order.
+// The training sections' keys, in section order: each INI key bound to the field of the
+// library struct it sets (Recipe: data::TrainingDataConfig, TrainerConfig with LoraConfig,
+// optim::OptimizerConfig and optim::ScheduleConfig, and the run's own sections).
 std::vector<Key> training_keys() {
     return {
-        KEY(text, model, path, "a directory", "the Hugging Face model directory"),
-        KEY(text, data, train, "a file", "JSONL training examples"),
-        KEY(text, data, validation, "a file or empty", "JSONL validation examples (empty: none)"),
-        KEY(number, data, validation_split, kFraction, "fraction of data.train held out"),
-        KEY(boolean, data, shuffle, "shuffle the examples every epoch (seeded)"),
-        KEY(text, data, text_field, "a JSON field name", "JSONL field of plain-text examples"),
-        KEY(text, data, chat_template, "a name or empty", "template of messages examples"),
-        KEY(choice, data, format,
-            {"auto", "text", "prompt_completion", "alpaca", "messages", "sharegpt", "tokens"},
+        KEY(text, "model.path", model.path, "a directory", "the Hugging Face model directory"),
+        KEY(text, "data.train", data.train, "a file", "JSONL training examples"),
+        KEY(text, "data.validation", data.validation, "a file or empty",
+            "JSONL validation examples (empty: none)"),
+        KEY(number, "data.validation_split", data.validation_split, kFraction,
+            "fraction of data.train held out"),
+        KEY(boolean, "data.shuffle", data.shuffle, "shuffle the examples every epoch (seeded)"),
+        KEY(text, "data.text_field", data.examples.record.text_field, "a JSON field name",
+            "JSONL field of plain-text examples"),
+        KEY(text, "data.chat_template", data.chat_template, "a name or empty",
+            "template of messages examples"),
+        KEY(mapped_choice, "data.format", data.examples.record.format, dataset_formats(),
             "record format; auto: detected per line from its keys"),
-        KEY(string_map, data, role_map, "ShareGPT 'from' values mapped to roles (human=user)"),
-        KEY(choice, data, train_on, {"completion", "all"},
+        KEY(string_map, "data.role_map", data.examples.record.role_map,
+            "ShareGPT 'from' values mapped to roles (human=user)"),
+        KEY(mapped_choice, "data.train_on", data.examples.train_on_all,
+            {{"completion", false}, {"all", true}},
             "learn only completions and assistant turns, or every token"),
-        KEY(choice, data, on_bad_line, {"error", "skip"}, "a malformed line fails, or is counted"),
-        KEY(choice, data, overlong, {"truncate", "drop"}, "examples over train.seq_len tokens"),
-        KEY(text, data, manifest, "a file or empty",
+        KEY(mapped_choice, "data.on_bad_line", data.examples.skip_bad_lines,
+            {{"error", false}, {"skip", true}}, "a malformed line fails, or is counted"),
+        KEY(mapped_choice, "data.overlong", data.packing.drop_overlong,
+            {{"truncate", false}, {"drop", true}}, "examples over train.seq_len tokens"),
+        KEY(text, "data.manifest", data.manifest, "a file or empty",
             "curation manifest of data.train; empty: manifest.json beside it"),
-        KEY(integer, lora, rank, 1, "rank r of each adapter (A: r x in, B: out x r)"),
-        KEY(number, lora, alpha, kPositive, "scaling numerator: the update is (alpha / r) B A"),
-        KEY(number, lora, dropout, kFraction, "dropout on the adapter input during training"),
-        KEY(names, lora, targets, "module names or all-linear", "modules that get adapters"),
-        KEY(text, lora, target_regex, "a regex or empty", "instead of targets: a full match"),
-        KEY(indices, lora, layers, "blocks with adapters (layers_to_transform); empty: all"),
-        KEY(pattern, lora, rank_pattern, "per-module ranks (PEFT rank_pattern)"),
-        KEY(pattern, lora, alpha_pattern, "per-module alphas (PEFT alpha_pattern)"),
-        KEY(boolean, lora, rslora, "rank-stabilized scaling alpha / sqrt(r)"),
-        KEY(text, lora, init, "a PEFT adapter directory or empty", "start from this adapter"),
-        KEY(choice, train, mode, {"lora", "full"}, "adapters only, or all the weights"),
-        KEY(names, train, trainable, "name substrings", "full mode: what trains; empty: all"),
-        KEY(integer, train, max_steps, 0, "optimizer steps; 0: from train.epochs"),
-        KEY(number, train, epochs, kPositive, "passes over the training data"),
-        KEY(integer, train, batch_size, 1, "sequences per micro-batch"),
-        KEY(integer, train, seq_len, 2, "tokens per sequence"),
-        KEY(integer, train, grad_accum, 1, "micro-batches per optimizer step"),
-        KEY(integer, train, seed, 0, "seed of init, dropout, shuffle and split"),
-        KEY(integer, train, threads, 0, "CPU threads; 0: all cores"),
-        KEY(text, train, output_dir, "a directory", "where metrics, checkpoints and the result go"),
-        KEY(boolean, train, packing, "pack examples into each sequence"),
-        KEY(choice, optim, name, {"adamw", "sgd"}, "the optimizer"),
-        KEY(number, optim, lr, kPositive, "peak learning rate"),
+        KEY(integer, "lora.rank", trainer.lora.rank, 1,
+            "rank r of each adapter (A: r x in, B: out x r)"),
+        KEY(number, "lora.alpha", trainer.lora.alpha, kPositive,
+            "scaling numerator: the update is (alpha / r) B A"),
+        KEY(number, "lora.dropout", trainer.lora.dropout, kFraction,
+            "dropout on the adapter input during training"),
+        KEY(names, "lora.targets", trainer.lora.targets, "module names or all-linear",
+            "modules that get adapters"),
+        KEY(text, "lora.target_regex", trainer.lora.target_regex, "a regex or empty",
+            "instead of targets: a full match"),
+        KEY(indices, "lora.layers", trainer.lora.layers,
+            "blocks with adapters (layers_to_transform); empty: all"),
+        KEY(pattern, "lora.rank_pattern", trainer.lora.rank_pattern,
+            "per-module ranks (PEFT rank_pattern)"),
+        KEY(pattern, "lora.alpha_pattern", trainer.lora.alpha_pattern,
+            "per-module alphas (PEFT alpha_pattern)"),
+        KEY(boolean, "lora.rslora", trainer.lora.rslora, "rank-stabilized scaling alpha / sqrt(r)"),
+        KEY(text, "lora.init", trainer.lora_init, "a PEFT adapter directory or empty",
+            "start from this adapter"),
+        KEY(choice, "train.mode", trainer.mode, {"lora", "full"},
+            "adapters only, or all the weights"),
+        KEY(names, "train.trainable", trainer.trainable, "name substrings",
+            "full mode: what trains; empty: all"),
+        KEY(integer, "train.max_steps", train.max_steps, 0,
+            "optimizer steps; 0: from train.epochs"),
+        KEY(number, "train.epochs", train.epochs, kPositive, "passes over the training data"),
+        KEY(integer, "train.batch_size", data.packing.batch_size, 1, "sequences per micro-batch"),
+        KEY(integer, "train.seq_len", data.packing.seq_len, 2, "tokens per sequence"),
+        KEY(integer, "train.grad_accum", train.grad_accum, 1, "micro-batches per optimizer step"),
+        KEY(integer, "train.seed", trainer.seed, 0, "seed of init, dropout, shuffle and split"),
+        KEY(integer, "train.threads", train.threads, 0, "CPU threads; 0: all cores"),
+        KEY(text, "train.output_dir", train.output_dir, "a directory",
+            "where metrics, checkpoints and the result go"),
+        KEY(boolean, "train.packing", data.packing.pack, "pack examples into each sequence"),
+        KEY(choice, "optim.name", trainer.optimizer.name, {"adamw", "sgd"}, "the optimizer"),
+        KEY(number, "optim.lr", trainer.optimizer.lr, kPositive, "peak learning rate"),
         betas(),
-        KEY(number, optim, eps, kPositive, "AdamW's denominator epsilon"),
-        KEY(number, optim, weight_decay, kNonNegative, "decoupled (AdamW) or L2 (SGD)"),
-        KEY(number, optim, momentum, kFraction, "SGD momentum"),
-        KEY(number, optim, max_grad_norm, kNonNegative, "gradient-norm clip; 0: off"),
-        KEY(choice, sched, name, {"constant", "linear", "cosine"}, "decay after warmup"),
-        KEY(integer, sched, warmup_steps, 0, "steps of linear warmup from 0 to optim.lr"),
-        KEY(number, sched, warmup_ratio, kFraction, "warmup as a fraction of the steps"),
-        KEY(number, sched, min_lr_ratio, kUnit, "the decay ends at this fraction of optim.lr"),
-        KEY(integer, eval, every, 0, "evaluate every N steps; 0: only at the end"),
-        KEY(integer, eval, max_batches, 0, "validation batches per evaluation; 0: all"),
-        KEY(integer, checkpoint, every, 0, "save a checkpoint every N steps; 0: only at the end"),
-        KEY(integer, checkpoint, keep, 1, "newest checkpoints kept on disk"),
-        KEY(integer, log, every, 1, "write a metrics line every N steps"),
+        KEY(number, "optim.eps", trainer.optimizer.eps, kPositive, "AdamW's denominator epsilon"),
+        KEY(number, "optim.weight_decay", trainer.optimizer.weight_decay, kNonNegative,
+            "decoupled (AdamW) or L2 (SGD)"),
+        KEY(number, "optim.momentum", trainer.optimizer.momentum, kFraction, "SGD momentum"),
+        KEY(number, "optim.dampening", trainer.optimizer.dampening, kUnit,
+            "SGD: the gradient's weight in the momentum buffer is 1 - dampening"),
+        KEY(boolean, "optim.nesterov", trainer.optimizer.nesterov,
+            "SGD: Nesterov momentum (needs momentum > 0 and dampening 0)"),
+        KEY(number, "optim.max_grad_norm", trainer.max_grad_norm, kNonNegative,
+            "gradient-norm clip; 0: off"),
+        KEY(choice, "sched.name", trainer.schedule.name, {"constant", "linear", "cosine"},
+            "decay after warmup"),
+        KEY(integer, "sched.warmup_steps", trainer.schedule.warmup_steps, 0,
+            "steps of linear warmup from 0 to optim.lr"),
+        KEY(number, "sched.warmup_ratio", trainer.schedule.warmup_ratio, kFraction,
+            "warmup as a fraction of the steps"),
+        KEY(number, "sched.min_lr_ratio", trainer.schedule.min_lr_ratio, kUnit,
+            "the decay ends at this fraction of optim.lr"),
+        KEY(integer, "eval.every", eval.every, 0, "evaluate every N steps; 0: only at the end"),
+        KEY(integer, "eval.max_batches", eval.max_batches, 0,
+            "validation batches per evaluation; 0: all"),
+        KEY(integer, "checkpoint.every", checkpoint.every, 0,
+            "save a checkpoint every N steps; 0: only at the end"),
+        KEY(integer, "checkpoint.keep", checkpoint.keep, 1, "newest checkpoints kept on disk"),
+        KEY(integer, "log.every", log.every, 1, "write a metrics line every N steps"),
     };
 }
 
@@ -201,28 +236,33 @@ void resolve(Recipe& r, const std::set<std::string>& given, RecipeUse use) {
         if (r.data.validation_split > 0)
             exclusive("data.validation_split", "data.validation");
     }
-    if (!r.lora.target_regex.empty()) {
-        if (given.count("lora.targets") && !r.lora.targets.empty())
+    LoraConfig& lora = r.trainer.lora;
+    if (!lora.target_regex.empty()) {
+        if (given.count("lora.targets") && !lora.targets.empty())
             exclusive("lora.target_regex", "lora.targets");
-        r.lora.targets.clear(); // the regex replaces the default targets
+        lora.targets.clear(); // the regex replaces the default targets
     }
-    const auto& t = r.lora.targets;
-    if (r.train.mode == "lora") {
-        if (t.empty() && r.lora.target_regex.empty())
+    if (r.trainer.mode == "lora") {
+        const auto& t = lora.targets;
+        if (t.empty() && lora.target_regex.empty())
             fail("lora.targets: empty; expected module names, all-linear or a lora.target_regex");
         if (t.size() > 1 && std::find(t.begin(), t.end(), "all-linear") != t.end())
             fail("lora.targets: all-linear combined with module names; expected one or the other");
-        if (!r.train.trainable.empty())
+        if (!r.trainer.trainable.empty())
             fail("train.trainable: only for train.mode = full; got train.mode = lora");
     }
-    if (!r.lora.init.empty()) {
-        require("lora.init", r.lora.init, true);
-        require("lora.init", (fs::path(r.lora.init) / "adapter_config.json").string(), false);
+    if (!r.trainer.lora_init.empty()) {
+        require("lora.init", r.trainer.lora_init, true);
+        require("lora.init", (fs::path(r.trainer.lora_init) / "adapter_config.json").string(),
+                false);
     }
-    if (r.optim.name != "sgd" && r.optim.momentum > 0)
-        fail("optim.momentum: only for optim.name = sgd; got optim.name = " + r.optim.name);
-    if (r.sched.warmup_ratio > 0 && r.sched.warmup_steps > 0)
-        exclusive("sched.warmup_ratio", "sched.warmup_steps");
+    // The optimizer's and the schedule's own rules, stated once in optim/.
+    try {
+        optim::check_optimizer(r.trainer.optimizer);
+        optim::check_schedule(r.trainer.schedule);
+    } catch (const ConfigError& e) {
+        fail(e.what());
+    }
     if (r.train.output_dir.empty())
         r.train.output_dir = "runs/" + fs::path(r.source).stem().string();
 }
@@ -348,7 +388,7 @@ std::string describe_outputs(const Recipe& r) {
          "  the tokenized training data, memory-mapped (rebuilt on resume)\n";
     s += (d / "checkpoints" / "step-N.h5").string() + "  " + every + ", the newest " +
          std::to_string(r.checkpoint.keep) + " kept (resume continues from the newest)\n";
-    if (r.train.mode == "lora") {
+    if (r.trainer.mode == "lora") {
         s += (d / "adapter" / "adapter_config.json").string() + "  the PEFT adapter config\n";
         s += (d / "adapter" / "adapter_model.safetensors").string() + "  the adapter weights\n";
     } else {

@@ -110,10 +110,11 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr Range kPositive{0, kInf, true, true}, kNonNegative{0, kInf, false, true};
 constexpr Range kFraction{0, 1, false, true}, kUnit{0, 1, false, false};
 
-// KEY(kind, section, key, args...): kind("section.key", accessor of r.section.key, args...).
-#define KEY(kind, sec, key, ...)                                                                   \
+// KEY(kind, "section.key", field, args...): kind("section.key", accessor of r.field, args...),
+// the binding of one INI key to the field of a library struct it sets.
+#define KEY(kind, name, field, ...)                                                                \
     kind(                                                                                          \
-        #sec "." #key, [](auto& r) -> auto& { return r.sec.key; }, __VA_ARGS__)
+        name, [](auto& r) -> auto& { return r.field; }, __VA_ARGS__)
 
 template <class F>
 using FieldType = std::remove_cvref_t<decltype(std::declval<F>()(std::declval<Recipe&>()))>;
@@ -160,18 +161,39 @@ template <class F> Key text(const char* name, F field, const char* expected, con
             [=](const Recipe& r) { return field(r); }};
 }
 
-template <class F>
-Key choice(const char* name, F field, std::vector<std::string> options, const char* help) {
+// One of a fixed set of names, each standing for a value of the field (an enum, a bool, or the
+// name itself): "completion" / "all" set train_on_all to false / true.
+template <class F, class V = FieldType<F>>
+Key mapped_choice(const char* name,
+                  F field,
+                  std::vector<std::pair<std::string, V>> options,
+                  const char* help) {
     std::string expected = "one of";
     for (const auto& o : options)
-        expected += " " + o;
+        expected += " " + o.first;
     return {name, expected, help,
             [=](Recipe& r, const std::string& v) {
-                if (std::find(options.begin(), options.end(), trim(v)) == options.end())
+                const auto it = std::find_if(options.begin(), options.end(),
+                                             [&](const auto& o) { return o.first == trim(v); });
+                if (it == options.end())
                     throw BadValue{"unknown value"};
-                field(r) = trim(v);
+                field(r) = it->second;
             },
-            [=](const Recipe& r) { return field(r); }};
+            [=](const Recipe& r) {
+                for (const auto& o : options)
+                    if (o.second == field(r))
+                        return o.first;
+                return std::string(); // a value set by library code, outside the key's choices
+            }};
+}
+
+// A choice among names that are the field's values themselves.
+template <class F>
+Key choice(const char* name, F field, std::vector<std::string> options, const char* help) {
+    std::vector<std::pair<std::string, std::string>> named;
+    for (const auto& o : options)
+        named.emplace_back(o, o);
+    return mapped_choice(name, field, named, help);
 }
 
 template <class F> Key names(const char* name, F field, const char* expected, const char* help) {
@@ -248,6 +270,14 @@ template <class F> Key string_map(const char* name, F field, const char* help) {
             }};
 }
 
+// The record formats' names and the formats they stand for (data.format, curate.format).
+inline std::vector<std::pair<std::string, data::DatasetFormat>> dataset_formats() {
+    std::vector<std::pair<std::string, data::DatasetFormat>> out;
+    for (const std::string& name : data::dataset_format_names())
+        out.emplace_back(name, data::parse_dataset_format(name));
+    return out;
+}
+
 inline Key betas() {
     return {"optim.betas", "two numbers in [0, 1) as b1,b2",
             "AdamW's decay rates of the first and second moment estimates",
@@ -255,14 +285,15 @@ inline Key betas() {
                 const auto items = split_list(v);
                 if (items.size() != 2)
                     throw BadValue{"not two numbers"};
-                for (size_t i = 0; i < 2; ++i) {
-                    r.optim.betas[i] = parse_number(items[i]);
-                    if (!kFraction.contains(r.optim.betas[i]))
-                        throw BadValue{"out of range"};
-                }
+                const double b1 = parse_number(items[0]), b2 = parse_number(items[1]);
+                if (!kFraction.contains(b1) || !kFraction.contains(b2))
+                    throw BadValue{"out of range"};
+                r.trainer.optimizer.beta1 = b1;
+                r.trainer.optimizer.beta2 = b2;
             },
             [](const Recipe& r) {
-                return format_number(r.optim.betas[0]) + "," + format_number(r.optim.betas[1]);
+                return format_number(r.trainer.optimizer.beta1) + "," +
+                       format_number(r.trainer.optimizer.beta2);
             }};
 }
 

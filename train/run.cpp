@@ -1,26 +1,29 @@
+// A run, top to bottom (run_training at the end of this file):
+//   1. the curation gate: the data must come with a manifest that vouches for it
+//   2. the model, its tokenizer and the training data (tokenized into memory-mapped stores)
+//   3. the trainer, started fresh or resumed from the newest checkpoint
+//   4. the step loop: metrics, progress, evaluation and checkpoints every N steps, stop requests
+//   5. the end: a last evaluation and checkpoint, the adapter or model, and its provenance
 #include "train/run.h"
 
 #include "common/atomic_file.h"
 #include "common/error.h"
 #include "data/curate/manifest.h"
-#include "data/examples.h"
-#include "data/token_store.h"
+#include "data/training_data.h"
 #include "model/io/save_model.h"
 #include "train/checkpoint_h5.h"
+#include "train/progress.h"
+#include "train/trainer.h"
 
-#include <atomic>
+#include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
-#include <numeric>
-#include <omp.h>
 #include <ostream>
-#include <unistd.h>
 
 namespace slimtune::train {
 
@@ -30,55 +33,19 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-std::atomic<bool> g_stop{false};
+// Where the next training batch comes from: batch `batch` of epoch `epoch`'s plan.
+struct DataCursor {
+    int64_t epoch = 0, batch = 0;
+};
 
-// 0..n-1 in a seeded Fisher-Yates order: the same order on every run and every resume.
-std::vector<size_t> seeded_permutation(size_t n, Rng rng) {
-    std::vector<size_t> order(n);
-    std::iota(order.begin(), order.end(), size_t{0});
-    for (size_t i = n; i > 1; --i)
-        std::swap(order[i - 1], order[rng.next_u64() % i]);
-    return order;
-}
+// What the data's curation says, carried into checkpoints, the adapter and exports.
+struct Provenance {
+    std::string manifest_sha256;
+    json record = json::object(); // slimtune_provenance.json
+};
 
-data::PackingOptions packing_options(const RunConfig& c) {
-    return {.seq_len = c.seq_len,
-            .batch_size = c.batch_size,
-            .pack = c.packing,
-            .drop_overlong = c.drop_overlong};
-}
-
-// The packing plan of one epoch: the training examples (`pool`, indices into the store) in
-// their seeded order. A pure function of the epoch number, so a resumed run rebuilds exactly
-// the batches it left. Batches are built one at a time from the memory-mapped store.
-data::PackPlan epoch_plan(const data::TokenStore& store,
-                          const std::vector<size_t>& pool,
-                          const RunConfig& c,
-                          int64_t epoch) {
-    std::vector<size_t> order = pool;
-    if (c.shuffle) {
-        const std::vector<size_t> perm =
-            seeded_permutation(pool.size(), Rng(c.trainer.seed ^ 0x73687566666c65ULL,
-                                                static_cast<uint64_t>(epoch) << 40));
-        for (size_t j = 0; j < perm.size(); ++j)
-            order[j] = pool[perm[j]];
-    }
-    return data::plan_packing(
-        order, [&](size_t i) { return store.length(i); }, packing_options(c));
-}
-
-std::function<data::ExampleView(size_t)> views_of(const data::TokenStore& store) {
-    return [&store](size_t i) { return data::ExampleView{store.ids(i), store.labels(i)}; };
-}
-
-std::string format_duration(double s) {
-    char buf[32];
-    const auto t = static_cast<long long>(s);
-    if (t >= 3600)
-        std::snprintf(buf, sizeof buf, "%lldh%02lldm", t / 3600, (t / 60) % 60);
-    else
-        std::snprintf(buf, sizeof buf, "%lldm%02llds", t / 60, t % 60);
-    return buf;
+std::string short_hash(const std::string& sha256) {
+    return sha256.empty() ? std::string("(none)") : sha256.substr(0, 12) + "...";
 }
 
 void append_line(const std::string& path, const json& j) {
@@ -88,332 +55,304 @@ void append_line(const std::string& path, const json& j) {
         throw Error(path + ": cannot append");
 }
 
-} // namespace
-
-void request_stop() {
-    g_stop = true;
+// 1. The curation gate, before anything is written: data.train must be vouched for by its
+// manifest; its summary becomes the run's provenance.
+Provenance check_curation(const Recipe& r) {
+    const data::curate::CuratedData d = data::curate::verify_curated(r.data.train, r.data.manifest);
+    json stages = json::array();
+    for (const json& st : d.manifest.value("stages", json::array()))
+        if (st.is_object())
+            stages.push_back({{"name", st.value("name", "")},
+                              {"enabled", st.value("enabled", false)},
+                              {"dropped", st.value("dropped", 0)},
+                              {"modified", st.value("modified", 0)},
+                              {"added", st.value("added", 0)}});
+    const json counts = d.manifest.value("counts", json::object());
+    Provenance p{.manifest_sha256 = d.manifest_sha256};
+    p.record["dataset"] = {
+        {"train_file", r.data.train},
+        {"manifest", d.manifest_path},
+        {"manifest_sha256", d.manifest_sha256},
+        {"curated_sha256", d.manifest["outputs"]["curated.jsonl"].value("sha256", "")},
+        {"documents_in", counts.value("documents_in", 0)},
+        {"documents_out", counts.value("documents_out", 0)},
+        {"curated_by", d.manifest.value("slimtune_version", "")},
+        {"stages", stages}};
+    p.record["base_model"] = r.model.path;
+    return p;
 }
 
-RunResult run_training(const RunConfig& c, bool resume, std::ostream& progress) {
-    g_stop = false;
-    if (c.threads > 0)
-        omp_set_num_threads(c.threads);
-    if (c.output_dir.empty())
-        throw ConfigError("train.output_dir is empty");
-    // The curation gate, before anything is written.
-    std::string manifest_sha256;
-    json provenance = json::object();
-    if (c.require_curated) {
-        const data::curate::CuratedData d = data::curate::verify_curated(c.train_file, c.manifest);
-        manifest_sha256 = d.manifest_sha256;
-        json stages = json::array();
-        for (const json& st : d.manifest.value("stages", json::array()))
-            if (st.is_object())
-                stages.push_back({{"name", st.value("name", "")},
-                                  {"enabled", st.value("enabled", false)},
-                                  {"dropped", st.value("dropped", 0)},
-                                  {"modified", st.value("modified", 0)},
-                                  {"added", st.value("added", 0)}});
-        provenance["dataset"] = {
-            {"train_file", c.train_file},
-            {"manifest", d.manifest_path},
-            {"manifest_sha256", d.manifest_sha256},
-            {"curated_sha256", d.manifest["outputs"]["curated.jsonl"].value("sha256", "")},
-            {"documents_in", d.manifest.value("counts", json::object()).value("documents_in", 0)},
-            {"documents_out", d.manifest.value("counts", json::object()).value("documents_out", 0)},
-            {"curated_by", d.manifest.value("slimtune_version", "")},
-            {"stages", stages}};
-    }
-    provenance["base_model"] = c.model_path;
-    std::error_code ec;
-    fs::create_directories(c.output_dir, ec);
-    if (ec)
-        throw Error(c.output_dir + ": cannot create directory: " + ec.message());
-
-    Model model = load_model(c.model_path);
-    LoraConfig lora_cfg = c.trainer.lora;
-    if (!c.lora_init.empty()) {
-        if (c.trainer.mode != "lora")
-            throw ConfigError("lora.init is set but train.mode is " + c.trainer.mode);
-        lora_cfg = load_peft_adapter(model, c.lora_init);
-    }
-
-    // Tokenizer and chat template, when the model directory has them (pre-tokenized data
-    // needs neither).
+// 2. The training data, read with the model directory's tokenizer when it has one
+// (pre-tokenized data needs none) into stores under output_dir/tokens.
+data::TrainingData open_data(const Recipe& r, const Model& model, std::ostream& progress) {
     std::unique_ptr<data::Tokenizer> tok;
-    const fs::path mdir(c.model_path);
+    std::error_code ec;
+    const fs::path mdir(r.model.path);
     if (fs::exists(mdir / "tokenizer.json", ec) || fs::exists(mdir / "vocab.json", ec))
-        tok = std::make_unique<data::Tokenizer>(data::Tokenizer::load(c.model_path));
-    data::ExampleOptions eo{.record = {.format = data::parse_dataset_format(c.format),
-                                       .text_field = c.text_field,
-                                       .role_map = c.role_map},
-                            .tokenizer = tok.get(),
-                            .chat_template = std::nullopt,
-                            .vocab_size = model.cfg.vocab_size,
-                            .train_on_all = c.train_on_all,
-                            .skip_bad_lines = c.skip_bad_lines};
-    if (tok && !c.chat_template.empty())
-        eo.chat_template = data::chat_template_by_name(c.chat_template, tok->config());
-    else if (tok && !tok->config().chat_template.empty())
-        try {
-            eo.chat_template = data::detect_chat_template(tok->config(), tok->source());
-        } catch (const ConfigError&) {
-            // Only chat examples need it; they report the missing template themselves.
-        }
-    // Tokenized once, in one streaming pass, into a memory-mapped store in the run directory:
-    // memory does not grow with the dataset.
-    fs::create_directories(fs::path(c.output_dir) / "tokens", ec);
-    auto read_examples = [&](const std::string& path, const char* store_name) {
-        data::ExampleStats st;
-        data::TokenStore ex = data::TokenStore::build(
-            path, eo, (fs::path(c.output_dir) / "tokens" / store_name).string(), &st);
-        std::string formats;
-        for (const auto& [name, n] : st.formats)
-            formats += (formats.empty() ? "" : ", ") + std::to_string(n) + " " + name;
-        progress << path << ": " << st.examples << " examples (" << formats << ")";
-        if (st.bad_lines > 0) // skipped by data.on_bad_line = skip: counted, never silent
-            progress << ", " << st.bad_lines
-                     << " malformed lines skipped; the first: " << st.first_bad;
-        progress << "\n";
-        return ex;
-    };
-    const data::TokenStore train_store = read_examples(c.train_file, "train.bin");
-    std::optional<data::TokenStore> val_file_store;
-    std::vector<size_t> train_pool, val_pool; // example indices into their store
-    if (!c.validation_file.empty()) {
-        val_file_store.emplace(read_examples(c.validation_file, "validation.bin"));
-        val_pool.resize(val_file_store->size());
-        std::iota(val_pool.begin(), val_pool.end(), size_t{0});
-    }
-    {
-        // A seeded split: the same examples are held out on every run and every resume.
-        const size_t n = train_store.size();
-        std::vector<bool> held(n, false);
-        if (c.validation_file.empty() && c.validation_split > 0.0) {
-            const auto want =
-                static_cast<size_t>(std::ceil(c.validation_split * static_cast<double>(n)));
-            const std::vector<size_t> idx =
-                seeded_permutation(n, Rng(c.trainer.seed ^ 0x76616c6964ULL));
-            for (size_t i = 0; i < want && i < idx.size(); ++i)
-                held[idx[i]] = true;
-        }
-        for (size_t i = 0; i < n; ++i)
-            (held[i] ? val_pool : train_pool).push_back(i);
-    }
-    if (train_pool.empty())
-        throw ConfigError(c.train_file + ": no training examples");
-    // Validation batches are built once (a validation set is small) and capped by
-    // eval.max_batches.
-    const data::TokenStore& val_store = val_file_store ? *val_file_store : train_store;
-    std::vector<data::TokenBatch> val_batches;
-    if (!val_pool.empty()) {
-        const data::PackPlan vp = data::plan_packing(
-            val_pool, [&](size_t i) { return val_store.length(i); }, packing_options(c));
-        size_t nb = vp.batches();
-        if (c.eval_max_batches > 0)
-            nb = std::min(nb, static_cast<size_t>(c.eval_max_batches));
-        for (size_t b = 0; b < nb; ++b)
-            val_batches.push_back(data::make_batch(vp, b, views_of(val_store)));
-    }
+        tok = std::make_unique<data::Tokenizer>(data::Tokenizer::load(r.model.path));
+    const data::ExampleOptions eo = data::example_options(r.data.examples, r.data.chat_template,
+                                                          tok.get(), model.cfg.vocab_size);
+    return data::TrainingData::open(r.data, eo, r.trainer.seed,
+                                    (fs::path(r.train.output_dir) / "tokens").string(), progress);
+}
 
-    data::PackPlan plan = epoch_plan(train_store, train_pool, c, 0);
-    const data::PackingStats packed = plan.stats;
+// The optimizer steps of the run: train.max_steps, else train.epochs over the first epoch's
+// batches (each step takes grad_accum of them).
+int64_t total_steps(const Recipe& r, const data::PackPlan& first_epoch, std::ostream& progress) {
+    const data::PackingStats& packed = first_epoch.stats;
     if (packed.truncated + packed.dropped + packed.skipped > 0)
-        progress << c.train_file << ": " << packed.truncated << " examples over " << c.seq_len
-                 << " tokens truncated, " << packed.dropped << " dropped (data.overlong), "
-                 << packed.skipped << " shorter than 2 tokens skipped\n";
-    if (plan.batches() == 0)
-        throw ConfigError(c.train_file + ": no training sequences left after packing");
-    const auto per_epoch = static_cast<int64_t>(plan.batches());
-    const int64_t steps_per_epoch = (per_epoch + c.grad_accum - 1) / c.grad_accum;
-    const int64_t total =
-        c.max_steps > 0
-            ? c.max_steps
-            : static_cast<int64_t>(std::ceil(c.epochs * static_cast<double>(steps_per_epoch)));
-    TrainerConfig tc = c.trainer;
-    tc.lora = lora_cfg;
-    tc.total_steps = std::max<int64_t>(total, 1);
-    if (c.warmup_ratio > 0.0) // as transformers: ceil(total * ratio)
-        tc.schedule.warmup_steps =
-            static_cast<int64_t>(std::ceil(c.warmup_ratio * static_cast<double>(tc.total_steps)));
-    Trainer trainer(model, tc);
+        progress << r.data.train << ": " << packed.truncated << " examples over "
+                 << r.data.packing.seq_len << " tokens truncated, " << packed.dropped
+                 << " dropped (data.overlong), " << packed.skipped
+                 << " shorter than 2 tokens skipped\n";
+    if (first_epoch.batches() == 0)
+        throw ConfigError(r.data.train + ": no training sequences left after packing");
+    const auto per_epoch = static_cast<int64_t>(first_epoch.batches());
+    const int64_t steps_per_epoch = (per_epoch + r.train.grad_accum - 1) / r.train.grad_accum;
+    const int64_t total = r.train.max_steps > 0
+                              ? r.train.max_steps
+                              : static_cast<int64_t>(std::ceil(
+                                    r.train.epochs * static_cast<double>(steps_per_epoch)));
+    return std::max<int64_t>(total, 1);
+}
 
-    const std::string metrics = (fs::path(c.output_dir) / "metrics.jsonl").string();
-    int64_t epoch = 0, cursor = 0; // next batch: batch `cursor` of `epoch`
-    if (resume) {
-        const auto latest = latest_checkpoint(c.output_dir);
-        if (!latest)
-            throw ConfigError(c.output_dir + ": no checkpoint to resume from");
-        const TrainCheckpoint ck = read_train_checkpoint(*latest);
-        if (ck.dataset_manifest_sha256 != manifest_sha256)
-            throw ConfigError(*latest + ": was trained on the dataset of manifest " +
-                              (ck.dataset_manifest_sha256.empty()
-                                   ? std::string("(none)")
-                                   : ck.dataset_manifest_sha256.substr(0, 12) + "...") +
-                              ", but " + c.train_file + " now comes with " +
-                              (manifest_sha256.empty() ? std::string("(none)")
-                                                       : manifest_sha256.substr(0, 12) + "...") +
-                              "; resume needs the same curated data");
-        for (const optim::ParamRef& p : trainer.params()) {
-            const auto it = std::find_if(ck.tensors.begin(), ck.tensors.end(),
-                                         [&](const NamedArray& a) { return a.name == p.name; });
-            if (it == ck.tensors.end() ||
-                it->values.size() != static_cast<size_t>(p.tensor.numel()))
-                throw FormatError(*latest + ": no tensor '" + p.name +
-                                  "' of the right size (was the recipe changed?)");
-            Tensor dst = p.tensor; // a handle: writes go to the trainer's tensor
-            std::memcpy(dst.data(), it->values.data(), it->values.size() * sizeof(float));
-        }
-        std::vector<optim::NamedBuffer> state;
-        for (const NamedArray& a : ck.optimizer_state)
-            state.push_back({a.name, a.values});
-        trainer.optimizer().load_state(state, ck.optimizer_steps);
-        if (ck.rng_state.size() != 2 || ck.data_cursor.size() != 2)
-            throw FormatError(*latest + ": bad rng_state or data_cursor");
-        trainer.dropout_rng() = Rng(ck.rng_state[0], ck.rng_state[1]);
-        epoch = ck.data_cursor[0];
-        cursor = ck.data_cursor[1];
-        trainer.set_steps_done(ck.step);
-        // Metrics logged after the checkpoint by the run that stopped are replayed now.
-        std::ifstream old_metrics(metrics);
-        std::string kept, line;
-        while (std::getline(old_metrics, line)) {
-            const json j = json::parse(line, nullptr, false);
-            if (!j.is_discarded() && j.value("step", int64_t{0}) <= ck.step)
-                kept += line + "\n";
-        }
-        write_file_atomic(metrics, [&](std::ostream& os) { os << kept; });
-        if (epoch > 0)
-            plan = epoch_plan(train_store, train_pool, c, epoch);
-        progress << "resuming " << *latest << " at step " << ck.step << "\n";
-    } else {
-        std::ofstream(metrics, std::ios::trunc);
+// What a bit-exact resume needs, taken from the trainer.
+TrainCheckpoint checkpoint_of(Trainer& trainer,
+                              DataCursor cursor,
+                              const Recipe& r,
+                              const Provenance& prov,
+                              const RunResult& result) {
+    TrainCheckpoint ck;
+    ck.step = trainer.steps_done();
+    ck.optimizer_steps = trainer.optimizer().steps();
+    ck.rng_state = {trainer.dropout_rng().seed, trainer.dropout_rng().offset};
+    ck.data_cursor = {cursor.epoch, cursor.batch};
+    ck.recipe = r.to_ini();
+    ck.dataset_manifest_sha256 = prov.manifest_sha256;
+    ck.slimtune_version = SLIMTUNE_VERSION_STRING;
+    ck.metrics["loss"] = result.last_loss;
+    if (result.eval_loss)
+        ck.metrics["eval_loss"] = *result.eval_loss;
+    for (const optim::ParamRef& p : trainer.params())
+        ck.tensors.push_back(
+            {p.name, p.tensor.shape(),
+             std::vector<float>(p.tensor.values().begin(), p.tensor.values().end())});
+    for (const optim::NamedBuffer& b : trainer.optimizer().state())
+        ck.optimizer_state.push_back({b.name, {static_cast<int64_t>(b.values.size())}, b.values});
+    return ck;
+}
+
+// 3. Resume: the newest checkpoint's weights, optimizer state, RNG, data cursor and last
+// losses go back into the trainer and `result`; metrics logged after it are dropped (the steps
+// that wrote them run again).
+DataCursor resume(Trainer& trainer,
+                  const Recipe& r,
+                  const Provenance& prov,
+                  RunResult& result,
+                  std::ostream& progress) {
+    const auto latest = latest_checkpoint(r.train.output_dir);
+    if (!latest)
+        throw ConfigError(r.train.output_dir + ": no checkpoint to resume from");
+    const TrainCheckpoint ck = read_train_checkpoint(*latest);
+    if (ck.dataset_manifest_sha256 != prov.manifest_sha256)
+        throw ConfigError(*latest + ": was trained on the dataset of manifest " +
+                          short_hash(ck.dataset_manifest_sha256) + ", but " + r.data.train +
+                          " now comes with " + short_hash(prov.manifest_sha256) +
+                          "; resume needs the same curated data");
+    for (const optim::ParamRef& p : trainer.params()) {
+        const auto it = std::find_if(ck.tensors.begin(), ck.tensors.end(),
+                                     [&](const NamedArray& a) { return a.name == p.name; });
+        if (it == ck.tensors.end() || it->values.size() != static_cast<size_t>(p.tensor.numel()))
+            throw FormatError(*latest + ": no tensor '" + p.name +
+                              "' of the right size (was the recipe changed?)");
+        Tensor dst = p.tensor; // a handle: writes go to the trainer's tensor
+        std::memcpy(dst.data(), it->values.data(), it->values.size() * sizeof(float));
     }
-    write_file_atomic((fs::path(c.output_dir) / "recipe.ini").string(),
-                      [&](std::ostream& os) { os << c.recipe_text; });
+    std::vector<optim::NamedBuffer> state;
+    for (const NamedArray& a : ck.optimizer_state)
+        state.push_back({a.name, a.values});
+    trainer.optimizer().load_state(state, ck.optimizer_steps);
+    if (ck.rng_state.size() != 2 || ck.data_cursor.size() != 2)
+        throw FormatError(*latest + ": bad rng_state or data_cursor");
+    trainer.dropout_rng() = Rng(ck.rng_state[0], ck.rng_state[1]);
+    trainer.set_steps_done(ck.step);
+    if (const auto it = ck.metrics.find("loss"); it != ck.metrics.end())
+        result.last_loss = it->second;
+    if (const auto it = ck.metrics.find("eval_loss"); it != ck.metrics.end())
+        result.eval_loss = it->second;
 
-    auto save = [&](const std::string& why) {
-        TrainCheckpoint ck;
-        ck.step = trainer.steps_done();
-        ck.optimizer_steps = trainer.optimizer().steps();
-        ck.schedule_position = static_cast<double>(trainer.steps_done());
-        ck.rng_state = {trainer.dropout_rng().seed, trainer.dropout_rng().offset};
-        ck.data_cursor = {epoch, cursor};
-        ck.recipe = c.recipe_text;
-        ck.dataset_manifest_sha256 = manifest_sha256;
-        ck.slimtune_version = SLIMTUNE_VERSION_STRING;
-        for (const optim::ParamRef& p : trainer.params())
-            ck.tensors.push_back(
-                {p.name, p.tensor.shape(),
-                 std::vector<float>(p.tensor.values().begin(), p.tensor.values().end())});
-        for (const optim::NamedBuffer& b : trainer.optimizer().state())
-            ck.optimizer_state.push_back(
-                {b.name, {static_cast<int64_t>(b.values.size())}, b.values});
-        const std::string path = save_checkpoint_in_run(c.output_dir, ck, c.checkpoint_keep);
-        progress << why << ": checkpoint " << path << "\n";
-    };
-    auto run_eval = [&]() -> std::optional<double> {
-        if (val_batches.empty())
+    const std::string metrics = (fs::path(r.train.output_dir) / "metrics.jsonl").string();
+    std::ifstream old_metrics(metrics);
+    std::string kept, line;
+    while (std::getline(old_metrics, line)) {
+        const json j = json::parse(line, nullptr, false);
+        if (!j.is_discarded() && j.value("step", int64_t{0}) <= ck.step)
+            kept += line + "\n";
+    }
+    write_file_atomic(metrics, [&](std::ostream& os) { os << kept; });
+    progress << "resuming " << *latest << " at step " << ck.step << "\n";
+    return {ck.data_cursor[0], ck.data_cursor[1]};
+}
+
+// The state of a run between steps, and what it does besides stepping.
+class StepLoop {
+public:
+    StepLoop(const Recipe& r,
+             const Provenance& prov,
+             const data::TrainingData& data,
+             Trainer& trainer,
+             DataCursor cursor,
+             std::ostream& progress)
+        : r_(r), prov_(prov), data_(data), trainer_(trainer), cursor_(cursor),
+          plan_(data.epoch_plan(cursor.epoch)),
+          validation_(data.validation_batches(r.eval.max_batches)),
+          metrics_((fs::path(r.train.output_dir) / "metrics.jsonl").string()), progress_(progress),
+          bar_(progress, trainer.total_steps(), r.log.every) {}
+
+    // 4. Steps until the end of the run or a stop; true when stopped early (after a checkpoint).
+    bool run(const RunControl& control, RunResult& result) {
+        const auto t0 = Clock::now();
+        int64_t tokens_seen = 0;
+        const int64_t first_step = trainer_.steps_done(), total = trainer_.total_steps();
+        while (trainer_.steps_done() < total) {
+            const StepStats s = trainer_.step(next_micro_batches());
+            tokens_seen += s.tokens;
+            result.last_loss = s.loss;
+            const double elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
+            const double tps = elapsed > 0 ? static_cast<double>(tokens_seen) / elapsed : 0.0;
+            append_line(metrics_, {{"step", s.step},
+                                   {"loss", s.loss},
+                                   {"lr", s.lr},
+                                   {"grad_norm", s.grad_norm},
+                                   {"tokens", s.tokens},
+                                   {"epoch", cursor_.epoch},
+                                   {"tokens_per_s", tps}});
+            bar_.step(s.step, s.loss, s.lr, s.grad_norm, tps, s.step - first_step, elapsed);
+            if (s.step == total)
+                break;
+            if (r_.eval.every > 0 && s.step % r_.eval.every == 0) {
+                bar_.break_line();
+                result.eval_loss = evaluate();
+            }
+            if (r_.checkpoint.every > 0 && s.step % r_.checkpoint.every == 0)
+                save("step " + std::to_string(s.step), result);
+            const bool stop = (control.stop && control.stop->load()) ||
+                              (control.stop_after > 0 && s.step - first_step >= control.stop_after);
+            if (stop) {
+                bar_.break_line();
+                save("interrupted", result);
+                return true;
+            }
+        }
+        bar_.break_line();
+        return false;
+    }
+
+    // The validation loss, logged; nullopt without validation data.
+    std::optional<double> evaluate() {
+        if (validation_.empty())
             return std::nullopt;
         int64_t n = 0;
-        const double loss = trainer.evaluate(val_batches, &n);
-        append_line(metrics, {{"step", trainer.steps_done()},
-                              {"eval_loss", loss},
-                              {"eval_ppl", std::exp(loss)},
-                              {"eval_tokens", n}});
-        progress << "eval at step " << trainer.steps_done() << ": loss " << loss << ", perplexity "
-                 << std::exp(loss) << "\n";
+        const double loss = trainer_.evaluate(validation_, &n);
+        append_line(metrics_, {{"step", trainer_.steps_done()},
+                               {"eval_loss", loss},
+                               {"eval_ppl", std::exp(loss)},
+                               {"eval_tokens", n}});
+        progress_ << "eval at step " << trainer_.steps_done() << ": loss " << loss
+                  << ", perplexity " << std::exp(loss) << "\n";
         return loss;
-    };
+    }
 
-    const bool tty = &progress == &std::cout && isatty(STDOUT_FILENO);
-    RunResult result;
-    const auto t0 = Clock::now();
-    int64_t tokens_seen = 0;
-    const int64_t first_step = trainer.steps_done();
-    std::vector<data::TokenBatch> micro;
-    while (trainer.steps_done() < total) {
-        micro.clear();
-        for (int64_t k = 0; k < c.grad_accum; ++k) {
-            if (cursor >= static_cast<int64_t>(plan.batches())) {
-                ++epoch;
-                cursor = 0;
-                plan = epoch_plan(train_store, train_pool, c, epoch);
+    void save(const std::string& why, const RunResult& result) {
+        const std::string path = save_checkpoint_in_run(
+            r_.train.output_dir, checkpoint_of(trainer_, cursor_, r_, prov_, result),
+            r_.checkpoint.keep);
+        progress_ << why << ": checkpoint " << path << "\n";
+    }
+
+private:
+    // The grad_accum micro-batches of the next step, crossing into the next epoch as needed.
+    std::vector<data::TokenBatch> next_micro_batches() {
+        std::vector<data::TokenBatch> micro;
+        for (int64_t k = 0; k < r_.train.grad_accum; ++k) {
+            if (cursor_.batch >= static_cast<int64_t>(plan_.batches())) {
+                cursor_ = {cursor_.epoch + 1, 0};
+                plan_ = data_.epoch_plan(cursor_.epoch);
             }
-            micro.push_back(
-                data::make_batch(plan, static_cast<size_t>(cursor++), views_of(train_store)));
+            micro.push_back(data_.train_batch(plan_, static_cast<size_t>(cursor_.batch++)));
         }
-        const StepStats s = trainer.step(micro);
-        tokens_seen += s.tokens;
-        result.last_loss = s.loss;
-        const double elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
-        const double tps = elapsed > 0 ? static_cast<double>(tokens_seen) / elapsed : 0.0;
-        append_line(metrics, {{"step", s.step},
-                              {"loss", s.loss},
-                              {"lr", s.lr},
-                              {"grad_norm", s.grad_norm},
-                              {"tokens", s.tokens},
-                              {"epoch", epoch},
-                              {"tokens_per_s", tps}});
-        const int64_t done = s.step - first_step, left = total - s.step;
-        const double eta =
-            done > 0 ? elapsed / static_cast<double>(done) * static_cast<double>(left) : 0;
-        if (tty) {
-            const int width = 24;
-            const int filled = static_cast<int>(width * s.step / total);
-            char line[256];
-            std::snprintf(line, sizeof line,
-                          "\rstep %lld/%lld [%.*s%*s] loss %.4f lr %.2e %.0f tok/s ETA %s ",
-                          static_cast<long long>(s.step), static_cast<long long>(total), filled,
-                          "########################", width - filled, "", s.loss, s.lr, tps,
-                          format_duration(eta).c_str());
-            progress << line << std::flush;
-        } else if (s.step % c.log_every == 0 || s.step == total) {
-            char line[256];
-            std::snprintf(line, sizeof line,
-                          "step %lld/%lld loss %.4f lr %.3e grad_norm %.3f tokens/s %.0f ETA %s\n",
-                          static_cast<long long>(s.step), static_cast<long long>(total), s.loss,
-                          s.lr, s.grad_norm, tps, format_duration(eta).c_str());
-            progress << line;
-        }
-        if (c.eval_every > 0 && s.step % c.eval_every == 0 && s.step < total) {
-            if (tty)
-                progress << "\n";
-            result.eval_loss = run_eval();
-        }
-        if (c.checkpoint_every > 0 && s.step % c.checkpoint_every == 0 && s.step < total)
-            save("step " + std::to_string(s.step));
-        if (g_stop || (c.stop_after > 0 && s.step - first_step >= c.stop_after && s.step < total)) {
-            if (tty)
-                progress << "\n";
-            save("interrupted");
-            result.interrupted = true;
-            result.steps = trainer.steps_done();
-            return result;
-        }
+        return micro;
     }
-    if (tty)
-        progress << "\n";
-    result.steps = trainer.steps_done();
-    result.eval_loss = run_eval();
-    save("done");
-    // Provenance travels with the result: in the safetensors header and beside it.
+
+    const Recipe& r_;
+    const Provenance& prov_;
+    const data::TrainingData& data_;
+    Trainer& trainer_;
+    DataCursor cursor_;
+    data::PackPlan plan_;
+    const std::vector<data::TokenBatch> validation_;
+    const std::string metrics_;
+    std::ostream& progress_;
+    StepProgress bar_;
+};
+
+// 5. The result, with the dataset's provenance in the safetensors header and beside it.
+std::string write_result(Model& model,
+                         const Trainer& trainer,
+                         const Recipe& r,
+                         Provenance prov,
+                         const RunResult& result) {
     const std::map<std::string, std::string> metadata{
-        {"slimtune.dataset_manifest_sha256", manifest_sha256}};
-    if (trainer.config().mode == "lora") {
-        result.output = (fs::path(c.output_dir) / "adapter").string();
-        save_peft_adapter(model, lora_cfg, result.output, c.model_path, metadata);
-    } else {
-        result.output = (fs::path(c.output_dir) / "model").string();
-        io::save_hf_model(model, c.model_path, result.output, metadata);
-    }
-    provenance["train"] = {{"steps", result.steps},
-                           {"last_loss", result.last_loss},
-                           {"eval_loss", result.eval_loss ? json(*result.eval_loss) : json()},
-                           {"mode", trainer.config().mode}};
-    provenance["recipe"] = c.recipe_text;
-    write_file_atomic((fs::path(result.output) / "slimtune_provenance.json").string(),
-                      [&](std::ostream& os) { os << provenance.dump(2) << "\n"; });
+        {"slimtune.dataset_manifest_sha256", prov.manifest_sha256}};
+    const bool lora = trainer.config().mode == "lora";
+    const std::string out = (fs::path(r.train.output_dir) / (lora ? "adapter" : "model")).string();
+    if (lora)
+        save_peft_adapter(model, trainer.config().lora, out, r.model.path, metadata);
+    else
+        io::save_hf_model(model, r.model.path, out, metadata);
+    prov.record["train"] = {{"steps", result.steps},
+                            {"last_loss", result.last_loss},
+                            {"eval_loss", result.eval_loss ? json(*result.eval_loss) : json()},
+                            {"mode", trainer.config().mode}};
+    prov.record["recipe"] = r.to_ini();
+    write_file_atomic((fs::path(out) / "slimtune_provenance.json").string(),
+                      [&](std::ostream& os) { os << prov.record.dump(2) << "\n"; });
+    return out;
+}
+
+} // namespace
+
+RunResult run_training(const Recipe& r, const RunControl& control, std::ostream& progress) {
+    if (r.train.output_dir.empty())
+        throw ConfigError("train.output_dir is empty");
+    const Provenance prov = check_curation(r);
+    std::error_code ec;
+    fs::create_directories(r.train.output_dir, ec);
+    if (ec)
+        throw Error(r.train.output_dir + ": cannot create directory: " + ec.message());
+
+    Model model = load_model(r.model.path);
+    const data::TrainingData data = open_data(r, model, progress);
+    Trainer trainer(model, r.trainer, total_steps(r, data.epoch_plan(0), progress));
+
+    RunResult result;
+    DataCursor cursor;
+    const std::string metrics = (fs::path(r.train.output_dir) / "metrics.jsonl").string();
+    if (control.resume)
+        cursor = resume(trainer, r, prov, result, progress);
+    else
+        std::ofstream(metrics, std::ios::trunc);
+    write_file_atomic((fs::path(r.train.output_dir) / "recipe.ini").string(),
+                      [&](std::ostream& os) { os << r.to_ini(); });
+
+    StepLoop loop(r, prov, data, trainer, cursor, progress);
+    result.interrupted = loop.run(control, result);
+    result.steps = trainer.steps_done();
+    if (result.interrupted)
+        return result;
+    result.eval_loss = loop.evaluate();
+    loop.save("done", result);
+    result.output = write_result(model, trainer, r, prov, result);
     progress << "wrote " << result.output << "\n";
     return result;
 }

@@ -3,6 +3,7 @@
 #include "common/error.h"
 #include "model/autograd.h"
 #include "optim/clip.h"
+#include "train/evaluate.h"
 
 #include <cmath>
 
@@ -38,10 +39,15 @@ std::vector<optim::ParamRef> full_param_refs(Model& model, const std::vector<std
     return refs;
 }
 
-Trainer::Trainer(Model& model, TrainerConfig config)
-    : model_(model), config_(std::move(config)), dropout_rng_(config_.seed ^ 0x6c6f7261ULL) {
+Trainer::Trainer(Model& model, TrainerConfig config, int64_t total_steps)
+    : model_(model), config_(std::move(config)), total_steps_(total_steps),
+      dropout_rng_(config_.seed ^ 0x6c6f7261ULL) {
+    if (!config_.lora_init.empty() && config_.mode != "lora")
+        throw ConfigError("lora.init is set but train.mode is " + config_.mode);
     if (config_.mode == "lora") {
-        if (lora_modules(model_).empty()) {
+        if (!config_.lora_init.empty()) {
+            config_.lora = load_peft_adapter(model_, config_.lora_init);
+        } else if (lora_modules(model_).empty()) {
             Rng init(config_.seed);
             lora_attach(model_, config_.lora, init);
         }
@@ -54,8 +60,9 @@ Trainer::Trainer(Model& model, TrainerConfig config)
     } else {
         throw ConfigError("train.mode must be lora or full, got '" + config_.mode + "'");
     }
-    if (config_.total_steps < 1)
+    if (total_steps_ < 1)
         throw ConfigError("the run has no optimizer step (check train.max_steps / epochs)");
+    optim::check_schedule(config_.schedule);
     optimizer_ = optim::make_optimizer(config_.optimizer, params_);
 }
 
@@ -96,29 +103,14 @@ StepStats Trainer::step(std::span<const data::TokenBatch> micro) {
         throw NumericsError("a gradient is not finite at step " + std::to_string(s.step) +
                             " (lower optim.lr or set optim.max_grad_norm)");
     s.grad_norm = optim::clip_grad_norm(params_, config_.max_grad_norm);
-    s.lr = optim::lr_at(config_.schedule, config_.optimizer.lr, steps_, config_.total_steps);
+    s.lr = optim::lr_at(config_.schedule, config_.optimizer.lr, steps_, total_steps_);
     optimizer_->step(s.lr);
     steps_ = s.step;
     return s;
 }
 
 double Trainer::evaluate(std::span<const data::TokenBatch> batches, int64_t* tokens) const {
-    NoGradGuard no_grad;
-    double sum = 0;
-    int64_t n = 0;
-    for (const auto& b : batches) {
-        if (b.counted == 0)
-            continue;
-        const TokenLayout layout{
-            .batch = b.batch, .seq = b.seq, .positions = b.positions, .doc_ids = b.doc_ids};
-        Tensor h = model_hidden(model_, b.ids, layout);
-        sum += static_cast<double>(model_loss(model_, h, b.targets).item()) *
-               static_cast<double>(b.counted);
-        n += b.counted;
-    }
-    if (tokens)
-        *tokens = n;
-    return n ? sum / static_cast<double>(n) : 0.0;
+    return mean_loss(model_, batches, tokens);
 }
 
 } // namespace slimtune::train

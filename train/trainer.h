@@ -23,15 +23,18 @@
 
 namespace slimtune::train {
 
+// The [lora], [optim] and [sched] sections of a recipe and the trainer's own keys of [train]
+// (mode, trainable, seed): the recipe's key table binds straight to these fields.
 struct TrainerConfig {
     std::string mode = "lora"; // lora | full
-    LoraConfig lora;           // lora mode: the adapters (ignored when the model has some)
+    LoraConfig lora;           // lora mode: the adapters to attach
+    // lora mode: a PEFT adapter directory to start from instead; its own config replaces `lora`.
+    std::string lora_init;
     // full mode: parameter-name substrings that train; empty: every parameter.
     std::vector<std::string> trainable;
     optim::OptimizerConfig optimizer;
     optim::ScheduleConfig schedule;
     double max_grad_norm = 1.0; // 0: no clipping
-    int64_t total_steps = 1;    // for the schedule
     uint64_t seed = 42;         // adapter init and dropout
 };
 
@@ -43,9 +46,10 @@ struct StepStats {
 
 class Trainer {
 public:
-    // Attaches LoRA adapters (lora mode, unless the model already carries adapters, e.g. from
-    // load_peft_adapter) or marks parameters trainable (full mode), and builds the optimizer.
-    Trainer(Model& model, TrainerConfig config);
+    // Attaches LoRA adapters (lora mode: read from config.lora_init, or fresh ones from
+    // config.lora unless the model already carries adapters) or marks parameters trainable
+    // (full mode), and builds the optimizer. `total_steps` (>= 1) spans the schedule.
+    Trainer(Model& model, TrainerConfig config, int64_t total_steps);
 
     StepStats step(std::span<const data::TokenBatch> micro_batches);
     // Mean loss over the counted targets of `batches` (no gradient, no dropout); `tokens`
@@ -56,7 +60,9 @@ public:
     const std::vector<optim::ParamRef>& params() const { return params_; }
     optim::Optimizer& optimizer() { return *optimizer_; }
     Rng& dropout_rng() { return dropout_rng_; }
+    // The config as trained: with lora_init, `lora` is the adapter's own.
     const TrainerConfig& config() const { return config_; }
+    int64_t total_steps() const { return total_steps_; }
     // Continue from a checkpoint: the step counter (weights and optimizer state are restored by
     // the caller through params() and optimizer()).
     void set_steps_done(int64_t steps) { steps_ = steps; }
@@ -64,6 +70,7 @@ public:
 private:
     Model& model_;
     TrainerConfig config_;
+    int64_t total_steps_;
     std::vector<optim::ParamRef> params_;
     std::unique_ptr<optim::Optimizer> optimizer_;
     Rng dropout_rng_;

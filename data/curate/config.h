@@ -45,9 +45,8 @@ struct PiiStageConfig {
 };
 
 struct CurateConfig {
-    std::string format = "auto";       // a dataset_format_names() name; sets record.format
-    RecordOptions record;              // text field, ShareGPT role map (format from `format`)
-    std::string on_bad_line = "error"; // error | skip (malformed lines rejected and counted)
+    RecordOptions record;        // format, text field, ShareGPT role map
+    bool skip_bad_lines = false; // malformed lines rejected and counted (else the run stops)
     NormalizeConfig normalize;
     LengthConfig length;
     GopherQualityConfig quality;
@@ -57,7 +56,7 @@ struct CurateConfig {
     PiiStageConfig pii;
     ToxicityConfig toxicity;
     BiasConfig bias;
-    int threads = 0;           // 0: all cores
+    int threads = 0;           // 0: all cores (a process setting: the CLI applies it)
     int64_t chunk_docs = 4096; // documents read, processed and written at a time (bounds RAM)
 };
 
@@ -65,8 +64,8 @@ struct CurateConfig {
 // MinHash shape, a bad PII pattern ...).
 void check_curate_config(const CurateConfig& config);
 
-// The config as the stages use it: record.format from `format`, the patterns of
-// pii.patterns_file added to pii.detect.extra, then checked.
+// The config as the stages use it: the patterns of pii.patterns_file added to
+// pii.detect.extra, then checked.
 CurateConfig resolve_curate_config(const CurateConfig& config);
 
 } // namespace slimtune::data::curate

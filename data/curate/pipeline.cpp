@@ -116,7 +116,7 @@ void process_document(Doc& d, const Stages& s, ThreadTimes& times) {
             d.record = parse_record(line, c.record);
         } catch (const RecordError& e) {
             const std::string what = (e.field.empty() ? "" : "field '" + e.field + "' ") + e.what;
-            if (c.on_bad_line != "skip")
+            if (!c.skip_bad_lines)
                 d.read_error = d.source + ": " + what;
             d.drop(kRead, "bad_line", {{"error", what}});
             return;
@@ -241,9 +241,6 @@ json changes_json(const Doc& d) {
 
 CurateConfig resolve_curate_config(const CurateConfig& config) {
     CurateConfig c = config;
-    c.record.format = parse_dataset_format(c.format);
-    if (c.on_bad_line != "error" && c.on_bad_line != "skip")
-        throw ConfigError("curate.on_bad_line is '" + c.on_bad_line + "'; expected error or skip");
     if (!c.pii.patterns_file.empty()) {
         std::ifstream in(c.pii.patterns_file);
         if (!in)
@@ -292,8 +289,6 @@ CurateSummary curate_files(const std::vector<std::string>& inputs,
             throw Error(in + ": no such file");
     const auto started = Clock::now();
     const Stages stages(c);
-    if (c.threads > 0)
-        omp_set_num_threads(c.threads);
     CurateSummary sum;
     sum.inputs = inputs;
     sum.threads = omp_get_max_threads();

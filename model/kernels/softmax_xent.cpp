@@ -27,7 +27,7 @@ void softmax_xent_fwd(const T* logits,
             sum += static_cast<double>(std::exp(logit_scale * z[j] - m));
         const T l = m + static_cast<T>(std::log(sum));
         lse[r] = l;
-        row_loss[r] = targets[r] == kIgnoreIndex ? T(0) : l - logit_scale * z[targets[r]];
+        row_loss[r] = targets[r] == kIgnoreLabel ? T(0) : l - logit_scale * z[targets[r]];
     }
 }
 
@@ -47,7 +47,7 @@ void softmax_xent_bwd(const T* logits,
         const T* z = logits + r * vocab;
         T* dz = dlogits + r * vocab;
         const int32_t t = targets[r];
-        if (t == kIgnoreIndex) {
+        if (t == kIgnoreLabel) {
             if (overwrite)
                 std::fill(dz, dz + vocab, T(0));
             continue;

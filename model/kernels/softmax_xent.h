@@ -1,13 +1,13 @@
 // Softmax cross-entropy over rows of logits (rows, V), with an ignore index. The scaled logits
 // z = logit_scale * logits (Granite divides its logits by a constant; 1 elsewhere).
-// A row whose target is kIgnoreIndex contributes nothing and gets a zero gradient.
+// A row whose target is kIgnoreLabel (-100) contributes nothing and gets a zero gradient.
 #pragma once
+
+#include "common/labels.h"
 
 #include <cstdint>
 
 namespace slimtune::kernels {
-
-inline constexpr int32_t kIgnoreIndex = -100;
 
 // row_loss[r] = logsumexp(z_r) - z_r[target_r]  (0 for ignored rows); lse[r] saved for bwd.
 template <class T>

@@ -29,7 +29,7 @@ LossSetup check_targets(const char* op,
     LossSetup s;
     for (size_t i = 0; i < targets.size(); ++i) {
         const int32_t t = targets[i];
-        if (t == kernels::kIgnoreIndex)
+        if (t == kIgnoreLabel)
             continue;
         require(t >= 0 && t < vocab, std::string(op) + ": target " + std::to_string(t) +
                                          " at row " + std::to_string(i) +

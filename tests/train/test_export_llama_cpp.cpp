@@ -281,19 +281,19 @@ TEST_CASE("llama.cpp: a model trained by slimtune, merged, as an adapter, and qu
                                           (tmp.path / "curated").string(), cfg);
     }();
     REQUIRE(cur.documents_out == 7);
-    train::RunConfig c;
-    c.model_path = (tmp.path / "base").string();
-    c.train_file = (tmp.path / "curated" / "curated.jsonl").string();
+    train::Recipe c;
+    c.model.path = (tmp.path / "base").string();
+    c.data.train = (tmp.path / "curated" / "curated.jsonl").string();
     c.trainer.mode = "lora";
     c.trainer.lora = {
         .rank = 4, .alpha = 8.0, .targets = {"q_proj", "k_proj", "v_proj", "down_proj"}};
     c.trainer.optimizer.lr = 1e-2;
-    c.max_steps = 30;
-    c.batch_size = 2;
-    c.seq_len = 64;
-    c.output_dir = (tmp.path / "run").string();
+    c.train.max_steps = 30;
+    c.data.packing.batch_size = 2;
+    c.data.packing.seq_len = 64;
+    c.train.output_dir = (tmp.path / "run").string();
     std::ostringstream log;
-    const train::RunResult r = train::run_training(c, false, log);
+    const train::RunResult r = train::run_training(c, {}, log);
     REQUIRE(r.steps == 30);
     const fs::path adapter = r.output;
 

@@ -113,38 +113,40 @@ every = 5
     CHECK(r.data.validation == fx.valid);
     CHECK(r.data.validation_split == 0.0);
     CHECK_FALSE(r.data.shuffle);
-    CHECK(r.data.text_field == "content");
+    CHECK(r.data.examples.record.text_field == "content");
     CHECK(r.data.chat_template == "chatml");
-    CHECK(r.lora.rank == 16);
-    CHECK(r.lora.alpha == 32.5);
-    CHECK(r.lora.dropout == 0.1);
-    CHECK(r.lora.targets == std::vector<std::string>{"q_proj", "k_proj", "v_proj"});
-    CHECK(r.lora.target_regex.empty());
-    CHECK(r.lora.layers == std::vector<int64_t>{0, 2, 5});
-    CHECK(r.lora.rank_pattern == std::map<std::string, int64_t>{{"q_proj", 4}, {"v_proj", 32}});
-    CHECK(r.lora.alpha_pattern == std::map<std::string, double>{{"q_proj", 8.0}});
-    CHECK(r.lora.rslora);
-    CHECK(r.lora.init == fx.adapter);
-    CHECK(r.train.mode == "lora");
+    CHECK(r.trainer.lora.rank == 16);
+    CHECK(r.trainer.lora.alpha == 32.5);
+    CHECK(r.trainer.lora.dropout == 0.1);
+    CHECK(r.trainer.lora.targets == std::vector<std::string>{"q_proj", "k_proj", "v_proj"});
+    CHECK(r.trainer.lora.target_regex.empty());
+    CHECK(r.trainer.lora.layers == std::vector<int64_t>{0, 2, 5});
+    CHECK(r.trainer.lora.rank_pattern ==
+          std::map<std::string, int64_t>{{"q_proj", 4}, {"v_proj", 32}});
+    CHECK(r.trainer.lora.alpha_pattern == std::map<std::string, double>{{"q_proj", 8.0}});
+    CHECK(r.trainer.lora.rslora);
+    CHECK(r.trainer.lora_init == fx.adapter);
+    CHECK(r.trainer.mode == "lora");
     CHECK(r.train.max_steps == 100);
     CHECK(r.train.epochs == 2.5);
-    CHECK(r.train.batch_size == 8);
-    CHECK(r.train.seq_len == 1024);
+    CHECK(r.data.packing.batch_size == 8);
+    CHECK(r.data.packing.seq_len == 1024);
     CHECK(r.train.grad_accum == 2);
-    CHECK(r.train.seed == 18446744073709551615ull);
+    CHECK(r.trainer.seed == 18446744073709551615ull);
     CHECK(r.train.threads == 3);
     CHECK(r.train.output_dir == "runs/x"); // from the recipe's file name
-    CHECK_FALSE(r.train.packing);
-    CHECK(r.optim.name == "sgd");
-    CHECK(r.optim.lr == 1e-3);
-    CHECK(r.optim.betas == std::array<double, 2>{0.8, 0.95});
-    CHECK(r.optim.eps == 1e-6);
-    CHECK(r.optim.weight_decay == 0.01);
-    CHECK(r.optim.momentum == 0.9);
-    CHECK(r.optim.max_grad_norm == 0.0);
-    CHECK(r.sched.name == "linear");
-    CHECK(r.sched.warmup_steps == 10);
-    CHECK(r.sched.min_lr_ratio == 0.1);
+    CHECK_FALSE(r.data.packing.pack);
+    CHECK(r.trainer.optimizer.name == "sgd");
+    CHECK(r.trainer.optimizer.lr == 1e-3);
+    CHECK(r.trainer.optimizer.beta1 == 0.8);
+    CHECK(r.trainer.optimizer.beta2 == 0.95);
+    CHECK(r.trainer.optimizer.eps == 1e-6);
+    CHECK(r.trainer.optimizer.weight_decay == 0.01);
+    CHECK(r.trainer.optimizer.momentum == 0.9);
+    CHECK(r.trainer.max_grad_norm == 0.0);
+    CHECK(r.trainer.schedule.name == "linear");
+    CHECK(r.trainer.schedule.warmup_steps == 10);
+    CHECK(r.trainer.schedule.min_lr_ratio == 0.1);
     CHECK(r.eval.every == 50);
     CHECK(r.eval.max_batches == 7);
     CHECK(r.checkpoint.every == 25);
@@ -159,9 +161,9 @@ every = 5
     expected.data.train = fx.train;
     expected.train.output_dir = "runs/minimal";
     CHECK(d == expected);
-    CHECK(d.lora.targets == std::vector<std::string>{"q_proj", "v_proj"});
-    CHECK(d.optim.lr == 2e-4);
-    CHECK(d.sched.name == "cosine");
+    CHECK(d.trainer.lora.targets == std::vector<std::string>{"q_proj", "v_proj"});
+    CHECK(d.trainer.optimizer.lr == 2e-4);
+    CHECK(d.trainer.schedule.name == "cosine");
 }
 
 TEST_CASE("recipe: command-line overrides win over the file", "[recipe]") {
@@ -170,20 +172,20 @@ TEST_CASE("recipe: command-line overrides win over the file", "[recipe]") {
     const Recipe r = load_recipe(path, {"--lora.rank", "32", "--optim.lr=1e-3", "--train.mode",
                                         "full", "--train.trainable=layers.1,norm",
                                         "--train.output_dir", "out/here", "--lora.rank=64"});
-    CHECK(r.lora.rank == 64); // the last one wins
-    CHECK(r.optim.lr == 1e-3);
-    CHECK(r.train.mode == "full");
-    CHECK(r.train.trainable == std::vector<std::string>{"layers.1", "norm"});
+    CHECK(r.trainer.lora.rank == 64); // the last one wins
+    CHECK(r.trainer.optimizer.lr == 1e-3);
+    CHECK(r.trainer.mode == "full");
+    CHECK(r.trainer.trainable == std::vector<std::string>{"layers.1", "norm"});
     CHECK(r.train.output_dir == "out/here");
     // Overrides can supply the required keys.
     const std::string bare = fx.write_raw("bare.ini", "[lora]\nrank = 4\n");
     const Recipe b = load_recipe(bare, {"--model.path", fx.model, "--data.train=" + fx.train});
     CHECK(b.model.path == fx.model);
-    CHECK(b.lora.rank == 4);
+    CHECK(b.trainer.lora.rank == 4);
     // A regex replaces the default targets.
     const Recipe g = load_recipe(path, {"--lora.target_regex", ".*\\.(q|v)_proj"});
-    CHECK(g.lora.target_regex == ".*\\.(q|v)_proj");
-    CHECK(g.lora.targets.empty());
+    CHECK(g.trainer.lora.target_regex == ".*\\.(q|v)_proj");
+    CHECK(g.trainer.lora.targets.empty());
 }
 
 TEST_CASE("recipe: unknown keys name the place and the closest key", "[recipe]") {
@@ -316,24 +318,24 @@ TEST_CASE("recipe: every shipped recipe parses", "[recipe]") {
         const Recipe r = load_recipe((dir / name).string(),
                                      {"--model.path", fx.model, "--data.train", fx.train});
         CHECK(r.train.output_dir == "runs/" + std::filesystem::path(name).stem().string());
-        CHECK(r.train.batch_size == 4);
+        CHECK(r.data.packing.batch_size == 4);
         CHECK(r.train.grad_accum == 4);
-        CHECK(r.sched.name == "cosine");
-        CHECK(r.sched.warmup_ratio >= 0.03);
-        CHECK(r.sched.warmup_ratio <= 0.1);
-        CHECK(r.optim.lr == (r.train.mode == "full" ? 2e-5 : 2e-4));
+        CHECK(r.trainer.schedule.name == "cosine");
+        CHECK(r.trainer.schedule.warmup_ratio >= 0.03);
+        CHECK(r.trainer.schedule.warmup_ratio <= 0.1);
+        CHECK(r.trainer.optimizer.lr == (r.trainer.mode == "full" ? 2e-5 : 2e-4));
     }
     const auto gpt2 = load_recipe((dir / "gpt2.ini").string(),
                                   {"--model.path", fx.model, "--data.train", fx.train});
-    CHECK(gpt2.lora.rank == 8);
-    CHECK(gpt2.lora.targets == std::vector<std::string>{"c_attn", "c_proj"});
+    CHECK(gpt2.trainer.lora.rank == 8);
+    CHECK(gpt2.trainer.lora.targets == std::vector<std::string>{"c_attn", "c_proj"});
     const auto smol = load_recipe((dir / "smollm2-135m.ini").string(),
                                   {"--model.path", fx.model, "--data.train", fx.train});
-    CHECK(smol.lora.rank == 16);
-    CHECK(smol.lora.targets.size() == 7);
+    CHECK(smol.trainer.lora.rank == 16);
+    CHECK(smol.trainer.lora.targets.size() == 7);
     const auto full = load_recipe((dir / "smollm2-135m-full.ini").string(),
                                   {"--model.path", fx.model, "--data.train", fx.train});
-    CHECK(full.train.mode == "full");
+    CHECK(full.trainer.mode == "full");
 }
 
 TEST_CASE("recipe: to_ini re-parses to an equal recipe", "[recipe]") {
@@ -374,7 +376,7 @@ min_lr_ratio = 0.05
 TEST_CASE("recipe: key list and outputs", "[recipe]") {
     Fixture fx;
     const auto keys = train::recipe_keys();
-    CHECK(keys.size() == 122); // 50 training keys + 72 curate keys
+    CHECK(keys.size() == 124); // 52 training keys (optim.dampening, optim.nesterov) + 72 curate
     CHECK(std::count_if(keys.begin(), keys.end(),
                         [](const std::string& k) { return k.rfind("curate.", 0) == 0; }) == 72);
     const Recipe r = load_recipe(fx.write("x.ini", "[checkpoint]\nkeep = 3\n"), {});
@@ -396,10 +398,10 @@ TEST_CASE("recipe: key list and outputs", "[recipe]") {
         load_recipe(fx.write("d.ini", "[data]\nrole_map = human = user, bot=assistant\n"
                                       "format = sharegpt\non_bad_line = skip\n"),
                     {});
-    CHECK(d.data.role_map ==
+    CHECK(d.data.examples.record.role_map ==
           std::map<std::string, std::string>{{"bot", "assistant"}, {"human", "user"}});
-    CHECK(d.data.format == "sharegpt");
-    CHECK(d.data.on_bad_line == "skip");
+    CHECK(d.data.examples.record.format == data::DatasetFormat::sharegpt);
+    CHECK(d.data.examples.skip_bad_lines);
     CHECK_THROWS_WITH(load_recipe(fx.write("e.ini", "[data]\nrole_map = human\n"), {}),
                       Contains("data.role_map") && Contains("name=value"));
     CHECK_THROWS_WITH(load_recipe(fx.write("f.ini", "[data]\noverlong = cut\n"), {}),

@@ -62,7 +62,6 @@ void run_case(const std::string& name) {
     cfg.schedule.warmup_steps = hyper["warmup_steps"];
     cfg.schedule.min_lr_ratio = hyper["min_lr_ratio"];
     cfg.max_grad_norm = hyper["max_grad_norm"];
-    cfg.total_steps = std::stoll(meta.at("steps"));
     if (cfg.mode == "lora") {
         const json targets = json::parse(meta.at("targets"));
         cfg.lora.targets = targets.is_string()
@@ -80,7 +79,7 @@ void run_case(const std::string& name) {
             }
         }
     }
-    train::Trainer trainer(m, cfg);
+    train::Trainer trainer(m, cfg, std::stoll(meta.at("steps")));
     const auto micro = batches_of(g);
     const auto losses = g.read_f64("loss"), lrs = g.read_f64("lr"), norms = g.read_f64("grad_norm");
     const size_t accum = static_cast<size_t>(std::stoll(meta.at("accum")));

@@ -63,7 +63,6 @@ train::TrainerConfig lora_config() {
     c.lora.alpha = 8;
     c.optimizer.lr = 1e-2;
     c.schedule.name = "constant";
-    c.total_steps = 4;
     c.seed = 5;
     return c;
 }
@@ -88,7 +87,7 @@ TEST_CASE("gradient accumulation over 2 micro-batches of 4 equals one batch of 8
     auto cfg = lora_config();
     cfg.optimizer.name = "sgd";
     cfg.optimizer.lr = 0.5;
-    train::Trainer t1(m1, cfg), t2(m2, cfg);
+    train::Trainer t1(m1, cfg, 4), t2(m2, cfg, 4);
     for (int step = 0; step < 3; ++step) {
         const std::vector<data::TokenBatch> two = {a, b}, one = {both};
         const auto s1 = t1.step(two);
@@ -107,7 +106,7 @@ TEST_CASE("gradient accumulation over 2 micro-batches of 4 equals one batch of 8
 
 TEST_CASE("a non-finite loss stops training with the step named", "[train]") {
     Model m = load_model(kModels + "llama_gqa");
-    train::Trainer t(m, lora_config());
+    train::Trainer t(m, lora_config(), 4);
     const std::vector<data::TokenBatch> one = {random_batch(2, 8, 160, 3)};
     t.step(one);
     // A NaN in an adapter (as a diverging run produces) reaches the loss of the next step.
@@ -137,33 +136,30 @@ TEST_CASE("20 steps straight equal 10 + resume + 10, bit for bit", "[train][resu
     const auto curated = data::curate::curate_files({data_file}, dir.file("curated"), curate);
     REQUIRE(curated.documents_out == 40);
     auto config = [&](const std::string& out) {
-        train::RunConfig c;
-        c.model_path = kModels + "llama_gqa";
-        c.train_file = dir.file("curated") + "/curated.jsonl";
-        c.validation_split = 0.1;
+        train::Recipe c;
+        c.model.path = kModels + "llama_gqa";
+        c.data.train = dir.file("curated") + "/curated.jsonl";
+        c.data.validation_split = 0.1;
         c.trainer = lora_config();
         c.trainer.lora.dropout = 0.1; // dropout draws from the RNG that a resume must restore
         c.trainer.schedule.name = "cosine";
         c.trainer.schedule.warmup_steps = 3;
-        c.max_steps = 20;
-        c.batch_size = 2;
-        c.seq_len = 32;
-        c.grad_accum = 2;
-        c.output_dir = out;
-        c.checkpoint_every = 5;
-        c.eval_every = 10;
-        c.recipe_text = "[train]\nmax_steps = 20\n";
+        c.train.max_steps = 20;
+        c.data.packing.batch_size = 2;
+        c.data.packing.seq_len = 32;
+        c.train.grad_accum = 2;
+        c.train.output_dir = out;
+        c.checkpoint.every = 5;
+        c.eval.every = 10;
         return c;
     };
     std::ostringstream log;
-    const auto straight = train::run_training(config(dir.file("a")), false, log);
+    const auto straight = train::run_training(config(dir.file("a")), {}, log);
     REQUIRE(straight.steps == 20);
-    auto first = config(dir.file("b"));
-    first.stop_after = 10;
-    const auto half = train::run_training(first, false, log);
+    const auto half = train::run_training(config(dir.file("b")), {.stop_after = 10}, log);
     CHECK(half.interrupted);
     CHECK(half.steps == 10);
-    const auto rest = train::run_training(config(dir.file("b")), true, log);
+    const auto rest = train::run_training(config(dir.file("b")), {.resume = true}, log);
     CHECK(rest.steps == 20);
     CHECK(read_file(dir.file("a/metrics.jsonl")).size() > 100);
     // Identical metrics (losses, lrs, grad norms; tokens/s aside) and identical adapter bytes.

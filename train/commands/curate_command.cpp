@@ -2,6 +2,7 @@
 //                 [--curate.KEY VALUE ...] [--on-bad-line skip] [--threads N] [--print-config]
 #include "common/error.h"
 #include "data/curate/pipeline.h"
+#include "train/commands/cli_util.h"
 #include "train/commands/commands.h"
 #include "train/recipe.h"
 
@@ -10,6 +11,8 @@
 #include <nlohmann/json.hpp>
 
 namespace slimtune::train {
+
+namespace po = boost::program_options;
 
 namespace {
 
@@ -23,50 +26,36 @@ constexpr const char* kCurateUsage =
     "rejected.jsonl, decisions.jsonl, report.json, report.md and manifest.json. Settings come\n"
     "from the recipe's [curate] section, then from --curate.KEY options; without a recipe the\n"
     "documented defaults apply. --print-config shows every stage's settings and exits.\n"
-    "`slimtune train` accepts only data that a manifest vouches for.\n\nkeys:\n";
-
-std::string
-value_after(const std::vector<std::string>& args, std::size_t& i, const std::string& flag) {
-    if (i + 1 >= args.size())
-        throw ConfigError(flag + " needs a value");
-    return args[++i];
-}
+    "`slimtune train` accepts only data that a manifest vouches for.\n";
 
 } // namespace
 
 int run_curate(const std::vector<std::string>& args) {
     std::vector<std::string> inputs, overrides;
-    std::string out_dir, recipe_path;
+    std::string out_dir, recipe_path, on_bad_line;
+    int threads = -1;
     bool print_config = false;
-    for (std::size_t i = 0; i < args.size(); ++i) {
-        const std::string& a = args[i];
-        if (a == "-h" || a == "--help") {
-            std::fputs(kCurateUsage, stdout);
-            for (const std::string& k : recipe_keys())
-                if (k.rfind("curate.", 0) == 0)
-                    std::printf("  %s\n", k.c_str());
-            return 0;
-        }
-        if (a == "--print-config") {
-            print_config = true;
-        } else if (a == "--out" || a.rfind("--out=", 0) == 0) {
-            out_dir = a == "--out" ? value_after(args, i, a) : a.substr(6);
-        } else if (a == "--recipe" || a.rfind("--recipe=", 0) == 0) {
-            recipe_path = a == "--recipe" ? value_after(args, i, a) : a.substr(9);
-        } else if (a == "--threads" || a == "--on-bad-line") {
-            overrides.push_back(a == "--threads" ? "--curate.threads" : "--curate.on_bad_line");
-            overrides.push_back(value_after(args, i, a));
-        } else if (a.rfind("--curate.", 0) == 0) {
-            overrides.push_back(a);
-            if (a.find('=') == std::string::npos)
-                overrides.push_back(value_after(args, i, a));
-        } else if (a.rfind("--", 0) == 0) {
-            throw ConfigError("curate: unknown option '" + a +
-                              "' (settings are --curate.KEY VALUE; see slimtune curate --help)");
-        } else {
-            inputs.push_back(a);
-        }
+    po::options_description opts(std::string(kCurateUsage) + "\noptions");
+    opts.add_options()("input", po::value(&inputs), "JSONL input files")("out", po::value(&out_dir),
+                                                                         "the output directory")(
+        "recipe", po::value(&recipe_path), "a recipe whose [curate] section applies")(
+        "threads", po::value(&threads), "CPU threads (curate.threads); 0: all cores")(
+        "on-bad-line", po::value(&on_bad_line), "error or skip (curate.on_bad_line)")(
+        "print-config", po::bool_switch(&print_config), "show every stage's settings and exit");
+    po::positional_options_description positional;
+    positional.add("input", -1);
+    po::variables_map vm;
+    if (!parse_options(args, opts, vm, &positional, &overrides, "curate.")) {
+        std::puts("\nkeys (--curate.KEY value):");
+        for (const std::string& k : recipe_keys())
+            if (k.rfind("curate.", 0) == 0)
+                std::printf("  %s\n", k.c_str());
+        return 0;
     }
+    if (vm.count("threads"))
+        overrides.insert(overrides.end(), {"--curate.threads", std::to_string(threads)});
+    if (vm.count("on-bad-line"))
+        overrides.insert(overrides.end(), {"--curate.on_bad_line", on_bad_line});
     const Recipe recipe = load_recipe(recipe_path, overrides, RecipeUse::curate);
     if (print_config) {
         std::cout << recipe.to_ini("curate");
@@ -76,6 +65,7 @@ int run_curate(const std::vector<std::string>& args) {
         std::fputs(kCurateUsage, stderr);
         return 2;
     }
+    set_threads(recipe.curate.threads);
     data::curate::CurateRunOptions run{.version = SLIMTUNE_VERSION_STRING,
                                        .settings = curate_settings(recipe),
                                        .progress = &std::cerr};

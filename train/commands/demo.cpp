@@ -113,7 +113,7 @@ std::string curated_demo_text(const std::filesystem::path& dir) {
             << "{\"text\": \"The night shift hands over at\n";
     }
     data::curate::CurateConfig cfg;
-    cfg.on_bad_line = "skip";
+    cfg.skip_bad_lines = true;
     cfg.quality.min_words = 20; // paragraphs, not web pages
     const data::curate::CurateSummary s =
         data::curate::curate_files({raw.string()}, (dir / "curated").string(), cfg);

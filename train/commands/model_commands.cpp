@@ -4,6 +4,7 @@
 #include "data/chat_template.h"
 #include "data/examples.h"
 #include "data/tokenizer/tokenizer.h"
+#include "data/training_data.h"
 #include "model/autograd.h"
 #include "model/generate.h"
 #include "model/io/checkpoint.h"
@@ -169,17 +170,9 @@ int run_eval(const std::vector<std::string>& args) {
         load_for_inference(model_dir, weights, tokenizer_path, TokenizerUse::IfPresent);
     const Model& m = loaded.model;
     const std::unique_ptr<data::Tokenizer>& tok = loaded.tokenizer;
-    data::ExampleOptions eo{.record = {.format = data::parse_dataset_format(format)},
-                            .tokenizer = tok.get(),
-                            .vocab_size = m.cfg.vocab_size};
-    if (tok && !chat_template.empty())
-        eo.chat_template = data::chat_template_by_name(chat_template, tok->config());
-    else if (tok && !tok->config().chat_template.empty())
-        try {
-            eo.chat_template = data::detect_chat_template(tok->config(), tok->source());
-        } catch (const ConfigError&) {
-            // Only chat records need it; they report the missing template themselves.
-        }
+    const data::ExampleOptions eo =
+        data::example_options({.record = {.format = data::parse_dataset_format(format)}},
+                              chat_template, tok.get(), m.cfg.vocab_size);
     const DatasetLoss d = dataset_loss(m, data, eo);
     json r = {{"loss", d.loss},         {"perplexity", d.perplexity}, {"tokens", d.tokens},
               {"examples", d.examples}, {"model", model_dir},         {"data", data}};

@@ -156,7 +156,7 @@ TEST_CASE("curate: every planted item is found, nothing else is touched", "[cura
     const std::string raw = dir.file("raw.jsonl");
     const Planted planted = write_corpus(raw);
     CurateConfig c;
-    c.on_bad_line = "skip";
+    c.skip_bad_lines = true;
     c.chunk_docs = 37; // several chunks, one cut mid-way through the planted items
     const CurateSummary s = curate_files({raw}, dir.file("out"), c);
 
@@ -223,7 +223,7 @@ TEST_CASE("curate: balancing by downsampling and by counterfactual copies", "[cu
     const std::string raw = dir.file("raw.jsonl");
     write_corpus(raw);
     CurateConfig c;
-    c.on_bad_line = "skip";
+    c.skip_bad_lines = true;
     c.bias.max_skew = 1.5;
     // Downsampling the "he" documents: keep rate p = 1.5 * 20 / 60 = 0.5.
     c.bias.balance = "downsample";

@@ -1,0 +1,139 @@
+#include "data/training_data.h"
+
+#include "common/error.h"
+
+#include <cmath>
+#include <filesystem>
+#include <numeric>
+#include <ostream>
+
+namespace slimtune::data {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// Distinct streams of the run's seed for the split and the shuffle (dropout and adapter init
+// draw from others), so changing one never moves another.
+constexpr uint64_t kSplitStream = 0x76616c6964ULL;       // "valid"
+constexpr uint64_t kShuffleStream = 0x73687566666c65ULL; // "shuffle"
+
+// Tokenizes one JSONL file into a store and says what it read.
+TokenStore build_store(const std::string& jsonl,
+                       const ExampleOptions& options,
+                       const std::string& store_path,
+                       std::ostream& progress) {
+    ExampleStats st;
+    TokenStore store = TokenStore::build(jsonl, options, store_path, &st);
+    std::string formats;
+    for (const auto& [name, n] : st.formats)
+        formats += (formats.empty() ? "" : ", ") + std::to_string(n) + " " + name;
+    progress << jsonl << ": " << st.examples << " examples (" << formats << ")";
+    if (st.bad_lines > 0) // skipped by data.on_bad_line = skip: counted, never silent
+        progress << ", " << st.bad_lines << " malformed lines skipped; the first: " << st.first_bad;
+    progress << "\n";
+    return store;
+}
+
+std::function<ExampleView(std::size_t)> views_of(const TokenStore& store) {
+    return [&store](std::size_t i) { return ExampleView{store.ids(i), store.labels(i)}; };
+}
+
+} // namespace
+
+ExampleOptions example_options(ExampleOptions settings,
+                               const std::string& chat_template,
+                               const Tokenizer* tokenizer,
+                               int64_t vocab_size) {
+    ExampleOptions eo = std::move(settings);
+    eo.tokenizer = tokenizer;
+    eo.vocab_size = vocab_size;
+    eo.chat_template.reset();
+    if (tokenizer && !chat_template.empty())
+        eo.chat_template = chat_template_by_name(chat_template, tokenizer->config());
+    else if (tokenizer && !tokenizer->config().chat_template.empty())
+        try {
+            eo.chat_template = detect_chat_template(tokenizer->config(), tokenizer->source());
+        } catch (const ConfigError&) {
+            // Only chat examples need it; they report the missing template themselves.
+        }
+    return eo;
+}
+
+std::vector<std::size_t> seeded_permutation(std::size_t n, Rng rng) {
+    std::vector<std::size_t> order(n);
+    std::iota(order.begin(), order.end(), std::size_t{0});
+    for (std::size_t i = n; i > 1; --i)
+        std::swap(order[i - 1], order[rng.next_u64() % i]);
+    return order;
+}
+
+TrainingData::TrainingData(TrainingDataConfig config, uint64_t seed, TokenStore train)
+    : config_(std::move(config)), seed_(seed), train_store_(std::move(train)) {}
+
+TrainingData TrainingData::open(const TrainingDataConfig& config,
+                                const ExampleOptions& options,
+                                uint64_t seed,
+                                const std::string& store_dir,
+                                std::ostream& progress) {
+    std::error_code ec;
+    fs::create_directories(store_dir, ec);
+    TrainingData d(
+        config, seed,
+        build_store(config.train, options, (fs::path(store_dir) / "train.bin").string(), progress));
+    if (!config.validation.empty()) {
+        d.validation_store_.emplace(build_store(config.validation, options,
+                                                (fs::path(store_dir) / "validation.bin").string(),
+                                                progress));
+        d.validation_pool_.resize(d.validation_store_->size());
+        std::iota(d.validation_pool_.begin(), d.validation_pool_.end(), std::size_t{0});
+    }
+    // The seeded split: the same examples are held out on every run and every resume.
+    const std::size_t n = d.train_store_.size();
+    std::vector<bool> held(n, false);
+    if (config.validation.empty() && config.validation_split > 0.0) {
+        const auto want =
+            static_cast<std::size_t>(std::ceil(config.validation_split * static_cast<double>(n)));
+        const std::vector<std::size_t> idx = seeded_permutation(n, Rng(seed ^ kSplitStream));
+        for (std::size_t i = 0; i < want && i < idx.size(); ++i)
+            held[idx[i]] = true;
+    }
+    for (std::size_t i = 0; i < n; ++i)
+        (held[i] ? d.validation_pool_ : d.train_pool_).push_back(i);
+    if (d.train_pool_.empty())
+        throw ConfigError(config.train + ": no training examples");
+    return d;
+}
+
+PackPlan TrainingData::epoch_plan(int64_t epoch) const {
+    std::vector<std::size_t> order = train_pool_;
+    if (config_.shuffle) {
+        const std::vector<std::size_t> perm = seeded_permutation(
+            train_pool_.size(), Rng(seed_ ^ kShuffleStream, static_cast<uint64_t>(epoch) << 40));
+        for (std::size_t j = 0; j < perm.size(); ++j)
+            order[j] = train_pool_[perm[j]];
+    }
+    return plan_packing(
+        order, [this](std::size_t i) { return train_store_.length(i); }, config_.packing);
+}
+
+TokenBatch TrainingData::train_batch(const PackPlan& plan, std::size_t b) const {
+    return make_batch(plan, b, views_of(train_store_));
+}
+
+std::vector<TokenBatch> TrainingData::validation_batches(int64_t max_batches) const {
+    std::vector<TokenBatch> out;
+    if (validation_pool_.empty())
+        return out;
+    const TokenStore& store = validation_store_ ? *validation_store_ : train_store_;
+    const PackPlan plan = plan_packing(
+        validation_pool_, [&](std::size_t i) { return store.length(i); }, config_.packing);
+    std::size_t nb = plan.batches();
+    if (max_batches > 0)
+        nb = std::min(nb, static_cast<std::size_t>(max_batches));
+    for (std::size_t b = 0; b < nb; ++b)
+        out.push_back(make_batch(plan, b, views_of(store)));
+    return out;
+}
+
+} // namespace slimtune::data

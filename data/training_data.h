@@ -1,0 +1,79 @@
+// The data of a training run: the [data] section of a recipe (which files, how their records
+// read, the validation split, the per-epoch shuffle, packing into batches), tokenized once into
+// memory-mapped token stores, and the batches each epoch and each evaluation take from them.
+// Every order here is a pure function of the seed and the epoch number, so a resumed run
+// rebuilds exactly the batches it left, and the same examples are held out on every run.
+#pragma once
+
+#include "common/rng.h"
+#include "data/examples.h"
+#include "data/packing.h"
+#include "data/token_store.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <iosfwd>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace slimtune::data {
+
+struct TrainingDataConfig {
+    std::string train;             // JSONL training examples
+    std::string validation;        // JSONL validation examples; "" : none, or the split below
+    double validation_split = 0.0; // fraction of `train` held out (seeded) when no validation file
+    bool shuffle = true;           // a new seeded order every epoch
+    // How records read (format, text field, role map, train_on_all, skip_bad_lines). The
+    // tokenizer, chat template and vocabulary size are the run's: see example_options.
+    ExampleOptions examples;
+    std::string chat_template; // a chat_template_by_name name; "" : the tokenizer's own
+    PackingOptions packing;    // seq_len, batch_size, pack, drop_overlong
+    std::string manifest;      // the curation manifest of `train`; "" : manifest.json beside it
+};
+
+// How records read (`settings`) completed for a tokenizer (null for pre-tokenized data) and a
+// vocabulary: the chat template is `chat_template` by name, else the one the tokenizer's
+// config names (when none can be detected, only chat records fail, naming the missing
+// template). What training, `slimtune eval` and the model card read examples with.
+ExampleOptions example_options(ExampleOptions settings,
+                               const std::string& chat_template,
+                               const Tokenizer* tokenizer,
+                               int64_t vocab_size);
+
+// 0..n-1 in a seeded Fisher-Yates order.
+std::vector<std::size_t> seeded_permutation(std::size_t n, Rng rng);
+
+class TrainingData {
+public:
+    // Tokenizes config.train (and config.validation) in one streaming pass each into
+    // store_dir/train.bin (validation.bin), printing one line per file (examples per format,
+    // skipped lines) to `progress`, and holds out the seeded validation split. ConfigError when
+    // no training example is left.
+    static TrainingData open(const TrainingDataConfig& config,
+                             const ExampleOptions& options,
+                             uint64_t seed,
+                             const std::string& store_dir,
+                             std::ostream& progress);
+
+    // The packing plan of one epoch: the training examples in their seeded order (`epoch`
+    // numbers the passes from 0).
+    PackPlan epoch_plan(int64_t epoch) const;
+    // Batch b of an epoch's plan, read from the memory-mapped store.
+    TokenBatch train_batch(const PackPlan& plan, std::size_t b) const;
+    // The validation batches (none without validation data), at most max_batches (0: all).
+    std::vector<TokenBatch> validation_batches(int64_t max_batches) const;
+
+    const TrainingDataConfig& config() const { return config_; }
+
+private:
+    TrainingData(TrainingDataConfig config, uint64_t seed, TokenStore train);
+
+    TrainingDataConfig config_;
+    uint64_t seed_;
+    TokenStore train_store_;
+    std::optional<TokenStore> validation_store_; // a validation file; else the split reads train
+    std::vector<std::size_t> train_pool_, validation_pool_; // example indices into their store
+};
+
+} // namespace slimtune::data
