@@ -8,8 +8,8 @@
 #include "model/lora.h"
 #include "tests/model/export_test_util.h"
 #include "tests/test_util.h"
-#include "train/export.h"
-#include "train/export_gguf.h"
+#include "train/export/export.h"
+#include "train/export/gguf_export.h"
 
 #include <algorithm>
 #include <catch2/catch.hpp>

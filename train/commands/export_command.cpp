@@ -3,7 +3,7 @@
 #include "common/error.h"
 #include "train/commands/cli_util.h"
 #include "train/commands/commands.h"
-#include "train/export.h"
+#include "train/export/export.h"
 
 #include <boost/program_options.hpp>
 #include <iostream>

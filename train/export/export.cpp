@@ -1,14 +1,14 @@
-#include "train/export.h"
+#include "train/export/export.h"
 
 #include "common/atomic_file.h"
 #include "common/error.h"
 #include "data/chat_template.h"
-#include "data/ollama_modelfile.h"
 #include "model/io/gguf_model.h"
 #include "model/io/save_model.h"
 #include "model/lora.h"
 #include "train/evaluate.h"
-#include "train/model_card.h"
+#include "train/export/model_card.h"
+#include "train/export/ollama_modelfile.h"
 
 #include <algorithm>
 #include <cctype>
@@ -326,9 +326,8 @@ ExportResult export_model(const ExportOptions& o, std::ostream& progress) {
                                     : data::chat_template_by_name(o.chat_template, tok.config());
         const std::string gguf_file = fs::path(result.gguf.front().path).filename().string();
         const std::string modelfile = (fs::path(o.out) / "Modelfile").string();
-        write_file_atomic(modelfile, [&](std::ostream& os) {
-            os << data::ollama_modelfile("./" + gguf_file, tmpl);
-        });
+        write_file_atomic(
+            modelfile, [&](std::ostream& os) { os << ollama_modelfile("./" + gguf_file, tmpl); });
         progress << "wrote " << modelfile << " (ollama create " << info.name << " -f Modelfile)\n";
     }
     if (!single_file) {

@@ -1,4 +1,4 @@
-#include "train/export_gguf.h"
+#include "train/export/gguf_export.h"
 
 #include "common/error.h"
 #include "data/tokenizer/gguf_vocab.h"

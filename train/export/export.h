@@ -8,7 +8,7 @@
 #pragma once
 
 #include "model/io/gguf_quant_policy.h"
-#include "train/export_gguf.h"
+#include "train/export/gguf_export.h"
 
 #include <cstdint>
 #include <iosfwd>
