@@ -218,24 +218,6 @@ std::map<std::string, std::string> provenance_metadata(const GgufExportInfo& inf
 
 } // namespace
 
-std::vector<io::ExportType> parse_export_types(const std::string& list) {
-    std::vector<io::ExportType> out;
-    size_t at = 0;
-    while (at <= list.size()) {
-        const size_t comma = list.find(',', at);
-        const std::string item =
-            list.substr(at, comma == std::string::npos ? std::string::npos : comma - at);
-        const io::ExportType t = io::parse_export_type(item);
-        if (std::find(out.begin(), out.end(), t) != out.end())
-            throw ConfigError("--type: '" + item + "' is given twice");
-        out.push_back(t);
-        if (comma == std::string::npos)
-            break;
-        at = comma + 1;
-    }
-    return out;
-}
-
 ExportResult export_model(const ExportOptions& o, std::ostream& progress) {
     check_options(o);
     ExportResult result;

@@ -287,7 +287,8 @@ GgufExportReport write_gguf_lora(Model& m,
                                  io::ExportType type,
                                  const std::string& path) {
     const auto start = std::chrono::steady_clock::now();
-    if (type != io::ExportType::F32 && type != io::ExportType::F16 && type != io::ExportType::BF16)
+    const io::ExportTypeTraits& traits = io::export_type_traits(type);
+    if (traits.quantized)
         throw ConfigError("GGUF LoRA export: type must be f32, f16 or bf16, got " +
                           std::string(io::export_type_name(type)));
     const std::vector<LoraModule> mods = lora_modules(m);
@@ -298,9 +299,7 @@ GgufExportReport write_gguf_lora(Model& m,
     // One alpha for the file: llama.cpp scales every module by alpha / rank.
     const double alpha = static_cast<double>(mods.front().linear->lora.scaling) *
                          static_cast<double>(mods.front().rank);
-    const io::GgmlType gt = type == io::ExportType::F32   ? io::GgmlType::F32
-                            : type == io::ExportType::F16 ? io::GgmlType::F16
-                                                          : io::GgmlType::BF16;
+    const io::GgmlType gt = traits.base;
     std::vector<PendingTensor> pending;
     for (const LoraModule& l : mods) {
         if (l.linear->lora.merged)
