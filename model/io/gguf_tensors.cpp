@@ -93,24 +93,6 @@ bool map_name(
     return false;
 }
 
-} // namespace
-
-std::string gguf_architecture(const ModelConfig& cfg) {
-    switch (cfg.family) {
-    case Family::Gpt2:
-        return "gpt2";
-    case Family::Llama:
-        return "llama";
-    case Family::Qwen2:
-        return "qwen2";
-    case Family::Granite:
-        return "granite";
-    }
-    return "llama";
-}
-
-namespace {
-
 // Moves row j*(d/2) + i of each head of d rows to row 2i + j (to_gguf), or back.
 std::vector<float>
 reorder_qk_rows(const float* data, int64_t rows, int64_t cols, int64_t n_head, bool to_gguf) {

@@ -46,9 +46,6 @@ struct GgufTensorSource {
     const Tensor* unchanged = nullptr;
 };
 
-// "gpt2", "llama" (also SmolLM, TinyLlama, Llama-3.x), "qwen2" or "granite".
-std::string gguf_architecture(const ModelConfig& cfg);
-
 // Every tensor of `m` in llama.cpp's order, as the GGUF holds it (tied heads have no
 // output.weight). ConfigError for a model holding 16-bit projections or merged-away state that
 // cannot be exported (load it with float32 weights; merge LoRA adapters first).
