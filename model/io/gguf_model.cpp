@@ -26,18 +26,6 @@ std::vector<float> dequantized(const GgufFile& f, const GgufTensorInfo& t, GgmlT
     return v;
 }
 
-// The heads whose Q/K rows the export permuted for this tensor (0: not permuted).
-int64_t permuted_heads(const ModelConfig& cfg, const GgufTensorSource& s) {
-    if (cfg.family != Family::Llama && cfg.family != Family::Granite)
-        return 0;
-    const bool bias = s.role == TensorRole::Bias;
-    if (s.role == TensorRole::AttnQ || (bias && s.name.find(".attn_q.") != std::string::npos))
-        return cfg.n_head;
-    if (s.role == TensorRole::AttnK || (bias && s.name.find(".attn_k.") != std::string::npos))
-        return cfg.n_head_kv;
-    return 0;
-}
-
 // The PyTorch shape of a tensor info (ggml lists the row length first).
 Shape torch_shape(const GgufTensorInfo& t) {
     return {t.ne.rbegin(), t.ne.rend()};
@@ -64,34 +52,24 @@ Model load_gguf_model(const GgufFile& f) {
         params[p.name] = p.tensor;
 
     std::set<std::string> expected;
-    std::vector<std::string> missing, misshapen, unreadable, unexpected;
+    TensorMismatch mismatch;
     for (const GgufTensorSource& s : sources) {
         expected.insert(s.name);
         const GgufTensorInfo* t = f.find_tensor(s.name);
         if (!t)
-            missing.push_back(s.name);
+            mismatch.missing.push_back(s.name);
         else if (torch_shape(*t) != s.shape)
-            misshapen.push_back(s.name + " " + shape_str(torch_shape(*t)) + " (expected " +
-                                shape_str(s.shape) + ")");
+            mismatch.wrong_shape(s.name, torch_shape(*t), s.shape);
         else if (!ggml_type_from_id(t->type)) {
             const GgufTypeLayout* l = gguf_type_layout(t->type);
-            unreadable.push_back(s.name + " (" +
-                                 (l ? std::string(l->name) : std::to_string(t->type)) + ")");
+            mismatch.unreadable.push_back(
+                s.name + " (" + (l ? std::string(l->name) : std::to_string(t->type)) + ")");
         }
     }
     for (const GgufTensorInfo& t : f.tensors())
         if (!expected.count(t.name))
-            unexpected.push_back(t.name);
-    std::string problems;
-    if (!missing.empty())
-        problems += "; missing: " + short_list(missing);
-    if (!misshapen.empty())
-        problems += "; wrong shape: " + short_list(misshapen);
-    if (!unexpected.empty())
-        problems += "; unexpected: " + short_list(unexpected);
-    if (!unreadable.empty())
-        problems += "; types slimtune cannot dequantize: " + short_list(unreadable);
-    if (!problems.empty())
+            mismatch.unexpected.push_back(t.name);
+    if (const std::string problems = mismatch.problems(); !problems.empty())
         throw FormatError(f.path() + ": tensors do not match a " + m.cfg.model_type +
                           " model of this config" + problems);
 
@@ -110,7 +88,7 @@ Model load_gguf_model(const GgufFile& f) {
                                       std::to_string(want[i]));
             continue;
         }
-        if (const int64_t heads = permuted_heads(m.cfg, s))
+        if (const int64_t heads = s.permuted_heads)
             v = unpermute_qk_rows(v.data(), s.shape[0], s.shape.size() == 2 ? s.shape[1] : 1,
                                   heads);
         Tensor* p = params.at(s.hf_name);

@@ -39,6 +39,9 @@ struct GgufTensorSource {
     std::vector<int64_t> shape; // row-major, PyTorch order: (out, in) for a matrix
     TensorRole role = TensorRole::Norm;
     int64_t layer = -1;
+    // The heads whose Q/K rows (weight or bias) llama.cpp's permutation reorders: n_head for
+    // attn_q, n_head_kv for attn_k of `llama` and `granite`; 0 for every other tensor.
+    int64_t permuted_heads = 0;
     // Row-major float32 values with the architecture's transforms applied.
     std::function<std::vector<float>()> values;
     // The model's own tensor when it is stored unchanged (no permutation): the export reads it

@@ -238,7 +238,6 @@ GgufExportReport write_gguf_lora(Model& m,
     if (mods.empty())
         throw ConfigError("GGUF LoRA export: the model has no LoRA adapters (pass --adapter)");
     const std::vector<io::GgufTensorSource> sources = io::gguf_tensor_sources(m);
-    const bool permute = m.cfg.family == Family::Llama || m.cfg.family == Family::Granite;
     // One alpha for the file: llama.cpp scales every module by alpha / rank.
     const double alpha = static_cast<double>(mods.front().linear->lora.scaling) *
                          static_cast<double>(mods.front().rank);
@@ -255,11 +254,7 @@ GgufExportReport write_gguf_lora(Model& m,
         // Fold this module's scaling where it differs from alpha / r (rsLoRA, patterns).
         const float fold = static_cast<float>(static_cast<double>(l.linear->lora.scaling) *
                                               static_cast<double>(l.rank) / alpha);
-        int64_t heads = 0;
-        if (permute && s->role == io::TensorRole::AttnQ)
-            heads = m.cfg.n_head;
-        if (permute && s->role == io::TensorRole::AttnK)
-            heads = m.cfg.n_head_kv;
+        const int64_t heads = s->permuted_heads;
         pending.push_back({s->name + ".lora_a", {a->dim(0), a->dim(1)}, gt, nullptr, a});
         pending.push_back({s->name + ".lora_b",
                            {b->dim(0), b->dim(1)},
