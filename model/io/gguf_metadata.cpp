@@ -23,11 +23,12 @@ enum class Absent {
     EmbeddingRows, // llama.cpp counts the rows of token_embd.weight
 };
 
-// One hyperparameter key of an architecture, for both directions.
+// One hyperparameter key, for both directions.
 struct MetadataKey {
-    const char* key;                     // after "{arch}." (or kLlama3RopeKeys)
-    VT type;                             // UINT32 or FLOAT32
-    const char* hf;                      // config.json key it feeds; nullptr: only checked
+    const char* key;     // after "{arch}." (or kLlama3RopeKeys)
+    VT type;             // UINT32 or FLOAT32
+    const char* hf_gpt2; // the config.json key it feeds for GPT-2 (nullptr: none)
+    const char* hf;      // the config.json key it feeds for llama, qwen2, granite (nullptr: none)
     double (*value)(const ModelConfig&); // what the export writes
     const char* what;                    // the value in messages
     Absent absent = Absent::Required;
@@ -54,96 +55,68 @@ bool head_dim_differs(const ModelConfig& c) {
 using C = ModelConfig;
 constexpr VT U32 = VT::UINT32, F32 = VT::FLOAT32;
 
+// Every architecture's, first.
+constexpr MetadataKey kSharedKeys[] = {
+    {"vocab_size", U32, "vocab_size", "vocab_size", field<&C::vocab_size>, "vocab_size",
+     Absent::EmbeddingRows},
+    {"context_length", U32, "n_positions", "max_position_embeddings", field<&C::max_positions>,
+     "context length"},
+    {"embedding_length", U32, "n_embd", "hidden_size", field<&C::hidden>, "hidden size"},
+    {"block_count", U32, "n_layer", "num_hidden_layers", field<&C::n_layer>, "layer count"},
+    {"feed_forward_length", U32, "n_inner", "intermediate_size", field<&C::intermediate>,
+     "intermediate size"},
+    {"attention.head_count", U32, "n_head", "num_attention_heads", field<&C::n_head>, "head count"},
+    // Absent: as many kv heads as query heads.
+    {"attention.head_count_kv", U32, nullptr, "num_key_value_heads", field<&C::n_head_kv>,
+     "kv head count", Absent::ConfigDefault, 0.0, "kv head count"},
+};
+
 constexpr MetadataKey kGpt2Keys[] = {
-    {"vocab_size", U32, "vocab_size", field<&C::vocab_size>, "vocab_size", Absent::EmbeddingRows},
-    {"context_length", U32, "n_positions", field<&C::max_positions>, "context length"},
-    {"embedding_length", U32, "n_embd", field<&C::hidden>, "hidden size"},
-    {"block_count", U32, "n_layer", field<&C::n_layer>, "layer count"},
-    {"feed_forward_length", U32, "n_inner", field<&C::intermediate>, "intermediate size"},
-    {"attention.head_count", U32, "n_head", field<&C::n_head>, "head count"},
-    {.key = "attention.head_count_kv",
-     .type = U32,
-     .hf = nullptr,
-     .value = field<&C::n_head_kv>,
-     .what = "kv head count",
-     .absent = Absent::ConfigDefault,
-     .check = "kv head count"},
-    {"attention.layer_norm_epsilon", F32, "layer_norm_epsilon", field<&C::norm_eps>, "epsilon"},
+    {"attention.layer_norm_epsilon", F32, "layer_norm_epsilon", nullptr, field<&C::norm_eps>,
+     "epsilon"},
 };
 
 // llama, qwen2 and granite.
 constexpr MetadataKey kLlamaKeys[] = {
-    {"vocab_size", U32, "vocab_size", field<&C::vocab_size>, "vocab_size", Absent::EmbeddingRows},
-    {"context_length", U32, "max_position_embeddings", field<&C::max_positions>, "context length"},
-    {"embedding_length", U32, "hidden_size", field<&C::hidden>, "hidden size"},
-    {"block_count", U32, "num_hidden_layers", field<&C::n_layer>, "layer count"},
-    {"feed_forward_length", U32, "intermediate_size", field<&C::intermediate>, "intermediate size"},
-    {"attention.head_count", U32, "num_attention_heads", field<&C::n_head>, "head count"},
-    {.key = "attention.head_count_kv",
-     .type = U32,
-     .hf = "num_key_value_heads", // absent: as many as query heads
-     .value = field<&C::n_head_kv>,
-     .what = "kv head count",
-     .absent = Absent::ConfigDefault,
-     .check = "kv head count"},
-    {"attention.layer_norm_rms_epsilon", F32, "rms_norm_eps", field<&C::norm_eps>, "epsilon"},
-    {.key = "rope.dimension_count",
-     .type = U32,
-     .hf = nullptr,
-     .value = field<&C::head_dim>,
-     .what = "head dim",
-     .absent = Absent::ConfigDefault,
-     .check = "head dim (partial rotary)"},
+    {"attention.layer_norm_rms_epsilon", F32, nullptr, "rms_norm_eps", field<&C::norm_eps>,
+     "epsilon"},
+    {"rope.dimension_count", U32, nullptr, nullptr, field<&C::head_dim>, "head dim",
+     Absent::ConfigDefault, 0.0, "head dim (partial rotary)"},
     // llama.cpp's default base for every architecture (Hugging Face's Qwen2 default differs).
-    {.key = "rope.freq_base",
-     .type = F32,
-     .hf = "rope_theta",
-     .value = field<&C::rope_theta>,
-     .what = "rope base",
-     .absent = Absent::Fallback,
-     .fallback = 10000.0},
-    {.key = "attention.key_length",
-     .type = U32,
-     .hf = "head_dim",
-     .value = field<&C::head_dim>,
-     .what = "head dim",
-     .absent = Absent::ConfigDefault,
-     .written = head_dim_differs},
-    {.key = "attention.value_length",
-     .type = U32,
-     .hf = nullptr,
-     .value = field<&C::head_dim>,
-     .what = "head dim",
-     .absent = Absent::ConfigDefault,
-     .check = "key length",
-     .written = head_dim_differs},
+    {"rope.freq_base", F32, nullptr, "rope_theta", field<&C::rope_theta>, "rope base",
+     Absent::Fallback, 10000.0},
+    {"attention.key_length", U32, nullptr, "head_dim", field<&C::head_dim>, "head dim",
+     Absent::ConfigDefault, 0.0, nullptr, head_dim_differs},
+    {"attention.value_length", U32, nullptr, nullptr, field<&C::head_dim>, "head dim",
+     Absent::ConfigDefault, 0.0, "key length", head_dim_differs},
 };
 
 // Granite's scales, after the rope scaling keys.
 constexpr MetadataKey kGraniteKeys[] = {
-    {"attention.scale", F32, "attention_multiplier", attention_scale, "attention scale",
+    {"attention.scale", F32, nullptr, "attention_multiplier", attention_scale, "attention scale",
      Absent::ConfigDefault},
-    {"embedding_scale", F32, "embedding_multiplier", field<&C::embedding_multiplier>,
+    {"embedding_scale", F32, nullptr, "embedding_multiplier", field<&C::embedding_multiplier>,
      "embedding scale", Absent::ConfigDefault},
-    {"residual_scale", F32, "residual_multiplier", field<&C::residual_multiplier>, "residual scale",
-     Absent::ConfigDefault},
-    {"logit_scale", F32, "logits_scaling", field<&C::logits_scaling>, "logit scale",
+    {"residual_scale", F32, nullptr, "residual_multiplier", field<&C::residual_multiplier>,
+     "residual scale", Absent::ConfigDefault},
+    {"logit_scale", F32, nullptr, "logits_scaling", field<&C::logits_scaling>, "logit scale",
      Absent::ConfigDefault},
 };
 
 // Llama-3 rope scaling under kLlama3RopeKeys: config.json's rope_scaling object.
 constexpr MetadataKey kLlama3RopeScaling[] = {
-    {"factor", F32, "factor", [](const C& c) { return c.rope_scaling.factor; }, "factor"},
-    {"low_freq_factor", F32, "low_freq_factor",
+    {"factor", F32, nullptr, "factor", [](const C& c) { return c.rope_scaling.factor; }, "factor"},
+    {"low_freq_factor", F32, nullptr, "low_freq_factor",
      [](const C& c) { return c.rope_scaling.low_freq_factor; }, "low_freq_factor"},
-    {"high_freq_factor", F32, "high_freq_factor",
+    {"high_freq_factor", F32, nullptr, "high_freq_factor",
      [](const C& c) { return c.rope_scaling.high_freq_factor; }, "high_freq_factor"},
-    {"original_context_length", U32, "original_max_position_embeddings",
+    {"original_context_length", U32, nullptr, "original_max_position_embeddings",
      [](const C& c) { return static_cast<double>(c.rope_scaling.original_max_positions); },
      "original context"},
 };
 
-std::span<const MetadataKey> hyperparameter_keys(Family f) {
+// The keys of a family after the shared ones (the rope scaling keys and Granite's follow).
+std::span<const MetadataKey> family_keys(Family f) {
     return f == Family::Gpt2 ? std::span<const MetadataKey>(kGpt2Keys)
                              : std::span<const MetadataKey>(kLlamaKeys);
 }
@@ -182,24 +155,27 @@ json json_value(const GgufFile& f, const std::string& key, VT type) {
     return f.at(key, VT::UINT32).as_u32();
 }
 
-// Feeds the keys of `keys` that `f` has (or must have) into config.json `j`.
+// Feeds the keys of `keys` that `f` has (or must have) into config.json `j`, under GPT-2's
+// names or the others'.
 void read_keys(const GgufFile& f,
                const std::string& prefix,
                std::span<const MetadataKey> keys,
+               bool gpt2,
                json& j) {
     for (const MetadataKey& k : keys) {
-        if (!k.hf)
+        const char* hf = gpt2 ? k.hf_gpt2 : k.hf;
+        if (!hf)
             continue;
         const std::string key = prefix + k.key;
         if (f.find(key) || k.absent == Absent::Required) {
-            j[k.hf] = json_value(f, key, k.type);
+            j[hf] = json_value(f, key, k.type);
             continue;
         }
         if (k.absent == Absent::Fallback) {
-            j[k.hf] = k.fallback;
+            j[hf] = k.fallback;
         } else if (k.absent == Absent::EmbeddingRows) {
             const GgufTensorInfo* embd = f.find_tensor("token_embd.weight");
-            j[k.hf] = embd && embd->ne.size() == 2 ? json(embd->ne[1]) : json_value(f, key, k.type);
+            j[hf] = embd && embd->ne.size() == 2 ? json(embd->ne[1]) : json_value(f, key, k.type);
         }
     }
 }
@@ -227,7 +203,7 @@ json rope_scaling_json(const GgufFile& f, const std::string& arch) {
     const std::string llama3(kLlama3RopeKeys);
     if (f.find(llama3 + "factor")) {
         json j = {{"rope_type", "llama3"}};
-        read_keys(f, llama3, kLlama3RopeScaling, j);
+        read_keys(f, llama3, kLlama3RopeScaling, false, j);
         return j;
     }
     if (f.find_tensor("rope_freqs.weight"))
@@ -254,7 +230,8 @@ std::string gguf_architecture(const ModelConfig& cfg) {
 std::vector<GgufKv> gguf_architecture_metadata(const ModelConfig& cfg) {
     const std::string arch = gguf_architecture(cfg) + ".";
     std::vector<GgufKv> kv;
-    write_keys(kv, arch, hyperparameter_keys(cfg.family), cfg);
+    write_keys(kv, arch, kSharedKeys, cfg);
+    write_keys(kv, arch, family_keys(cfg.family), cfg);
     const RopeScaling& rs = cfg.rope_scaling;
     if (rs.kind == RopeScaling::Kind::Linear) {
         kv.push_back({arch + "rope.scaling.type", GgufValue::str("linear")});
@@ -286,10 +263,12 @@ ModelConfig gguf_model_config(const GgufFile& f) {
     // parse_hf_config applies its family defaults and validation exactly as to a directory.
     json j = {{"model_type", arch}};
     j["tie_word_embeddings"] = f.find_tensor("output.weight") == nullptr;
-    read_keys(f, arch + ".", hyperparameter_keys(*family), j);
-    if (*family != Family::Gpt2)
+    const bool gpt2 = *family == Family::Gpt2;
+    read_keys(f, arch + ".", kSharedKeys, gpt2, j);
+    read_keys(f, arch + ".", family_keys(*family), gpt2, j);
+    if (!gpt2)
         j["rope_scaling"] = rope_scaling_json(f, arch);
-    read_keys(f, arch + ".", scale_keys(*family), j);
+    read_keys(f, arch + ".", scale_keys(*family), gpt2, j);
     ModelConfig c = parse_hf_config(j.dump(), f.path());
 
     if (c.family == Family::Llama || c.family == Family::Granite) {
@@ -305,7 +284,8 @@ ModelConfig gguf_model_config(const GgufFile& f) {
         c.o_bias = any({"attn_output"});
         c.mlp_bias = any({"ffn_gate", "ffn_up", "ffn_down"});
     }
-    check_keys(f, arch + ".", hyperparameter_keys(c.family), c);
+    check_keys(f, arch + ".", kSharedKeys, c);
+    check_keys(f, arch + ".", family_keys(c.family), c);
     try {
         // What model_skeleton checks, here so that the message names the file.
         block_check(block_config(c));
