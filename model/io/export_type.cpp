@@ -1,6 +1,7 @@
 #include "model/io/export_type.h"
 
 #include "common/error.h"
+#include "common/text.h"
 
 #include <algorithm>
 #include <array>
@@ -70,18 +71,11 @@ ExportType parse_export_type(std::string_view name) {
 
 std::vector<ExportType> parse_export_types(std::string_view list) {
     std::vector<ExportType> out;
-    size_t at = 0;
-    while (at <= list.size()) {
-        const size_t comma = list.find(',', at);
-        const std::string_view item =
-            list.substr(at, comma == std::string_view::npos ? std::string_view::npos : comma - at);
+    for (const std::string& item : split_list(list, ',')) {
         const ExportType t = parse_export_type(item);
         if (std::find(out.begin(), out.end(), t) != out.end())
-            throw ConfigError("--type: '" + std::string(item) + "' is given twice");
+            throw ConfigError("--type: '" + item + "' is given twice");
         out.push_back(t);
-        if (comma == std::string_view::npos)
-            break;
-        at = comma + 1;
     }
     return out;
 }
