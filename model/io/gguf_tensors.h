@@ -2,8 +2,9 @@
 // ...), the Q/K row permutation of llama.cpp's converter for the `llama` and `granite`
 // architectures (llama.cpp rotates interleaved pairs where Hugging Face rotates halves), the
 // `rope_freqs` tensor of Llama-3.x rope scaling, and each tensor's role for the quantization
-// policy. Values are produced on demand, one tensor at a time, so an export never holds a
-// second copy of the model.
+// policy. The GGUF names map from each parameter's slot (ParamSlot, model/transformer.h), not
+// from its Hugging Face name, which only model/transformer.cpp spells. Values are produced on
+// demand, one tensor at a time, so an export never holds a second copy of the model.
 #pragma once
 
 #include "model/transformer.h"
