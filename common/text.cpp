@@ -31,4 +31,13 @@ std::string short_list(const std::vector<std::string>& items, size_t most) {
     return items.size() > most ? s + ", ... (" + std::to_string(items.size()) + " in all)" : s;
 }
 
+std::vector<std::string> split_list(std::string_view text, char sep) {
+    std::vector<std::string> pieces;
+    size_t at = 0;
+    for (size_t end; (end = text.find(sep, at)) != std::string_view::npos; at = end + 1)
+        pieces.emplace_back(text.substr(at, end - at));
+    pieces.emplace_back(text.substr(at));
+    return pieces;
+}
+
 } // namespace slimtune

@@ -81,54 +81,94 @@ Model model_skeleton(const ModelConfig& c) {
 
 namespace {
 
+// One parameter of a block under its family's Hugging Face name (after "h.N." or
+// "model.layers.N."): a norm, or a linear layer named by its module.
+struct BlockName {
+    const char* hf;
+    ParamSlot slot;
+    NormParams BlockParams::*norm;
+    LinearParams BlockParams::*linear;
+};
+// A family's Hugging Face names, in file order. GPT-2's carry a prefix, "transformer." or "",
+// except lm_head.
+struct FamilyNames {
+    const char* embed;
+    const char* pos_embed; // nullptr: none
+    const char* block;
+    std::span<const BlockName> block_params;
+    const char* norm_f;
+    bool conv1d; // the linear layers are Conv1D (weights stored (in, out))
+};
+
+using P = ParamSlot;
+using B = BlockParams;
+// clang-format off
+constexpr BlockName kGpt2Block[] = {
+    {"ln_1",        P::Norm1, &B::norm1, nullptr},
+    {"attn.c_attn", P::Qkv,   nullptr,   &B::qkv},
+    {"attn.c_proj", P::O,     nullptr,   &B::o},
+    {"ln_2",        P::Norm2, &B::norm2, nullptr},
+    {"mlp.c_fc",    P::Up,    nullptr,   &B::up},
+    {"mlp.c_proj",  P::Down,  nullptr,   &B::down},
+};
+constexpr BlockName kLlamaBlock[] = {
+    {"input_layernorm",          P::Norm1, &B::norm1, nullptr},
+    {"self_attn.q_proj",         P::Q,     nullptr,   &B::q},
+    {"self_attn.k_proj",         P::K,     nullptr,   &B::k},
+    {"self_attn.v_proj",         P::V,     nullptr,   &B::v},
+    {"self_attn.o_proj",         P::O,     nullptr,   &B::o},
+    {"post_attention_layernorm", P::Norm2, &B::norm2, nullptr},
+    {"mlp.gate_proj",            P::Gate,  nullptr,   &B::gate},
+    {"mlp.up_proj",              P::Up,    nullptr,   &B::up},
+    {"mlp.down_proj",            P::Down,  nullptr,   &B::down},
+};
+// clang-format on
+constexpr FamilyNames kGpt2Names{.embed = "wte",
+                                 .pos_embed = "wpe",
+                                 .block = "h.",
+                                 .block_params = kGpt2Block,
+                                 .norm_f = "ln_f",
+                                 .conv1d = true};
+// llama, qwen2 and granite.
+constexpr FamilyNames kLlamaNames{.embed = "model.embed_tokens",
+                                  .pos_embed = nullptr,
+                                  .block = "model.layers.",
+                                  .block_params = kLlamaBlock,
+                                  .norm_f = "model.norm",
+                                  .conv1d = false};
+
 // Walks the model in file order: plain tensors (embeddings, norms, head) through `tensor`,
 // linear layers (module name without ".weight") through `linear`. The single place that knows
 // the Hugging Face names.
 void walk_model(
     Model& m,
     const std::string& gpt2_prefix,
-    const std::function<void(const std::string&, Tensor&)>& tensor,
-    const std::function<void(const std::string&, LinearParams&, bool conv1d, int64_t layer)>&
-        linear) {
-    auto norm = [&](const std::string& name, NormParams& n) {
-        tensor(name + ".weight", n.weight);
-        tensor(name + ".bias", n.bias);
+    const std::function<void(const std::string&, Tensor&, ParamSlot, int64_t layer, bool bias)>&
+        tensor,
+    const std::function<
+        void(const std::string&, LinearParams&, ParamSlot, int64_t layer, bool conv1d)>& linear) {
+    const bool gpt2 = m.cfg.family == Family::Gpt2;
+    const FamilyNames& names = gpt2 ? kGpt2Names : kLlamaNames;
+    const std::string p = gpt2 ? gpt2_prefix : "";
+    auto norm = [&](const std::string& name, NormParams& n, ParamSlot slot, int64_t layer) {
+        tensor(name + ".weight", n.weight, slot, layer, false);
+        tensor(name + ".bias", n.bias, slot, layer, true);
     };
-    if (m.cfg.family == Family::Gpt2) {
-        const std::string& p = gpt2_prefix;
-        tensor(p + "wte.weight", m.embed);
-        tensor(p + "wpe.weight", m.pos_embed);
-        for (size_t i = 0; i < m.layers.size(); ++i) {
-            const std::string h = p + "h." + std::to_string(i) + ".";
-            const auto layer = static_cast<int64_t>(i);
-            BlockParams& b = m.layers[i];
-            norm(h + "ln_1", b.norm1);
-            linear(h + "attn.c_attn", b.qkv, true, layer);
-            linear(h + "attn.c_proj", b.o, true, layer);
-            norm(h + "ln_2", b.norm2);
-            linear(h + "mlp.c_fc", b.up, true, layer);
-            linear(h + "mlp.c_proj", b.down, true, layer);
+    tensor(p + names.embed + ".weight", m.embed, ParamSlot::Embed, -1, false);
+    if (names.pos_embed)
+        tensor(p + names.pos_embed + ".weight", m.pos_embed, ParamSlot::PosEmbed, -1, false);
+    for (size_t i = 0; i < m.layers.size(); ++i) {
+        const std::string block = p + names.block + std::to_string(i) + ".";
+        const auto layer = static_cast<int64_t>(i);
+        for (const BlockName& b : names.block_params) {
+            if (b.norm)
+                norm(block + b.hf, m.layers[i].*b.norm, b.slot, layer);
+            else
+                linear(block + b.hf, m.layers[i].*b.linear, b.slot, layer, names.conv1d);
         }
-        norm(p + "ln_f", m.norm_f);
-    } else {
-        tensor("model.embed_tokens.weight", m.embed);
-        for (size_t i = 0; i < m.layers.size(); ++i) {
-            const std::string l = "model.layers." + std::to_string(i) + ".";
-            const auto layer = static_cast<int64_t>(i);
-            BlockParams& b = m.layers[i];
-            norm(l + "input_layernorm", b.norm1);
-            linear(l + "self_attn.q_proj", b.q, false, layer);
-            linear(l + "self_attn.k_proj", b.k, false, layer);
-            linear(l + "self_attn.v_proj", b.v, false, layer);
-            linear(l + "self_attn.o_proj", b.o, false, layer);
-            norm(l + "post_attention_layernorm", b.norm2);
-            linear(l + "mlp.gate_proj", b.gate, false, layer);
-            linear(l + "mlp.up_proj", b.up, false, layer);
-            linear(l + "mlp.down_proj", b.down, false, layer);
-        }
-        norm("model.norm", m.norm_f);
     }
-    tensor("lm_head.weight", m.lm_head);
+    norm(p + names.norm_f, m.norm_f, ParamSlot::NormF, -1);
+    tensor("lm_head.weight", m.lm_head, ParamSlot::LmHead, -1, false);
 }
 
 } // namespace
@@ -137,15 +177,16 @@ std::vector<NamedParam> model_params(Model& m, const std::string& gpt2_prefix) {
     std::vector<NamedParam> r;
     walk_model(
         m, gpt2_prefix,
-        [&](const std::string& name, Tensor& t) {
+        [&](const std::string& name, Tensor& t, ParamSlot slot, int64_t layer, bool bias) {
             if (t.defined())
-                r.push_back({name, &t, false, false});
+                r.push_back({name, &t, false, false, slot, layer, bias});
         },
-        [&](const std::string& module, LinearParams& l, bool conv1d, int64_t) {
+        [&](const std::string& module, LinearParams& l, ParamSlot slot, int64_t layer,
+            bool conv1d) {
             if (l.weight.defined())
-                r.push_back({module + ".weight", &l.weight, conv1d, true});
+                r.push_back({module + ".weight", &l.weight, conv1d, true, slot, layer, false});
             if (l.bias.defined())
-                r.push_back({module + ".bias", &l.bias, false, false});
+                r.push_back({module + ".bias", &l.bias, false, false, slot, layer, true});
         });
     return r;
 }
@@ -153,8 +194,8 @@ std::vector<NamedParam> model_params(Model& m, const std::string& gpt2_prefix) {
 std::vector<NamedLinear> model_linears(Model& m, const std::string& gpt2_prefix) {
     std::vector<NamedLinear> r;
     walk_model(
-        m, gpt2_prefix, [](const std::string&, Tensor&) {},
-        [&](const std::string& module, LinearParams& l, bool conv1d, int64_t layer) {
+        m, gpt2_prefix, [](const std::string&, Tensor&, ParamSlot, int64_t, bool) {},
+        [&](const std::string& module, LinearParams& l, ParamSlot, int64_t layer, bool conv1d) {
             if (l.weight.defined())
                 r.push_back({module, &l, layer, conv1d});
         });
@@ -172,6 +213,23 @@ template <class T> std::vector<T> transposed(const std::vector<T>& v, int64_t ou
 }
 } // namespace
 
+void TensorMismatch::wrong_shape(const std::string& name, const Shape& have, const Shape& want) {
+    misshapen.push_back(name + " " + shape_str(have) + " (expected " + shape_str(want) + ")");
+}
+
+std::string TensorMismatch::problems() const {
+    std::string r;
+    const std::pair<const char*, const std::vector<std::string>*> lists[] = {
+        {"missing", &missing},
+        {"wrong shape", &misshapen},
+        {"unexpected", &unexpected},
+        {"types slimtune cannot dequantize", &unreadable}};
+    for (const auto& [what, names] : lists)
+        if (!names->empty())
+            r += std::string("; ") + what + ": " + short_list(*names);
+    return r;
+}
+
 CheckpointModel open_checkpoint_model(const std::string& dir) {
     CheckpointModel c{.model = model_skeleton(read_hf_config(dir)),
                       .ckpt = io::CheckpointReader::open(dir),
@@ -184,32 +242,23 @@ CheckpointModel open_checkpoint_model(const std::string& dir) {
     std::vector<NamedParam> params = model_params(c.model, c.gpt2_prefix);
 
     std::set<std::string> expected;
-    std::vector<std::string> missing, misshapen;
+    TensorMismatch mismatch;
     for (const NamedParam& p : params) {
         expected.insert(p.name);
         if (!ckpt.contains(p.name)) {
-            missing.push_back(p.name);
+            mismatch.missing.push_back(p.name);
             continue;
         }
         const Shape want = hf_shape(p);
         if (ckpt.entry(p.name).shape != want)
-            misshapen.push_back(p.name + " " + shape_str(ckpt.entry(p.name).shape) + " (expected " +
-                                shape_str(want) + ")");
+            mismatch.wrong_shape(p.name, ckpt.entry(p.name).shape, want);
     }
-    std::vector<std::string> unexpected;
     for (const std::string& n : ckpt.names()) {
         const bool tied_head = n == "lm_head.weight" && cm.cfg.tie_word_embeddings;
         if (!expected.count(n) && !is_known_buffer(n) && !tied_head)
-            unexpected.push_back(n);
+            mismatch.unexpected.push_back(n);
     }
-    std::string problems;
-    if (!missing.empty())
-        problems += "; missing: " + short_list(missing);
-    if (!misshapen.empty())
-        problems += "; wrong shape: " + short_list(misshapen);
-    if (!unexpected.empty())
-        problems += "; unexpected: " + short_list(unexpected);
-    if (!problems.empty())
+    if (const std::string problems = mismatch.problems(); !problems.empty())
         throw FormatError(dir + ": weights do not match a " + cm.cfg.model_type +
                           " model of this config" + problems);
     return c;

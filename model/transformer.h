@@ -25,6 +25,26 @@ struct Model {
     const Tensor& head() const { return lm_head.defined() ? lm_head : embed; }
 };
 
+// Where a parameter sits in the model, whatever its family calls it: the embeddings, a block's
+// norms and linear layers, the final norm and the head. Other formats' names map from the slot
+// (GGUF: model/io/gguf_tensors.cpp), so the Hugging Face names exist only in transformer.cpp.
+enum class ParamSlot {
+    Embed,
+    PosEmbed,
+    Norm1,
+    Q,
+    K,
+    V,
+    Qkv,
+    O,
+    Norm2,
+    Gate,
+    Up,
+    Down,
+    NormF,
+    LmHead
+};
+
 // One parameter under its Hugging Face name. `transposed` marks GPT-2's Conv1D weights, which
 // the file stores as (in, out) and the model holds as (out, in).
 struct NamedParam {
@@ -32,6 +52,9 @@ struct NamedParam {
     Tensor* tensor;
     bool transposed = false;
     bool projection = false; // a block's linear weight (read only by linear())
+    ParamSlot slot = ParamSlot::Embed;
+    int64_t layer = -1; // the block's index; -1 outside the blocks
+    bool bias = false;  // a norm's or linear layer's bias
 };
 // Every parameter of the model with its Hugging Face name, in file order: the single source of
 // truth for loading, saving, LoRA targeting and export. `prefix` is "transformer." or "" for
@@ -77,6 +100,16 @@ struct CheckpointModel {
     void load(const NamedParam& p, const LoadOptions& opts = {});
     void load_all(const LoadOptions& opts = {});
 };
+// The tensors a weights file holds against those a model of its config expects, gathered so
+// that one message names every problem (directories and GGUF files alike).
+struct TensorMismatch {
+    std::vector<std::string> missing, misshapen, unexpected;
+    std::vector<std::string> unreadable; // present, in a type the reader cannot dequantize
+    void wrong_shape(const std::string& name, const Shape& have, const Shape& want);
+    // "; missing: a, b; wrong shape: ...; unexpected: ..."; "" when the file matches.
+    std::string problems() const;
+};
+
 // Throws what load_model throws for a bad directory, before any weight is read.
 CheckpointModel open_checkpoint_model(const std::string& dir);
 

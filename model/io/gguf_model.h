@@ -1,6 +1,6 @@
 // A GGUF model file read back as a Model, so that `slimtune eval` and `generate` run what
-// `slimtune export` wrote: the {arch}.* hyperparameters (plus the slimtune.* keys of Llama-3
-// rope scaling and Granite's scales) rebuilt into a ModelConfig, every tensor dequantized to
+// `slimtune export` wrote: the config rebuilt from the metadata (gguf_metadata.h, where the
+// export's writer of those keys lives too), every tensor dequantized to
 // float32 and mapped back to its Hugging Face parameter, the llama/granite Q/K row
 // permutation undone. The name table is gguf_tensor_sources' run on the rebuilt model's
 // skeleton, so export and import share one source of truth.
@@ -8,6 +8,7 @@
 #pragma once
 
 #include "model/io/gguf.h"
+#include "model/io/gguf_metadata.h"
 #include "model/transformer.h"
 
 #include <cstdint>
@@ -15,14 +16,6 @@
 #include <vector>
 
 namespace slimtune::io {
-
-// The config of a GGUF model. Biases follow the tensors present (llama/granite; GPT-2 and
-// Qwen2 have theirs fixed by the architecture), tie_word_embeddings means no output.weight,
-// bos/eos come from tokenizer.ggml.* (eos_token_ids: the EOS and, when distinct, the EOT id,
-// where llama.cpp stops generating). FormatError naming the file and key for a missing
-// required key or one of the wrong type; ConfigError for an adapter file, an architecture
-// other than gpt2/llama/qwen2/granite, or hyperparameters slimtune cannot run.
-ModelConfig gguf_model_config(const GgufFile& f);
 
 // The model of `f` in float32, from any tensor type ggml_type_from_id knows. FormatError
 // naming the file that lists every missing, unexpected, misshapen or unreadable tensor at

@@ -1,7 +1,7 @@
-// Which ggml type each tensor gets in an export of a given type: llama-quantize's per-tensor
-// policy (src/llama-quant.cpp, finetune.md §2.6) without an importance matrix, so that our file
-// has the types (and, with ggml_quants.h, the bytes) llama-quantize would produce from the
-// same float32 weights.
+// Which ggml type each tensor gets in an export of a given type (its traits: export_type.h):
+// llama-quantize's per-tensor policy (src/llama-quant.cpp, finetune.md §2.6) without an importance
+// matrix, so that our file has the types (and, with ggml_quants.h, the bytes) llama-quantize would
+// produce from the same float32 weights.
 //   f32, f16, bf16   matrices in that type; 1-D tensors (norms, biases, rope_freqs) stay F32
 //   q8_0, q4_0, q5_0, q6_k
 //                    every quantizable matrix in that type, except the output head (or the
@@ -15,26 +15,14 @@
 // (F32 in quantized exports, as llama-quantize leaves them in an F32 file).
 #pragma once
 
+#include "model/io/export_type.h"
 #include "model/io/ggml_quants.h"
 #include "model/io/gguf_tensors.h"
 
 #include <cstdint>
-#include <optional>
-#include <string>
-#include <string_view>
 #include <vector>
 
 namespace slimtune::io {
-
-enum class ExportType { F32, F16, BF16, Q8_0, Q4_0, Q5_0, Q4_K, Q6_K, Q4_K_M, Q5_K_M };
-
-// "f32", "f16", "bf16", "q8_0", "q4_0", "q5_0", "q4_k", "q6_k", "q4_k_m", "q5_k_m".
-std::vector<std::string> export_type_names();
-std::string_view export_type_name(ExportType t);
-// ConfigError naming the unknown name and listing the known ones.
-ExportType parse_export_type(std::string_view name);
-// general.file_type (llama_ftype): 0, 1, 32, 7, 2, 8, 14 (Q4_K_S), 18, 15, 17.
-uint32_t llama_file_type(ExportType t);
 
 // llama-quantize's use_more_bits(i, n).
 bool use_more_bits(int64_t i, int64_t n);

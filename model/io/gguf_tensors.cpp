@@ -9,107 +9,49 @@ namespace slimtune::io {
 
 namespace {
 
-// GPT-2 file names without their "transformer." prefix -> GGUF, with roles.
-struct Rule {
-    const char* hf_suffix; // after "h.N." (block) or the whole name (top level)
-    const char* gguf;      // after "blk.N." or the whole name
+// The GGUF name of each slot (llama.cpp's, the same for every architecture) and the role of
+// its weight; a bias is a Norm when it belongs to a norm, else a Bias.
+struct GgufName {
+    ParamSlot slot;
+    const char* gguf; // after "blk.N." inside a block
     TensorRole role;
 };
 
-constexpr Rule kGpt2Top[] = {
-    {"wte.weight", "token_embd.weight", TensorRole::TokenEmbd},
-    {"wpe.weight", "position_embd.weight", TensorRole::PosEmbd},
-    {"ln_f.weight", "output_norm.weight", TensorRole::Norm},
-    {"ln_f.bias", "output_norm.bias", TensorRole::Norm},
-    {"lm_head.weight", "output.weight", TensorRole::Output},
+// clang-format off
+constexpr GgufName kGgufNames[] = {
+    {ParamSlot::Embed,    "token_embd",    TensorRole::TokenEmbd},
+    {ParamSlot::PosEmbed, "position_embd", TensorRole::PosEmbd},
+    {ParamSlot::Norm1,    "attn_norm",     TensorRole::Norm},
+    {ParamSlot::Q,        "attn_q",        TensorRole::AttnQ},
+    {ParamSlot::K,        "attn_k",        TensorRole::AttnK},
+    {ParamSlot::V,        "attn_v",        TensorRole::AttnV},
+    {ParamSlot::Qkv,      "attn_qkv",      TensorRole::AttnQkv},
+    {ParamSlot::O,        "attn_output",   TensorRole::AttnOutput},
+    {ParamSlot::Norm2,    "ffn_norm",      TensorRole::Norm},
+    {ParamSlot::Gate,     "ffn_gate",      TensorRole::FfnGate},
+    {ParamSlot::Up,       "ffn_up",        TensorRole::FfnUp},
+    {ParamSlot::Down,     "ffn_down",      TensorRole::FfnDown},
+    {ParamSlot::NormF,    "output_norm",   TensorRole::Norm},
+    {ParamSlot::LmHead,   "output",        TensorRole::Output},
 };
-constexpr Rule kGpt2Block[] = {
-    {"ln_1.weight", "attn_norm.weight", TensorRole::Norm},
-    {"ln_1.bias", "attn_norm.bias", TensorRole::Norm},
-    {"attn.c_attn.weight", "attn_qkv.weight", TensorRole::AttnQkv},
-    {"attn.c_attn.bias", "attn_qkv.bias", TensorRole::Bias},
-    {"attn.c_proj.weight", "attn_output.weight", TensorRole::AttnOutput},
-    {"attn.c_proj.bias", "attn_output.bias", TensorRole::Bias},
-    {"ln_2.weight", "ffn_norm.weight", TensorRole::Norm},
-    {"ln_2.bias", "ffn_norm.bias", TensorRole::Norm},
-    {"mlp.c_fc.weight", "ffn_up.weight", TensorRole::FfnUp},
-    {"mlp.c_fc.bias", "ffn_up.bias", TensorRole::Bias},
-    {"mlp.c_proj.weight", "ffn_down.weight", TensorRole::FfnDown},
-    {"mlp.c_proj.bias", "ffn_down.bias", TensorRole::Bias},
-};
-constexpr Rule kLlamaTop[] = {
-    {"model.embed_tokens.weight", "token_embd.weight", TensorRole::TokenEmbd},
-    {"model.norm.weight", "output_norm.weight", TensorRole::Norm},
-    {"lm_head.weight", "output.weight", TensorRole::Output},
-};
-constexpr Rule kLlamaBlock[] = {
-    {"input_layernorm.weight", "attn_norm.weight", TensorRole::Norm},
-    {"self_attn.q_proj.weight", "attn_q.weight", TensorRole::AttnQ},
-    {"self_attn.q_proj.bias", "attn_q.bias", TensorRole::Bias},
-    {"self_attn.k_proj.weight", "attn_k.weight", TensorRole::AttnK},
-    {"self_attn.k_proj.bias", "attn_k.bias", TensorRole::Bias},
-    {"self_attn.v_proj.weight", "attn_v.weight", TensorRole::AttnV},
-    {"self_attn.v_proj.bias", "attn_v.bias", TensorRole::Bias},
-    {"self_attn.o_proj.weight", "attn_output.weight", TensorRole::AttnOutput},
-    {"self_attn.o_proj.bias", "attn_output.bias", TensorRole::Bias},
-    {"post_attention_layernorm.weight", "ffn_norm.weight", TensorRole::Norm},
-    {"mlp.gate_proj.weight", "ffn_gate.weight", TensorRole::FfnGate},
-    {"mlp.gate_proj.bias", "ffn_gate.bias", TensorRole::Bias},
-    {"mlp.up_proj.weight", "ffn_up.weight", TensorRole::FfnUp},
-    {"mlp.up_proj.bias", "ffn_up.bias", TensorRole::Bias},
-    {"mlp.down_proj.weight", "ffn_down.weight", TensorRole::FfnDown},
-    {"mlp.down_proj.bias", "ffn_down.bias", TensorRole::Bias},
-};
+// clang-format on
 
-bool starts_with(const std::string& s, const std::string& p) {
-    return s.compare(0, p.size(), p) == 0;
+constexpr bool names_in_slot_order() {
+    for (size_t i = 0; i < std::size(kGgufNames); ++i)
+        if (static_cast<size_t>(kGgufNames[i].slot) != i)
+            return false;
+    return true;
 }
+static_assert(names_in_slot_order(), "kGgufNames is indexed by ParamSlot");
 
-// The GGUF name, role and layer of one Hugging Face name (prefix already removed for GPT-2).
-bool map_name(
-    const std::string& hf, bool gpt2, std::string& name, TensorRole& role, int64_t& layer) {
-    for (const Rule& r : gpt2 ? std::span<const Rule>(kGpt2Top) : std::span<const Rule>(kLlamaTop))
-        if (hf == r.hf_suffix) {
-            name = r.gguf;
-            role = r.role;
-            layer = -1;
-            return true;
-        }
-    const std::string block = gpt2 ? "h." : "model.layers.";
-    if (!starts_with(hf, block))
-        return false;
-    const auto dot = hf.find('.', block.size());
-    if (dot == std::string::npos)
-        return false;
-    layer = std::stoll(hf.substr(block.size(), dot - block.size()));
-    const std::string rest = hf.substr(dot + 1);
-    for (const Rule& r :
-         gpt2 ? std::span<const Rule>(kGpt2Block) : std::span<const Rule>(kLlamaBlock))
-        if (rest == r.hf_suffix) {
-            name = "blk." + std::to_string(layer) + "." + r.gguf;
-            role = r.role;
-            return true;
-        }
-    return false;
+// The GGUF name and role of a parameter.
+void name_tensor(const NamedParam& p, GgufTensorSource& s) {
+    const GgufName& g = kGgufNames[static_cast<size_t>(p.slot)];
+    s.name = (p.layer >= 0 ? "blk." + std::to_string(p.layer) + "." : std::string()) + g.gguf +
+             (p.bias ? ".bias" : ".weight");
+    s.role = !p.bias ? g.role : g.role == TensorRole::Norm ? TensorRole::Norm : TensorRole::Bias;
+    s.layer = p.layer;
 }
-
-} // namespace
-
-std::string gguf_architecture(const ModelConfig& cfg) {
-    switch (cfg.family) {
-    case Family::Gpt2:
-        return "gpt2";
-    case Family::Llama:
-        return "llama";
-    case Family::Qwen2:
-        return "qwen2";
-    case Family::Granite:
-        return "granite";
-    }
-    return "llama";
-}
-
-namespace {
 
 // Moves row j*(d/2) + i of each head of d rows to row 2i + j (to_gguf), or back.
 std::vector<float>
@@ -168,14 +110,12 @@ std::vector<float> llama3_rope_factors(const ModelConfig& cfg) {
 
 std::vector<GgufTensorSource> gguf_tensor_sources(Model& m, const ParamReader& read) {
     const ModelConfig& cfg = m.cfg;
-    const bool gpt2 = cfg.family == Family::Gpt2;
     const bool permute = cfg.family == Family::Llama || cfg.family == Family::Granite;
     std::vector<GgufTensorSource> out;
     for (const NamedParam& p : model_params(m, "")) {
         GgufTensorSource s;
         s.hf_name = p.name;
-        if (!map_name(p.name, gpt2, s.name, s.role, s.layer))
-            throw ConfigError("GGUF export: no GGUF name for tensor '" + p.name + "'");
+        name_tensor(p, s);
         const Tensor* t = p.tensor;
         const bool streamed = t->is_placeholder();
         if (!streamed && t->storage() != Storage::F32)
@@ -188,12 +128,11 @@ std::vector<GgufTensorSource> gguf_tensor_sources(Model& m, const ParamReader& r
                 throw ConfigError("GGUF export: '" + p.name + "' has no values (not loaded)");
             return read(p);
         };
-        const bool q = s.role == TensorRole::AttnQ ||
-                       (s.role == TensorRole::Bias && s.name.find(".attn_q.") != std::string::npos);
-        const bool k = s.role == TensorRole::AttnK ||
-                       (s.role == TensorRole::Bias && s.name.find(".attn_k.") != std::string::npos);
-        if (permute && (q || k)) {
-            const int64_t heads = q ? cfg.n_head : cfg.n_head_kv;
+        if (permute && p.slot == ParamSlot::Q)
+            s.permuted_heads = cfg.n_head;
+        if (permute && p.slot == ParamSlot::K)
+            s.permuted_heads = cfg.n_head_kv;
+        if (const int64_t heads = s.permuted_heads) {
             // A bias (1-D) is a column: one value per row.
             const int64_t rows = t->ndim() == 1 ? t->dim(0) : t->rows();
             const int64_t cols = t->ndim() == 1 ? 1 : t->cols();

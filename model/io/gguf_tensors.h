@@ -2,8 +2,9 @@
 // ...), the Q/K row permutation of llama.cpp's converter for the `llama` and `granite`
 // architectures (llama.cpp rotates interleaved pairs where Hugging Face rotates halves), the
 // `rope_freqs` tensor of Llama-3.x rope scaling, and each tensor's role for the quantization
-// policy. Values are produced on demand, one tensor at a time, so an export never holds a
-// second copy of the model.
+// policy. The GGUF names map from each parameter's slot (ParamSlot, model/transformer.h), not
+// from its Hugging Face name, which only model/transformer.cpp spells. Values are produced on
+// demand, one tensor at a time, so an export never holds a second copy of the model.
 #pragma once
 
 #include "model/transformer.h"
@@ -39,15 +40,15 @@ struct GgufTensorSource {
     std::vector<int64_t> shape; // row-major, PyTorch order: (out, in) for a matrix
     TensorRole role = TensorRole::Norm;
     int64_t layer = -1;
+    // The heads whose Q/K rows (weight or bias) llama.cpp's permutation reorders: n_head for
+    // attn_q, n_head_kv for attn_k of `llama` and `granite`; 0 for every other tensor.
+    int64_t permuted_heads = 0;
     // Row-major float32 values with the architecture's transforms applied.
     std::function<std::vector<float>()> values;
     // The model's own tensor when it is stored unchanged (no permutation): the export reads it
     // in place instead of through a copy from values(). nullptr otherwise.
     const Tensor* unchanged = nullptr;
 };
-
-// "gpt2", "llama" (also SmolLM, TinyLlama, Llama-3.x), "qwen2" or "granite".
-std::string gguf_architecture(const ModelConfig& cfg);
 
 // Every tensor of `m` in llama.cpp's order, as the GGUF holds it (tied heads have no
 // output.weight). ConfigError for a model holding 16-bit projections or merged-away state that

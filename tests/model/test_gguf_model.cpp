@@ -12,7 +12,7 @@
 #include "tests/model/logits_util.h"
 #include "tests/test_util.h"
 #include "train/commands/commands.h"
-#include "train/export_gguf.h"
+#include "train/export/gguf_export.h"
 #include "train/gguf_tokenizer.h"
 
 #include <catch2/catch.hpp>

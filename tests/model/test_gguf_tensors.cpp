@@ -1,6 +1,7 @@
 // GGUF tensor names, the llama Q/K permutation and Llama-3 rope factors, on the reference
 // checkpoints: names and shapes as llama.cpp's converter writes them (finetune.md §2.9), the
 // permutation by hand, and the rope factors against the model's own scaled frequencies.
+#include "model/io/gguf_metadata.h"
 #include "model/io/gguf_tensors.h"
 
 #include <algorithm>

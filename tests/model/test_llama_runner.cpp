@@ -7,7 +7,7 @@
 #include "tests/llama_runner.h"
 #include "tests/model/export_test_util.h"
 #include "tests/test_util.h"
-#include "train/export.h"
+#include "train/export/export.h"
 
 #include <algorithm>
 #include <catch2/catch.hpp>

@@ -8,8 +8,8 @@
 #include "model/lora.h"
 #include "tests/model/export_test_util.h"
 #include "tests/test_util.h"
-#include "train/export.h"
-#include "train/export_gguf.h"
+#include "train/export/export.h"
+#include "train/export/gguf_export.h"
 
 #include <algorithm>
 #include <catch2/catch.hpp>
@@ -237,8 +237,8 @@ TEST_CASE("export: bad requests are refused before anything is written", "[expor
             "give a directory");
     // The reference checkpoints carry no tokenizer: a GGUF needs one.
     refuses({.model_dir = fix, .out = (tmp.path / "b.gguf").string()}, "no tokenizer.json");
-    CHECK_THROWS_WITH(train::parse_export_types("q4_k_m,q3_k"),
+    CHECK_THROWS_WITH(io::parse_export_types("q4_k_m,q3_k"),
                       Contains("unknown export type 'q3_k'"));
-    CHECK_THROWS_WITH(train::parse_export_types("f16,f16"), Contains("given twice"));
+    CHECK_THROWS_WITH(io::parse_export_types("f16,f16"), Contains("given twice"));
     CHECK(std::filesystem::is_empty(tmp.path));
 }

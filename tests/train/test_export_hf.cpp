@@ -12,7 +12,7 @@
 #include "model/transformer.h"
 #include "tests/model/logits_util.h"
 #include "tests/test_util.h"
-#include "train/export.h"
+#include "train/export/export.h"
 
 #include <catch2/catch.hpp>
 #include <cmath>

@@ -17,7 +17,7 @@
 #include "tests/test_util.h"
 #include "train/demo_corpus.h"
 #include "train/evaluate.h"
-#include "train/export.h"
+#include "train/export/export.h"
 #include "train/run.h"
 
 #include <catch2/catch.hpp>

@@ -7,7 +7,7 @@
 #include "tests/ggml_oracle.h"
 #include "tests/model/export_test_util.h"
 #include "tests/test_util.h"
-#include "train/export.h"
+#include "train/export/export.h"
 
 #include <catch2/catch.hpp>
 #include <cstring>

@@ -1,9 +1,10 @@
 // slimtune export --model DIR [--adapter DIR] --format gguf|gguf-lora|hf|peft|ollama
 //                 --type T[,T...] --out PATH
 #include "common/error.h"
+#include "model/io/export_type.h"
 #include "train/commands/cli_util.h"
 #include "train/commands/commands.h"
-#include "train/export.h"
+#include "train/export/export.h"
 
 #include <boost/program_options.hpp>
 #include <iostream>
@@ -17,14 +18,18 @@ int run_export(const std::vector<std::string>& args) {
     std::string types = "f16";
     double shard_gb = 2.0;
     int threads = 0;
+    std::string type_list;
+    for (const std::string& name : io::export_type_names())
+        type_list += " " + name;
     po::options_description opts(
-        "slimtune export: a model (or base + adapter) as files a deployment runs\n"
+        std::string("slimtune export: a model (or base + adapter) as files a deployment runs\n") +
         "  --format gguf      --type T[,T...] --out FILE.gguf (one type) or DIR\n"
         "  --format gguf-lora --adapter DIR --type f32|f16|bf16 --out FILE.gguf\n"
         "  --format hf        --out DIR (merged model, safetensors)\n"
         "  --format peft      --adapter DIR --out DIR\n"
         "  --format ollama    --type T --out DIR (GGUF + Modelfile)\n"
-        "types: f32 f16 bf16 q8_0 q4_0 q5_0 q4_k q6_k q4_k_m q5_k_m");
+        "types:" +
+        type_list);
     opts.add_options()("model", po::value(&o.model_dir)->required(),
                        "Hugging Face model directory (base model or full fine-tune)")(
         "adapter", po::value(&o.adapter_dir),
@@ -49,7 +54,7 @@ int run_export(const std::vector<std::string>& args) {
     if (!(shard_gb > 0.0))
         throw ConfigError("--max-shard-gb must be positive");
     o.max_shard_bytes = static_cast<uint64_t>(shard_gb * 1e9);
-    o.types = parse_export_types(types);
+    o.types = io::parse_export_types(types);
     export_model(o, std::cerr);
     return 0;
 }

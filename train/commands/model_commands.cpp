@@ -1,6 +1,7 @@
 // The commands that run a model: logits, eval, generate, inspect. --model is a Hugging Face
 // directory or a .gguf file (dequantized to float32 on load, its embedded tokenizer used).
 #include "common/error.h"
+#include "common/text.h"
 #include "data/chat_template.h"
 #include "data/examples.h"
 #include "data/tokenizer/tokenizer.h"
@@ -36,11 +37,7 @@ namespace {
 // "1,2,3" -> ids, each checked against the vocabulary.
 std::vector<int32_t> parse_tokens(const std::string& text, int64_t vocab) {
     std::vector<int32_t> ids;
-    size_t at = 0;
-    while (at <= text.size()) {
-        const size_t comma = text.find(',', at);
-        const std::string item =
-            text.substr(at, comma == std::string::npos ? std::string::npos : comma - at);
+    for (const std::string& item : split_list(text, ',')) {
         size_t used = 0;
         long long v = -1;
         try {
@@ -54,9 +51,6 @@ std::vector<int32_t> parse_tokens(const std::string& text, int64_t vocab) {
             throw ConfigError("--tokens: id " + item + " is outside the vocabulary [0, " +
                               std::to_string(vocab) + ")");
         ids.push_back(static_cast<int32_t>(v));
-        if (comma == std::string::npos)
-            break;
-        at = comma + 1;
     }
     if (ids.empty())
         throw ConfigError("--tokens: no token ids given");

@@ -3,11 +3,11 @@
 #include "common/atomic_file.h"
 #include "common/error.h"
 #include "data/chat_template.h"
-#include "data/ollama_modelfile.h"
 #include "data/tokenizer/bpe_trainer.h"
 #include "data/tokenizer/tokenizer.h"
 #include "train/commands/cli_util.h"
 #include "train/commands/commands.h"
+#include "train/export/ollama_modelfile.h"
 
 #include <chrono>
 #include <cstdio>
@@ -250,7 +250,7 @@ int run_chat_template(const std::vector<std::string>& args) {
                                         ? data::detect_chat_template(tok.config(), tok.source())
                                         : data::chat_template_by_name(name, tok.config());
     if (ollama) {
-        std::cout << data::ollama_modelfile("./model.gguf", tmpl);
+        std::cout << ollama_modelfile("./model.gguf", tmpl);
         return 0;
     }
     const data::ChatRenderOptions options{.add_generation_prompt = generation_prompt,

@@ -1,4 +1,4 @@
-#include "data/ollama_modelfile.h"
+#include "train/export/ollama_modelfile.h"
 
 #include "common/error.h"
 #include "common/text.h"
@@ -6,7 +6,9 @@
 #include <algorithm>
 #include <string_view>
 
-namespace slimtune::data {
+namespace slimtune::train {
+
+using data::ChatTemplate;
 
 namespace {
 
@@ -124,4 +126,4 @@ std::string ollama_modelfile(const std::string& gguf_file, const ChatTemplate& t
     return m;
 }
 
-} // namespace slimtune::data
+} // namespace slimtune::train

@@ -1,7 +1,8 @@
-#include "train/export_gguf.h"
+#include "train/export/gguf_export.h"
 
 #include "common/error.h"
 #include "data/tokenizer/gguf_vocab.h"
+#include "model/io/gguf_metadata.h"
 #include "model/io/gguf_tensors.h"
 #include "model/lora.h"
 
@@ -19,13 +20,6 @@ using io::GgufValue;
 using nlohmann::json;
 
 namespace {
-
-uint32_t u32_of(int64_t v, const char* what) {
-    if (v < 0 || v > static_cast<int64_t>(UINT32_MAX))
-        throw ConfigError(std::string("GGUF export: ") + what + " " + std::to_string(v) +
-                          " does not fit a UINT32");
-    return static_cast<uint32_t>(v);
-}
 
 std::string read_text_file(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
@@ -199,57 +193,6 @@ std::vector<GgufKv> gguf_provenance_metadata(const GgufExportInfo& info) {
     return kv;
 }
 
-std::vector<GgufKv> gguf_architecture_metadata(const ModelConfig& cfg) {
-    const std::string a = io::gguf_architecture(cfg);
-    std::vector<GgufKv> kv;
-    auto add = [&](const std::string& k, GgufValue v) {
-        kv.push_back({a + "." + k, std::move(v)});
-    };
-    add("vocab_size", GgufValue::u32(u32_of(cfg.vocab_size, "vocab_size")));
-    add("context_length", GgufValue::u32(u32_of(cfg.max_positions, "context length")));
-    add("embedding_length", GgufValue::u32(u32_of(cfg.hidden, "hidden size")));
-    add("block_count", GgufValue::u32(u32_of(cfg.n_layer, "layer count")));
-    add("feed_forward_length", GgufValue::u32(u32_of(cfg.intermediate, "intermediate size")));
-    add("attention.head_count", GgufValue::u32(u32_of(cfg.n_head, "head count")));
-    add("attention.head_count_kv", GgufValue::u32(u32_of(cfg.n_head_kv, "kv head count")));
-    if (cfg.family == Family::Gpt2) {
-        add("attention.layer_norm_epsilon", GgufValue::f32(cfg.norm_eps));
-        return kv;
-    }
-    add("attention.layer_norm_rms_epsilon", GgufValue::f32(cfg.norm_eps));
-    add("rope.dimension_count", GgufValue::u32(u32_of(cfg.head_dim, "head dim")));
-    add("rope.freq_base", GgufValue::f32(static_cast<float>(cfg.rope_theta)));
-    if (cfg.head_dim * cfg.n_head != cfg.hidden) {
-        add("attention.key_length", GgufValue::u32(u32_of(cfg.head_dim, "head dim")));
-        add("attention.value_length", GgufValue::u32(u32_of(cfg.head_dim, "head dim")));
-    }
-    const RopeScaling& rs = cfg.rope_scaling;
-    if (rs.kind == RopeScaling::Kind::Linear) {
-        add("rope.scaling.type", GgufValue::str("linear"));
-        add("rope.scaling.factor", GgufValue::f32(static_cast<float>(rs.factor)));
-    } else if (rs.kind == RopeScaling::Kind::Llama3) {
-        // llama.cpp takes the factors from the rope_freqs tensor; the parameters are kept
-        // (under slimtune.*, which llama.cpp ignores) so that our reader rebuilds the config.
-        kv.push_back({"slimtune.rope_scaling.llama3.factor", GgufValue::f32(float(rs.factor))});
-        kv.push_back({"slimtune.rope_scaling.llama3.low_freq_factor",
-                      GgufValue::f32(static_cast<float>(rs.low_freq_factor))});
-        kv.push_back({"slimtune.rope_scaling.llama3.high_freq_factor",
-                      GgufValue::f32(static_cast<float>(rs.high_freq_factor))});
-        kv.push_back({"slimtune.rope_scaling.llama3.original_context_length",
-                      GgufValue::u32(u32_of(rs.original_max_positions, "original context"))});
-    }
-    if (cfg.family == Family::Granite) {
-        const float attn = cfg.attention_multiplier != 0.0f
-                               ? cfg.attention_multiplier
-                               : 1.0f / std::sqrt(static_cast<float>(cfg.head_dim));
-        add("attention.scale", GgufValue::f32(attn));
-        add("embedding_scale", GgufValue::f32(cfg.embedding_multiplier));
-        add("residual_scale", GgufValue::f32(cfg.residual_multiplier));
-        add("logit_scale", GgufValue::f32(cfg.logits_scaling));
-    }
-    return kv;
-}
-
 GgufExportReport write_gguf_model(Model& m,
                                   const data::Tokenizer& tokenizer,
                                   const GgufExportInfo& info,
@@ -272,7 +215,7 @@ GgufExportReport write_gguf_model(Model& m,
     w.set("general.file_type", GgufValue::u32(io::llama_file_type(type)));
     w.set("general.quantization_version", GgufValue::u32(2));
     w.set("general.quantized_by", GgufValue::str("slimtune"));
-    add_all(w, gguf_architecture_metadata(m.cfg));
+    add_all(w, io::gguf_architecture_metadata(m.cfg));
     add_all(w, std::move(tok_kv));
 
     std::vector<PendingTensor> pending;
@@ -287,20 +230,18 @@ GgufExportReport write_gguf_lora(Model& m,
                                  io::ExportType type,
                                  const std::string& path) {
     const auto start = std::chrono::steady_clock::now();
-    if (type != io::ExportType::F32 && type != io::ExportType::F16 && type != io::ExportType::BF16)
+    const io::ExportTypeTraits& traits = io::export_type_traits(type);
+    if (traits.quantized)
         throw ConfigError("GGUF LoRA export: type must be f32, f16 or bf16, got " +
                           std::string(io::export_type_name(type)));
     const std::vector<LoraModule> mods = lora_modules(m);
     if (mods.empty())
         throw ConfigError("GGUF LoRA export: the model has no LoRA adapters (pass --adapter)");
     const std::vector<io::GgufTensorSource> sources = io::gguf_tensor_sources(m);
-    const bool permute = m.cfg.family == Family::Llama || m.cfg.family == Family::Granite;
     // One alpha for the file: llama.cpp scales every module by alpha / rank.
     const double alpha = static_cast<double>(mods.front().linear->lora.scaling) *
                          static_cast<double>(mods.front().rank);
-    const io::GgmlType gt = type == io::ExportType::F32   ? io::GgmlType::F32
-                            : type == io::ExportType::F16 ? io::GgmlType::F16
-                                                          : io::GgmlType::BF16;
+    const io::GgmlType gt = traits.base;
     std::vector<PendingTensor> pending;
     for (const LoraModule& l : mods) {
         if (l.linear->lora.merged)
@@ -313,11 +254,7 @@ GgufExportReport write_gguf_lora(Model& m,
         // Fold this module's scaling where it differs from alpha / r (rsLoRA, patterns).
         const float fold = static_cast<float>(static_cast<double>(l.linear->lora.scaling) *
                                               static_cast<double>(l.rank) / alpha);
-        int64_t heads = 0;
-        if (permute && s->role == io::TensorRole::AttnQ)
-            heads = m.cfg.n_head;
-        if (permute && s->role == io::TensorRole::AttnK)
-            heads = m.cfg.n_head_kv;
+        const int64_t heads = s->permuted_heads;
         pending.push_back({s->name + ".lora_a", {a->dim(0), a->dim(1)}, gt, nullptr, a});
         pending.push_back({s->name + ".lora_b",
                            {b->dim(0), b->dim(1)},

@@ -7,8 +7,8 @@
 // Every file is written atomically; a directory output gets a model card (README.md).
 #pragma once
 
-#include "model/io/gguf_quant_policy.h"
-#include "train/export_gguf.h"
+#include "model/io/export_type.h"
+#include "train/export/gguf_export.h"
 
 #include <cstdint>
 #include <iosfwd>
@@ -36,9 +36,6 @@ struct ExportResult {
     std::string out;                    // the file or directory written
     std::string model_card;             // its path, "" when none
 };
-
-// Parses "q4_k_m,q8_0" into types (ConfigError for an unknown or repeated name).
-std::vector<io::ExportType> parse_export_types(const std::string& list);
 
 // Runs the export; progress lines go to `progress`. ConfigError/FormatError for bad input
 // (missing model or adapter, a format that needs an adapter without one, unknown types).

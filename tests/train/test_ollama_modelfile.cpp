@@ -3,12 +3,13 @@
 // Modelfile parser reads them. tests/check_ollama_modelfile.sh renders the templates with Go's
 // text/template and compares them with the chat renderer byte for byte.
 #include "common/error.h"
-#include "data/ollama_modelfile.h"
+#include "train/export/ollama_modelfile.h"
 
 #include <catch2/catch.hpp>
 
 using namespace slimtune;
 using namespace slimtune::data;
+using namespace slimtune::train;
 using Catch::Matchers::Contains;
 
 namespace {

@@ -1,4 +1,4 @@
-#include "train/model_card.h"
+#include "train/export/model_card.h"
 
 #include <cmath>
 #include <cstdio>

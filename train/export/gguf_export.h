@@ -1,6 +1,6 @@
 // GGUF files for llama.cpp and ollama, written from a loaded model: the model itself in any
-// export type (metadata with the key types llama.cpp checks, tokenizer, tensors streamed one at
-// a time through the quantizers) and a LoRA adapter (general.type = adapter). Both carry the
+// export type (the hyperparameter keys of model/io/gguf_metadata.h, tokenizer, tensors streamed
+// one at a time through the quantizers) and a LoRA adapter (general.type = adapter). Both carry the
 // provenance of the data that went in (general.dataset.*, general.base_model.*).
 // Key names and types: shared/research/finetune.md §2.7, §2.8, §2.10.
 #pragma once
@@ -40,9 +40,6 @@ struct GgufExportReport {
 // The general.* keys every slimtune GGUF carries: name, base model and dataset provenance
 // (manifest SHA-256, curated-file SHA-256, document counts, a curation summary).
 std::vector<io::GgufKv> gguf_provenance_metadata(const GgufExportInfo& info);
-
-// The {arch}.* hyperparameter keys llama.cpp reads for `cfg`, with their exact types.
-std::vector<io::GgufKv> gguf_architecture_metadata(const ModelConfig& cfg);
 
 // Writes `m` (float32, adapters merged or absent) with `tokenizer` as a GGUF model of `type`
 // to `path` (atomically). `tokenizer` must be byte-level BPE (gguf_vocab). The tokenizer.json

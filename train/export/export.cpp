@@ -1,14 +1,15 @@
-#include "train/export.h"
+#include "train/export/export.h"
 
 #include "common/atomic_file.h"
 #include "common/error.h"
 #include "data/chat_template.h"
-#include "data/ollama_modelfile.h"
+#include "data/training_data.h"
 #include "model/io/gguf_model.h"
 #include "model/io/save_model.h"
 #include "model/lora.h"
 #include "train/evaluate.h"
-#include "train/model_card.h"
+#include "train/export/model_card.h"
+#include "train/export/ollama_modelfile.h"
 
 #include <algorithm>
 #include <cctype>
@@ -128,20 +129,6 @@ void print_report(const GgufExportReport& r, std::ostream& progress) {
     progress << "; " << r.seconds << " s)\n";
 }
 
-// How the card's evaluation data is read: as training reads it, with the export's tokenizer.
-data::ExampleOptions eval_options(const data::Tokenizer* tok, const Model& m) {
-    data::ExampleOptions eo{.record = {.format = data::DatasetFormat::automatic},
-                            .tokenizer = tok,
-                            .vocab_size = m.cfg.vocab_size};
-    if (tok && !tok->config().chat_template.empty())
-        try {
-            eo.chat_template = data::detect_chat_template(tok->config(), tok->source());
-        } catch (const ConfigError&) {
-            // Only chat records need it; they report the missing template themselves.
-        }
-    return eo;
-}
-
 json read_json_or_null(const fs::path& p) {
     std::error_code ec;
     if (!fs::exists(p, ec))
@@ -169,7 +156,9 @@ void write_model_card(const ExportOptions& o,
     card.eval_data = o.eval_data;
     std::optional<data::ExampleOptions> eo;
     if (!o.eval_data.empty()) {
-        eo = eval_options(tok, m);
+        // As training reads it (the record format detected per line), with the export's
+        // tokenizer and the template its config names.
+        eo = data::example_options({}, "", tok, m.cfg.vocab_size);
         const DatasetLoss f32 = dataset_loss(m, o.eval_data, *eo, o.eval_max_tokens);
         card.f32_perplexity = f32.perplexity;
         card.eval_tokens = f32.tokens;
@@ -217,24 +206,6 @@ std::map<std::string, std::string> provenance_metadata(const GgufExportInfo& inf
 }
 
 } // namespace
-
-std::vector<io::ExportType> parse_export_types(const std::string& list) {
-    std::vector<io::ExportType> out;
-    size_t at = 0;
-    while (at <= list.size()) {
-        const size_t comma = list.find(',', at);
-        const std::string item =
-            list.substr(at, comma == std::string::npos ? std::string::npos : comma - at);
-        const io::ExportType t = io::parse_export_type(item);
-        if (std::find(out.begin(), out.end(), t) != out.end())
-            throw ConfigError("--type: '" + item + "' is given twice");
-        out.push_back(t);
-        if (comma == std::string::npos)
-            break;
-        at = comma + 1;
-    }
-    return out;
-}
 
 ExportResult export_model(const ExportOptions& o, std::ostream& progress) {
     check_options(o);
@@ -326,9 +297,8 @@ ExportResult export_model(const ExportOptions& o, std::ostream& progress) {
                                     : data::chat_template_by_name(o.chat_template, tok.config());
         const std::string gguf_file = fs::path(result.gguf.front().path).filename().string();
         const std::string modelfile = (fs::path(o.out) / "Modelfile").string();
-        write_file_atomic(modelfile, [&](std::ostream& os) {
-            os << data::ollama_modelfile("./" + gguf_file, tmpl);
-        });
+        write_file_atomic(
+            modelfile, [&](std::ostream& os) { os << ollama_modelfile("./" + gguf_file, tmpl); });
         progress << "wrote " << modelfile << " (ollama create " << info.name << " -f Modelfile)\n";
     }
     if (!single_file) {

@@ -9,16 +9,16 @@
 #include <string>
 #include <vector>
 
-namespace slimtune::data {
+namespace slimtune::train {
 
 // The Go template of one of slimtune's chat formats (chat_template_names()).
-std::string ollama_template(const ChatTemplate& tmpl);
+std::string ollama_template(const data::ChatTemplate& tmpl);
 
 // Strings ollama stops generating at: the format's end-of-turn and turn-start markers and the
 // EOS token, distinct, in that order.
-std::vector<std::string> ollama_stops(const ChatTemplate& tmpl);
+std::vector<std::string> ollama_stops(const data::ChatTemplate& tmpl);
 
 // The whole Modelfile. `gguf_file` is written as given (relative to the Modelfile's directory).
-std::string ollama_modelfile(const std::string& gguf_file, const ChatTemplate& tmpl);
+std::string ollama_modelfile(const std::string& gguf_file, const data::ChatTemplate& tmpl);
 
-} // namespace slimtune::data
+} // namespace slimtune::train
