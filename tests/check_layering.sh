@@ -22,14 +22,20 @@ check model 'common|model'
 check data 'common|data'
 check optim 'common|model|optim'
 check train 'common|model|data|optim|train'
-# train/export/ (the export driver, GGUF writer, model card, ollama Modelfile) is a leaf of
-# the application: only the CLI commands and the export room itself include it.
-bad=$(grep -rnE '^\s*#\s*include\s*"train/export/' train --include='*.h' --include='*.cpp' |
-          grep -vE '^train/(commands|export)/' || true)
-if [ -n "$bad" ]; then
-    echo "train/export/ included outside train/commands/ and train/export/:"
-    echo "$bad"
-    status=1
-fi
+# Rooms inside a layer: a sub-folder included only by the files allowed to (regex on the path).
+only_from() { # included folder, including paths allowed (regex), why
+    local bad
+    bad=$(grep -rnE "^\s*#\s*include\s*\"$1" common model data optim train \
+              --include='*.h' --include='*.cpp' | grep -vE "^($2)" || true)
+    if [ -n "$bad" ]; then
+        echo "$1 included outside $2 ($3):"
+        echo "$bad"
+        status=1
+    fi
+}
+only_from train/commands/ 'train/commands/|train/main.cpp' 'the CLI is a leaf: nothing calls it'
+only_from train/export/ 'train/commands/|train/export/' \
+    'the export room is used by the CLI only'
+only_from data/curate/ 'data/curate/|train/' 'datasets and tokenizers do not depend on curation'
 [ $status -eq 0 ] && echo "layering: ok"
 exit $status

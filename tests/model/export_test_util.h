@@ -9,6 +9,7 @@
 
 #include "common/rng.h"
 #include "data/tokenizer/bpe_trainer.h"
+#include "data/tokenizer/tokenizer.h"
 #include "model/hf_config.h"
 #include "model/io/save_model.h"
 #include "model/transformer.h"
@@ -16,6 +17,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 namespace slimtune::export_test {
@@ -71,13 +73,24 @@ inline Model exportable_fixture(const std::string& name,
     if (m.lm_head.defined())
         m.lm_head = widen_rows(m.lm_head, v, rng);
     io::save_hf_model(m, fixture_dir(name).string(), out.string());
-    // config.json was copied from the fixture: give it the new vocabulary size.
-    nlohmann::json cfg;
-    std::ifstream(out / "config.json") >> cfg;
-    cfg["vocab_size"] = v;
-    std::ofstream(out / "config.json") << cfg.dump(2);
     for (const char* f : {"tokenizer.json", "tokenizer_config.json"})
         fs::copy_file(tok_dir / f, out / f, fs::copy_options::overwrite_existing);
+    // config.json was copied from the fixture: give it the new vocabulary size, and the trained
+    // tokenizer's EOS as the only stop id (in config.json and generation_config.json), as a
+    // real model directory has, so that generation stops at the same ids from the directory
+    // and from a GGUF (which carries the tokenizer's EOS and EOT).
+    const std::optional<int32_t> eos = data::Tokenizer::load(out.string()).eos_id();
+    for (const char* f : {"config.json", "generation_config.json"}) {
+        if (!fs::exists(out / f))
+            continue;
+        nlohmann::json cfg;
+        std::ifstream(out / f) >> cfg;
+        if (std::string(f) == "config.json")
+            cfg["vocab_size"] = v;
+        if (eos && cfg.contains("eos_token_id"))
+            cfg["eos_token_id"] = *eos;
+        std::ofstream(out / f) << cfg.dump(2);
+    }
     return load_model(out.string());
 }
 

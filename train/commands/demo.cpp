@@ -11,6 +11,7 @@
 #include "model/block.h"
 #include "model/kernels/gemm.h"
 #include "model/ops/ops.h"
+#include "train/commands/cli_util.h"
 #include "train/commands/commands.h"
 #include "train/demo_corpus.h"
 
@@ -147,8 +148,7 @@ int run_demo(const std::vector<std::string>& args) {
     std::string out_dir;
     float lr = 0;
     po::options_description opts("slimtune demo: train a small byte-level model on bundled text");
-    opts.add_options()("help,h", "show this help")("steps", po::value(&steps)->default_value(300),
-                                                   "optimizer steps")(
+    opts.add_options()("steps", po::value(&steps)->default_value(300), "optimizer steps")(
         "batch", po::value(&batch)->default_value(8),
         "sequences per step")("seq", po::value(&seq)->default_value(64), "tokens per sequence")(
         "layers", po::value(&layers)->default_value(2), "transformer blocks")(
@@ -160,18 +160,13 @@ int run_demo(const std::vector<std::string>& args) {
         "keep the curation outputs (curated.jsonl, report.md, manifest.json ...) in this "
         "directory (default: a temporary one, removed)");
     po::variables_map vm;
-    po::store(po::command_line_parser(args).options(opts).run(), vm);
-    if (vm.count("help")) {
-        std::cout << opts;
+    if (!parse_options(args, opts, vm))
         return 0;
-    }
-    po::notify(vm);
     if (steps < 1 || batch < 1 || seq < 2 || layers < 1 || hidden < 16 || hidden % 16 != 0 ||
         !(lr > 0))
         throw ConfigError("need steps >= 1, batch >= 1, seq >= 2, layers >= 1, hidden a "
                           "positive multiple of 16 and lr > 0");
-    if (threads > 0)
-        omp_set_num_threads(threads);
+    set_threads(threads);
 
     const bool keep = !out_dir.empty();
     const std::filesystem::path dir = keep ? std::filesystem::path(out_dir)
