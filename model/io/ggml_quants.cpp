@@ -1,4 +1,4 @@
-// ggml type table, fp16/bf16 conversion, the 32-element block quantizers (Q8_0, Q4_0, Q5_0,
+// ggml type table, the 32-element block quantizers (Q8_0, Q4_0, Q5_0,
 // Q5_1) and the row-level entry points. Each quantizer follows its ggml `quantize_row_*_ref`
 // operation for operation (same float operations in the same order, no contraction) so that the
 // bytes are ggml's; the K-quants live in ggml_quants_k.cpp.
@@ -61,16 +61,8 @@ TypeInfo type_info(GgmlType type) {
 
 constexpr int kQK = 32; // elements of a Q4_0/Q5_0/Q5_1/Q8_0 block
 
-void store_fp16(uint8_t* p, float v) {
-    const uint16_t h = fp32_to_fp16(v);
-    std::memcpy(p, &h, 2);
-}
-
-float load_fp16(const uint8_t* p) {
-    uint16_t h = 0;
-    std::memcpy(&h, p, 2);
-    return fp16_to_fp32(h);
-}
+using detail::load_fp16;
+using detail::store_fp16;
 
 // What x86's cvttss2si gives, which ggml's float -> (u)int8 casts compile to: truncation toward
 // zero, and INT32_MIN for NaN or out-of-range values (a C cast would be undefined there). The
@@ -245,14 +237,12 @@ void quantize_blocks(GgmlType type, const float* x, uint8_t* y, int64_t n_blocks
         std::memcpy(y, x, static_cast<size_t>(n_blocks) * 4);
         return;
     case GgmlType::F16:
-        for (int64_t i = 0; i < n_blocks; ++i) {
-            const uint16_t h = fp32_to_fp16(x[i]);
-            std::memcpy(y + 2 * i, &h, 2);
-        }
+        for (int64_t i = 0; i < n_blocks; ++i)
+            store_fp16(y + 2 * i, x[i]);
         return;
     case GgmlType::BF16:
         for (int64_t i = 0; i < n_blocks; ++i) {
-            const uint16_t h = fp32_to_bf16(x[i]);
+            const uint16_t h = f32_to_bf16(x[i]);
             std::memcpy(y + 2 * i, &h, 2);
         }
         return;
@@ -279,17 +269,14 @@ void dequantize_blocks(GgmlType type, const uint8_t* x, float* y, int64_t n_bloc
         std::memcpy(y, x, static_cast<size_t>(n_blocks) * 4);
         return;
     case GgmlType::F16:
-        for (int64_t i = 0; i < n_blocks; ++i) {
-            uint16_t h = 0;
-            std::memcpy(&h, x + 2 * i, 2);
-            y[i] = fp16_to_fp32(h);
-        }
+        for (int64_t i = 0; i < n_blocks; ++i)
+            y[i] = load_fp16(x + 2 * i);
         return;
     case GgmlType::BF16:
         for (int64_t i = 0; i < n_blocks; ++i) {
             uint16_t h = 0;
             std::memcpy(&h, x + 2 * i, 2);
-            y[i] = bf16_to_fp32(h);
+            y[i] = bf16_to_f32(h);
         }
         return;
     case GgmlType::Q4_0:
@@ -375,58 +362,6 @@ size_t ggml_row_size(GgmlType type, int64_t n) {
                           " is not a non-negative multiple of the block size " +
                           std::to_string(info.block));
     return static_cast<size_t>(n / info.block) * info.bytes;
-}
-
-uint16_t fp32_to_fp16(float f) {
-    const uint32_t w = std::bit_cast<uint32_t>(f);
-    const auto sign = static_cast<uint16_t>((w >> 16) & 0x8000u);
-    const uint32_t a = w & 0x7FFFFFFFu;
-    if (a > 0x7F800000u) // NaN
-        return static_cast<uint16_t>(sign | 0x7E00u);
-    if (a >= 0x477FF000u) // 65520 and up round to infinity (65504 is the largest half)
-        return static_cast<uint16_t>(sign | 0x7C00u);
-    if (a >= 0x38800000u) { // a normal half: rebias the exponent, round 13 mantissa bits away
-        const uint32_t rebiased = a - (112u << 23);
-        const uint32_t rounded = rebiased + 0x0FFFu + ((rebiased >> 13) & 1u);
-        return static_cast<uint16_t>(sign | (rounded >> 13)); // a carry bumps the exponent
-    }
-    if (a <= 0x33000000u) // at most 2^-25, half the smallest subnormal: ties to even zero
-        return sign;
-    // A half subnormal: the value in units of 2^-24 is mantissa * 2^(exponent - 126).
-    const uint32_t exponent = a >> 23;
-    const uint32_t mantissa = (a & 0x7FFFFFu) | 0x800000u;
-    const uint32_t shift = 126u - exponent; // 14..24
-    uint32_t q = mantissa >> shift;
-    const uint32_t rest = mantissa & ((1u << shift) - 1u);
-    const uint32_t half = 1u << (shift - 1u);
-    if (rest > half || (rest == half && (q & 1u)))
-        ++q; // may become 0x400, the smallest normal, which is its correct encoding
-    return static_cast<uint16_t>(sign | q);
-}
-
-float fp16_to_fp32(uint16_t h) {
-    const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
-    const uint32_t exponent = (h >> 10) & 0x1Fu;
-    const uint32_t mantissa = h & 0x3FFu;
-    if (exponent == 0) {
-        const float magnitude = static_cast<float>(mantissa) * 0x1p-24f; // exact
-        return std::bit_cast<float>(sign | std::bit_cast<uint32_t>(magnitude));
-    }
-    if (exponent == 0x1F)
-        return std::bit_cast<float>(sign | 0x7F800000u | (mantissa ? 0x400000u : 0u) |
-                                    (mantissa << 13));
-    return std::bit_cast<float>(sign | ((exponent + 112u) << 23) | (mantissa << 13));
-}
-
-uint16_t fp32_to_bf16(float f) {
-    const uint32_t w = std::bit_cast<uint32_t>(f);
-    if ((w & 0x7FFFFFFFu) > 0x7F800000u)
-        return static_cast<uint16_t>((w >> 16) | 0x40u);
-    return static_cast<uint16_t>((w + 0x7FFFu + ((w >> 16) & 1u)) >> 16);
-}
-
-float bf16_to_fp32(uint16_t h) {
-    return std::bit_cast<float>(static_cast<uint32_t>(h) << 16);
 }
 
 void quantize_rows(GgmlType type, const float* src, void* dst, int64_t rows, int64_t n_per_row) {

@@ -8,6 +8,7 @@
 #include "common/atomic_file.h"
 #include "common/error.h"
 #include "common/text.h"
+#include "model/half.h"
 
 #include <algorithm>
 #include <bit>
@@ -333,85 +334,6 @@ int64_t SafetensorsEntry::numel() const {
     }
     throw ShapeError("safetensors: tensor " + name_text(name) + ": element count of shape " +
                      shape_text(shape) + " overflows int64");
-}
-
-// ---------------------------------------------------------------------------------------------
-// f16 / bf16 <-> f32
-//
-// f16:  1 sign, 5 exponent (bias 15), 10 mantissa bits.  bf16: the top 16 bits of an f32.
-// f32:  1 sign, 8 exponent (bias 127), 23 mantissa bits.
-
-float f16_to_f32(uint16_t h) {
-    const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
-    const uint32_t exp = (h >> 10) & 0x1fu;
-    uint32_t mant = h & 0x3ffu;
-    uint32_t bits;
-    if (exp == 0x1f) {
-        bits = sign | 0x7f800000u | (mant << 13); // inf, or NaN with its payload
-    } else if (exp != 0) {
-        bits = sign | ((exp + (127 - 15)) << 23) | (mant << 13);
-    } else if (mant == 0) {
-        bits = sign; // signed zero
-    } else {
-        // Subnormal: mant * 2^-24. Shift the leading 1 up to bit 10 (the implicit bit) and
-        // lower the exponent by one for each shift; every f16 subnormal is normal in f32.
-        int e = 127 - 15 + 1;
-        while ((mant & 0x400u) == 0) {
-            mant <<= 1;
-            --e;
-        }
-        bits = sign | (static_cast<uint32_t>(e) << 23) | ((mant & 0x3ffu) << 13);
-    }
-    return std::bit_cast<float>(bits);
-}
-
-float bf16_to_f32(uint16_t b) {
-    return std::bit_cast<float>(static_cast<uint32_t>(b) << 16);
-}
-
-uint16_t f32_to_f16(float f) {
-    const uint32_t bits = std::bit_cast<uint32_t>(f);
-    const auto sign = static_cast<uint16_t>((bits >> 16) & 0x8000u);
-    const uint32_t abs = bits & 0x7fffffffu;
-    if (abs > 0x7f800000u) // NaN: quiet it, keep the top 9 payload bits that fit
-        return static_cast<uint16_t>(sign | 0x7e00u | ((abs >> 13) & 0x1ffu));
-    // 65520 = 65504 (largest f16) + half an ulp: the tie rounds to the even neighbour, 2^16,
-    // which is infinity. So is everything above it, f32 infinity included.
-    if (abs >= 0x477ff000u)
-        return static_cast<uint16_t>(sign | 0x7c00u);
-    if (abs >= 0x38800000u) {
-        // Normal in f16 (>= 2^-14): rebias the exponent and drop 13 mantissa bits, rounding to
-        // nearest even. A carry out of the mantissa correctly bumps the exponent.
-        uint32_t h = (abs >> 13) - ((127u - 15u) << 10);
-        const uint32_t rest = abs & 0x1fffu;
-        if (rest > 0x1000u || (rest == 0x1000u && (h & 1u)))
-            ++h;
-        return static_cast<uint16_t>(sign | h);
-    }
-    // Subnormal in f16: the result is round(|f| / 2^-24). At or below 2^-25 (half the smallest
-    // subnormal; the tie goes to even, i.e. zero) that is zero.
-    if (abs <= 0x33000000u)
-        return sign;
-    const uint32_t exp = abs >> 23;                      // 102..112 here
-    const uint32_t mant = (abs & 0x7fffffu) | 0x800000u; // with the implicit bit
-    // |f| = mant * 2^(exp - 150), so |f| / 2^-24 = mant >> (126 - exp), shift in 14..24.
-    const uint32_t shift = 126u - exp;
-    uint32_t h = mant >> shift;
-    const uint32_t rest = mant & ((1u << shift) - 1u);
-    const uint32_t half = 1u << (shift - 1u);
-    if (rest > half || (rest == half && (h & 1u)))
-        ++h; // may carry into 0x400, which is exactly the smallest normal's encoding
-    return static_cast<uint16_t>(sign | h);
-}
-
-uint16_t f32_to_bf16(float f) {
-    const uint32_t bits = std::bit_cast<uint32_t>(f);
-    if ((bits & 0x7fffffffu) > 0x7f800000u) // NaN: truncating could clear the payload; set quiet
-        return static_cast<uint16_t>((bits >> 16) | 0x0040u);
-    // Round to nearest even on the dropped 16 bits: add 0x7fff, plus 1 when the kept part is odd.
-    // Finite values past the largest bf16 carry into the exponent and become infinity.
-    const uint32_t rounding = 0x7fffu + ((bits >> 16) & 1u);
-    return static_cast<uint16_t>((bits + rounding) >> 16);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
-// safetensors reader and writer (Hugging Face's tensor file format), plus the f16/bf16 <-> f32
-// scalar conversions the reader needs. Layout: u64 little-endian header length N, N bytes of
-// UTF-8 JSON (an object, right-padded with spaces), then the data section, which the tensors'
+// safetensors reader and writer (Hugging Face's tensor file format); F16 and BF16 values convert
+// through model/half.h (NanPolicy::KeepPayload). Layout: u64 little-endian header length N, N bytes
+// of UTF-8 JSON (an object, right-padded with spaces), then the data section, which the tensors'
 // byte ranges cover exactly. Reference: huggingface/safetensors README and src/tensor.rs.
 // Not here: sharded checkpoints (model.safetensors.index.json) and mapping names to model weights.
 #pragma once
@@ -116,14 +116,5 @@ struct SafetensorsTensor {
 void write_safetensors(const std::string& path,
                        const std::vector<SafetensorsTensor>& tensors,
                        const std::map<std::string, std::string>& metadata = {});
-
-// Scalar conversions. Widening (f16/bf16 -> f32) is exact, subnormals, infinities and NaN
-// payloads included. Narrowing rounds to nearest, ties to even; finite values beyond the target
-// range become infinity, values below half the smallest subnormal become signed zero, and NaN
-// stays NaN (sign kept, quiet bit set, top payload bits kept).
-float f16_to_f32(uint16_t h);
-float bf16_to_f32(uint16_t b);
-uint16_t f32_to_f16(float f);
-uint16_t f32_to_bf16(float f);
 
 } // namespace slimtune::io
