@@ -1,11 +1,11 @@
-// ggml's tensor types as GGUF stores them: block sizes, byte sizes, and quantizers that reproduce
-// ggml's reference (`*_ref`) algorithms bit for bit, so that a GGUF we write holds the same bytes
-// as llama-quantize (no importance matrix) makes from the same float32 weights. Layouts and
-// algorithms: ggml-common.h and ggml-quants.c, described in shared/research/finetune.md §2.4. The
-// compilation units are built without floating-point contraction (no FMA), because ggml's reference
-// code is plain C float arithmetic and one fused a*b+c changes a rounding and with it a quantized
-// byte. fp16 and bf16 values convert through model/half.h, fp16 with ggml's NaN policy
-// (NanPolicy::Ggml).
+// ggml's tensor types as GGUF stores them: one table row per type (name, block size, byte size,
+// block converters), and quantizers that reproduce ggml's reference (`*_ref`) algorithms bit for
+// bit, so that a GGUF we write holds the same bytes as llama-quantize (no importance matrix) makes
+// from the same float32 weights. Layouts and algorithms: ggml-common.h and ggml-quants.c,
+// described in shared/research/finetune.md §2.4. The compilation units are built without
+// floating-point contraction (no FMA), because ggml's reference code is plain C float arithmetic
+// and one fused a*b+c changes a rounding and with it a quantized byte. fp16 and bf16 values
+// convert through model/half.h, fp16 with ggml's NaN policy (NanPolicy::Ggml).
 #pragma once
 
 #include "model/half.h"
@@ -31,6 +31,27 @@ enum class GgmlType : uint32_t {
     Q6_K = 14,
     BF16 = 30,
 };
+
+// ggml's block layout of a tensor type: `block_elems` values are stored in `block_bytes` bytes.
+struct GgufTypeLayout {
+    std::string_view name; // ggml's name: "f32", "q4_K", ...
+    uint32_t block_elems;
+    uint32_t block_bytes;
+};
+
+// One row of the ggml type table (ggml.c `type_traits`): a type id (ggml.h `enum ggml_type`, the
+// uint32 in a GGUF tensor_info), its layout, and its converters of n_blocks consecutive blocks,
+// which are null for the types we only parse past. The GgmlType values are the rows with
+// converters (checked at compile time).
+struct GgmlTypeInfo {
+    uint32_t id;
+    GgufTypeLayout layout;
+    void (*quantize)(const float* x, uint8_t* y, int64_t n_blocks);
+    void (*dequantize)(const uint8_t* x, float* y, int64_t n_blocks);
+};
+// The row of ggml type `id`, or nullptr for an unknown or removed id. Every type the llama.cpp
+// release of our oracle knows has a row, so that any file it loads can be parsed here.
+const GgmlTypeInfo* ggml_type_info(uint32_t id);
 
 // The type for a GGUF type id, or nullopt for ids we do not handle (Q4_1, IQ*, ...).
 std::optional<GgmlType> ggml_type_from_id(uint32_t id);

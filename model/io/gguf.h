@@ -8,6 +8,8 @@
 // quantized block contents (ggml_quants.h).
 #pragma once
 
+#include "model/io/ggml_quants.h"
+
 #include <cstdint>
 #include <cstdio>
 #include <map>
@@ -150,15 +152,8 @@ struct GgufKv {
     GgufValue value;
 };
 
-// ggml's block layout of a tensor type (ggml.h `enum ggml_type`, the uint32 in tensor_info):
-// `block_elems` values are stored in `block_bytes` bytes. Every type the llama.cpp release of
-// our oracle knows is listed, so that any file it loads can be parsed here.
-struct GgufTypeLayout {
-    std::string_view name; // ggml's name: "f32", "q4_K", ...
-    uint32_t block_elems;
-    uint32_t block_bytes;
-};
-// The layout of ggml type `type`, or nullptr for an unknown or removed id.
+// The layout of ggml type `type` (its row of the ggml type table, ggml_quants.h), or nullptr for
+// an unknown or removed id.
 const GgufTypeLayout* gguf_type_layout(uint32_t type);
 // Bytes of a tensor of ggml type `type` with dims `ne` (ggml order, ne[0] = row length; empty
 // = a scalar). ConfigError for an unknown type, more than 4 dims, a dim < 1, ne[0] not a
