@@ -1,4 +1,4 @@
-// safetensors reader (mmap + up-front validation of the whole header) and atomic writer.
+// safetensors reader (a MappedFile + up-front validation of the whole header) and atomic writer.
 // The reader treats the file as hostile: every offset and count is range-checked, and size
 // arithmetic is overflow-checked, before anything is used. Its rules follow the reference
 // implementation (huggingface/safetensors src/tensor.rs): header <= 100,000,000 bytes, starts
@@ -12,17 +12,11 @@
 
 #include <algorithm>
 #include <bit>
-#include <cerrno>
 #include <cstring>
-#include <fcntl.h>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <tuple>
-#include <unistd.h>
-#include <utility>
 
 namespace slimtune::io {
 
@@ -92,12 +86,6 @@ NumelStatus shape_numel(const std::vector<int64_t>& shape, int64_t& numel) {
             return NumelStatus::Overflow;
     return NumelStatus::Ok;
 }
-
-// Owns a file descriptor until the mapping is made.
-struct FdCloser {
-    int fd;
-    ~FdCloser() { ::close(fd); }
-};
 
 // Reads a non-negative JSON integer that fits in uint64. nlohmann stores every non-negative
 // integer literal as number_unsigned, negative ones as number_integer, and anything with a
@@ -342,45 +330,26 @@ int64_t SafetensorsEntry::numel() const {
 SafetensorsFile SafetensorsFile::open(const std::string& path) {
     SafetensorsFile file;
     file.path_ = path;
-    {
-        const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-            throw Error(path + ": cannot open: " + std::strerror(errno));
-        const FdCloser closer{fd};
-        struct stat st {};
-        if (::fstat(fd, &st) != 0)
-            throw Error(path + ": cannot open: " + std::strerror(errno));
-        if (S_ISDIR(st.st_mode))
-            throw Error(path + ": cannot open: " + std::strerror(EISDIR));
-        if (!S_ISREG(st.st_mode))
-            throw Error(path + ": cannot open: not a regular file");
-        const auto size = static_cast<uint64_t>(st.st_size);
-        if (size < 8)
-            throw FormatError(path + ": file is " + std::to_string(size) +
-                              " bytes; expected at least 8 (the header length)");
-        void* p = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (p == MAP_FAILED)
-            throw Error(path + ": cannot map: " + std::strerror(errno));
-        file.map_ = static_cast<const uint8_t*>(p);
-        file.map_size_ = size;
-    }
-    // From here on `file` owns the mapping, and its destructor unmaps if validation throws.
-    // NOTE: the mapping reflects later changes to the file; truncating it while it is open
-    // raises SIGBUS on access, as with any mmap reader.
+    file.map_ = MappedFile(path);
+    const uint8_t* bytes = file.map_.data();
+    const uint64_t size = file.map_.size();
+    if (size < 8)
+        throw FormatError(path + ": file is " + std::to_string(size) +
+                          " bytes; expected at least 8 (the header length)");
 
-    const uint64_t header_size = load<uint64_t>(file.map_);
-    const uint64_t rest = file.map_size_ - 8;
+    const uint64_t header_size = load<uint64_t>(bytes);
+    const uint64_t rest = size - 8;
     if (header_size > kMaxHeaderSize)
         throw FormatError(path + ": header length " + std::to_string(header_size) +
                           " exceeds the limit of " + std::to_string(kMaxHeaderSize) + " bytes");
     if (header_size > rest)
         throw FormatError(path + ": header length " + std::to_string(header_size) +
                           " exceeds the " + std::to_string(rest) + " bytes after it");
-    file.data_ = file.map_ + 8 + header_size;
+    file.data_offset_ = 8 + header_size;
     file.data_size_ = rest - header_size;
 
     const json header =
-        parse_header_json(path, reinterpret_cast<const char*>(file.map_ + 8), header_size);
+        parse_header_json(path, reinterpret_cast<const char*>(bytes + 8), header_size);
     for (const auto& [key, value] : header.items()) {
         if (key == "__metadata__")
             file.metadata_ = parse_metadata(path, value);
@@ -397,40 +366,6 @@ SafetensorsFile SafetensorsFile::open(const std::string& path) {
     return file;
 }
 
-SafetensorsFile::SafetensorsFile(SafetensorsFile&& other) noexcept
-    : path_(std::move(other.path_)), map_(std::exchange(other.map_, nullptr)),
-      map_size_(std::exchange(other.map_size_, 0)), data_(std::exchange(other.data_, nullptr)),
-      data_size_(std::exchange(other.data_size_, 0)), entries_(std::move(other.entries_)),
-      index_(std::move(other.index_)), metadata_(std::move(other.metadata_)) {}
-
-SafetensorsFile& SafetensorsFile::operator=(SafetensorsFile&& other) noexcept {
-    if (this != &other) {
-        unmap();
-        path_ = std::move(other.path_);
-        map_ = std::exchange(other.map_, nullptr);
-        map_size_ = std::exchange(other.map_size_, 0);
-        data_ = std::exchange(other.data_, nullptr);
-        data_size_ = std::exchange(other.data_size_, 0);
-        entries_ = std::move(other.entries_);
-        index_ = std::move(other.index_);
-        metadata_ = std::move(other.metadata_);
-    }
-    return *this;
-}
-
-SafetensorsFile::~SafetensorsFile() {
-    unmap();
-}
-
-void SafetensorsFile::unmap() noexcept {
-    if (map_ != nullptr)
-        ::munmap(const_cast<uint8_t*>(map_), map_size_); // NOLINT: munmap takes void*
-    map_ = nullptr;
-    map_size_ = 0;
-    data_ = nullptr;
-    data_size_ = 0;
-}
-
 const SafetensorsEntry* SafetensorsFile::find(std::string_view name) const {
     const auto it = index_.find(name);
     return it == index_.end() ? nullptr : &entries_[it->second];
@@ -443,28 +378,14 @@ const SafetensorsEntry& SafetensorsFile::at(std::string_view name) const {
     return *entry;
 }
 
-namespace {
-// Drops the whole mapped pages inside [begin, end) from the resident set (the mapping is
-// read-only and file-backed: a later read maps them in again). Pages shared with bytes outside
-// the range are kept.
-void release_pages(const uint8_t* begin_p, const uint8_t* end_p) noexcept {
-    const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
-    const auto begin = reinterpret_cast<uintptr_t>(begin_p);
-    const auto end = reinterpret_cast<uintptr_t>(end_p);
-    const uintptr_t first = (begin + page - 1) / page * page, last = end / page * page;
-    if (last > first)
-        ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
-}
-} // namespace
-
 void SafetensorsFile::release(const SafetensorsEntry& entry) const noexcept {
-    release_pages(data_ + entry.begin, data_ + entry.end);
+    map_.release_pages({data() + entry.begin, data() + entry.end});
 }
 
 std::span<const uint8_t> SafetensorsFile::bytes(const SafetensorsEntry& entry) const {
     SLIMTUNE_ASSERT(entry.begin <= entry.end && entry.end <= data_size_,
                     path_ + ": bytes() called with an entry that is not from this file");
-    return {data_ + entry.begin, static_cast<size_t>(entry.end - entry.begin)};
+    return {data() + entry.begin, static_cast<size_t>(entry.end - entry.begin)};
 }
 
 namespace {
@@ -475,6 +396,7 @@ template <class Out>
 std::vector<Out> read_floats(const std::string& path,
                              std::string_view name,
                              const SafetensorsEntry& e,
+                             const MappedFile& map,
                              const uint8_t* p,
                              const char* as) {
     const auto n = static_cast<size_t>(e.numel());
@@ -487,7 +409,7 @@ std::vector<Out> read_floats(const std::string& path,
             const size_t stop = std::min(n, at + chunk);
             for (size_t i = at; i < stop; ++i)
                 out[i] = static_cast<Out>(element(i));
-            release_pages(p + at * elem, p + stop * elem);
+            map.release_pages({p + at * elem, p + stop * elem});
         }
     };
     switch (e.dtype) {
@@ -513,17 +435,17 @@ std::vector<Out> read_floats(const std::string& path,
 
 std::vector<float> SafetensorsFile::read_f32(std::string_view name) const {
     const SafetensorsEntry& e = at(name);
-    return read_floats<float>(path_, name, e, data_ + e.begin, "float");
+    return read_floats<float>(path_, name, e, map_, data() + e.begin, "float");
 }
 
 std::vector<double> SafetensorsFile::read_f64(std::string_view name) const {
     const SafetensorsEntry& e = at(name);
-    return read_floats<double>(path_, name, e, data_ + e.begin, "double");
+    return read_floats<double>(path_, name, e, map_, data() + e.begin, "double");
 }
 
 std::vector<int64_t> SafetensorsFile::read_i64(std::string_view name) const {
     const SafetensorsEntry& e = at(name);
-    const uint8_t* p = data_ + e.begin;
+    const uint8_t* p = data() + e.begin;
     const auto n = static_cast<size_t>(e.numel());
     std::vector<int64_t> out(n);
     switch (e.dtype) {

@@ -5,6 +5,8 @@
 // Not here: sharded checkpoints (model.safetensors.index.json) and mapping names to model weights.
 #pragma once
 
+#include "common/mapped_file.h"
+
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -45,18 +47,16 @@ struct SafetensorsEntry {
 // the read_* functions copy through memcpy, and callers of bytes() must do the same.
 class SafetensorsFile {
 public:
-    // Maps `path`. Throws Error "<path>: cannot open: <strerror>" when the file cannot be opened
-    // or mapped, and FormatError "<path>: <what>" for anything malformed: short file, header
-    // length out of range, header not a JSON object, duplicate keys, bad __metadata__, bad or
-    // unsupported dtype, bad shape or data_offsets, sizes that disagree, overlapping ranges or
-    // bytes of the data section that no tensor covers.
+    // Maps `path`. Throws Error "<path>: cannot open: <reason>" when the file cannot be opened
+    // or is not a regular file, "<path>: cannot map: <reason>" when it cannot be mapped, and
+    // FormatError "<path>: <what>" for anything malformed: short file, header length out of range,
+    // header not a JSON object, duplicate keys, bad __metadata__, bad or unsupported dtype, bad
+    // shape or data_offsets, sizes that disagree, overlapping ranges or bytes of the data section
+    // that no tensor covers.
     static SafetensorsFile open(const std::string& path);
 
-    SafetensorsFile(SafetensorsFile&& other) noexcept;
-    SafetensorsFile& operator=(SafetensorsFile&& other) noexcept;
-    SafetensorsFile(const SafetensorsFile&) = delete;
-    SafetensorsFile& operator=(const SafetensorsFile&) = delete;
-    ~SafetensorsFile();
+    SafetensorsFile(SafetensorsFile&& other) noexcept = default;
+    SafetensorsFile& operator=(SafetensorsFile&& other) noexcept = default;
 
     const std::string& path() const { return path_; }
     // All tensors, sorted by data offset (ties, which only zero-size tensors have, by name).
@@ -84,12 +84,11 @@ public:
 
 private:
     SafetensorsFile() = default;
-    void unmap() noexcept;
+    const uint8_t* data() const { return map_.data() + data_offset_; } // the data section
 
     std::string path_;
-    const uint8_t* map_ = nullptr; // whole file, or nullptr for an empty mapping
-    size_t map_size_ = 0;
-    const uint8_t* data_ = nullptr; // start of the data section inside map_
+    MappedFile map_;
+    uint64_t data_offset_ = 0; // 8 + the header length
     uint64_t data_size_ = 0;
     std::vector<SafetensorsEntry> entries_;
     std::map<std::string, size_t, std::less<>> index_; // name -> position in entries_
