@@ -10,8 +10,6 @@
 #include <fcntl.h>
 #include <memory>
 #include <string_view>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include <utility>
 #include <vector>
@@ -194,24 +192,14 @@ TokenStore TokenStore::build(const std::string& jsonl,
 }
 
 TokenStore TokenStore::open(const std::string& path) {
-    Fd f(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (f.fd < 0)
-        throw Error(path + ": cannot open token store: " + os_error());
-    struct stat st {};
-    if (::fstat(f.fd, &st) != 0)
-        throw Error(path + ": cannot stat token store: " + os_error());
-    const auto size = static_cast<std::uint64_t>(st.st_size);
+    TokenStore s;
+    s.path_ = path;
+    s.map_ = MappedFile(path, "token store");
+    const std::uint64_t size = s.map_.size();
     if (size < kHeaderBytes)
         throw FormatError(path + ": truncated token store; expected at least " +
                           bytes_str(kHeaderBytes) + ", got " + bytes_str(size));
-    TokenStore s;
-    s.path_ = path;
-    void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, f.fd, 0);
-    if (map == MAP_FAILED)
-        throw Error(path + ": cannot map token store: " + os_error());
-    s.map_ = map; // from here on `s` unmaps it, also when a check below throws
-    s.map_size_ = size;
-    const char* base = static_cast<const char*>(map);
+    const char* base = reinterpret_cast<const char*>(s.map_.data());
 
     if (std::string_view(base, 8) != kMagic) {
         if (std::string_view(base, 6) == kMagic.substr(0, 6))
@@ -269,10 +257,8 @@ TokenStore::TokenStore(TokenStore&& other) noexcept {
 
 TokenStore& TokenStore::operator=(TokenStore&& other) noexcept {
     if (this != &other) {
-        release();
         path_ = std::move(other.path_);
-        map_ = std::exchange(other.map_, nullptr);
-        map_size_ = std::exchange(other.map_size_, 0);
+        map_ = std::move(other.map_);
         examples_ = std::exchange(other.examples_, 0);
         tokens_ = std::exchange(other.tokens_, 0);
         offsets_ = std::exchange(other.offsets_, nullptr);
@@ -280,17 +266,6 @@ TokenStore& TokenStore::operator=(TokenStore&& other) noexcept {
         labels_ = std::exchange(other.labels_, nullptr);
     }
     return *this;
-}
-
-TokenStore::~TokenStore() {
-    release();
-}
-
-void TokenStore::release() noexcept {
-    if (map_)
-        ::munmap(map_, map_size_);
-    map_ = nullptr;
-    map_size_ = 0;
 }
 
 std::size_t TokenStore::length(std::size_t i) const {

@@ -15,6 +15,7 @@
 // The file is exactly 24 + 8 (n + 1) + 8 T bytes long.
 #pragma once
 
+#include "common/mapped_file.h"
 #include "data/examples.h"
 
 #include <cstddef>
@@ -37,16 +38,15 @@ public:
                             const std::string& path,
                             ExampleStats* stats = nullptr);
 
-    // Maps `path` and checks it: FormatError naming the file for a bad magic, a wrong version, a
+    // Maps `path` and checks it: Error "<path>: cannot open token store: <reason>" (or "cannot
+    // map token store") when it cannot be opened, is not a regular file or cannot be mapped;
+    // FormatError naming the file for a bad magic, a wrong version, a
     // truncated (or over-long) file, offsets not monotonic or beyond the data. Reads only the
     // header and the offsets; token pages are faulted in when used.
     static TokenStore open(const std::string& path);
 
     TokenStore(TokenStore&& other) noexcept;
     TokenStore& operator=(TokenStore&& other) noexcept;
-    ~TokenStore(); // unmaps
-    TokenStore(const TokenStore&) = delete;
-    TokenStore& operator=(const TokenStore&) = delete;
 
     std::size_t size() const { return examples_; } // examples
     std::span<const std::int32_t> ids(std::size_t i) const;
@@ -57,11 +57,9 @@ public:
 
 private:
     TokenStore() = default;
-    void release() noexcept;
 
     std::string path_;
-    void* map_ = nullptr;
-    std::size_t map_size_ = 0;
+    MappedFile map_;
     std::size_t examples_ = 0;
     std::uint64_t tokens_ = 0;
     const std::uint64_t* offsets_ = nullptr;

@@ -1,7 +1,7 @@
-// ggml type table, fp16/bf16 conversion, the 32-element block quantizers (Q8_0, Q4_0, Q5_0,
-// Q5_1) and the row-level entry points. Each quantizer follows its ggml `quantize_row_*_ref`
-// operation for operation (same float operations in the same order, no contraction) so that the
-// bytes are ggml's; the K-quants live in ggml_quants_k.cpp.
+// The ggml type table (kGgmlTypes, one row per type), the 32-element block quantizers (Q8_0,
+// Q4_0, Q5_0, Q5_1) and the row-level entry points, which read the table. Each quantizer follows
+// its ggml `quantize_row_*_ref` operation for operation (same float operations in the same order,
+// no contraction) so that the bytes are ggml's; the K-quants live in ggml_quants_k.cpp.
 #include "model/io/ggml_quants.h"
 
 #include "common/error.h"
@@ -27,50 +27,10 @@ static_assert(std::endian::native == std::endian::little,
 
 namespace {
 
-struct TypeInfo {
-    std::string_view name;
-    int64_t block;
-    size_t bytes;
-};
-
-TypeInfo type_info(GgmlType type) {
-    switch (type) {
-    case GgmlType::F32:
-        return {"f32", 1, 4};
-    case GgmlType::F16:
-        return {"f16", 1, 2};
-    case GgmlType::Q4_0:
-        return {"q4_0", 32, 18};
-    case GgmlType::Q5_0:
-        return {"q5_0", 32, 22};
-    case GgmlType::Q5_1:
-        return {"q5_1", 32, 24};
-    case GgmlType::Q8_0:
-        return {"q8_0", 32, 34};
-    case GgmlType::Q4_K:
-        return {"q4_K", 256, 144};
-    case GgmlType::Q5_K:
-        return {"q5_K", 256, 176};
-    case GgmlType::Q6_K:
-        return {"q6_K", 256, 210};
-    case GgmlType::BF16:
-        return {"bf16", 1, 2};
-    }
-    throw ConfigError("ggml type: unknown type id " + std::to_string(static_cast<uint32_t>(type)));
-}
-
 constexpr int kQK = 32; // elements of a Q4_0/Q5_0/Q5_1/Q8_0 block
 
-void store_fp16(uint8_t* p, float v) {
-    const uint16_t h = fp32_to_fp16(v);
-    std::memcpy(p, &h, 2);
-}
-
-float load_fp16(const uint8_t* p) {
-    uint16_t h = 0;
-    std::memcpy(&h, p, 2);
-    return fp16_to_fp32(h);
-}
+using detail::load_fp16;
+using detail::store_fp16;
 
 // What x86's cvttss2si gives, which ggml's float -> (u)int8 casts compile to: truncation toward
 // zero, and INT32_MIN for NaN or out-of-range values (a C cast would be undefined there). The
@@ -239,74 +199,111 @@ void dequantize_q5_1(const uint8_t* x, float* y, int64_t n_blocks) {
     }
 }
 
-void quantize_blocks(GgmlType type, const float* x, uint8_t* y, int64_t n_blocks) {
-    switch (type) {
-    case GgmlType::F32:
-        std::memcpy(y, x, static_cast<size_t>(n_blocks) * 4);
-        return;
-    case GgmlType::F16:
-        for (int64_t i = 0; i < n_blocks; ++i) {
-            const uint16_t h = fp32_to_fp16(x[i]);
-            std::memcpy(y + 2 * i, &h, 2);
-        }
-        return;
-    case GgmlType::BF16:
-        for (int64_t i = 0; i < n_blocks; ++i) {
-            const uint16_t h = fp32_to_bf16(x[i]);
-            std::memcpy(y + 2 * i, &h, 2);
-        }
-        return;
-    case GgmlType::Q4_0:
-        return quantize_q4_0(x, y, n_blocks);
-    case GgmlType::Q5_0:
-        return quantize_q5_0(x, y, n_blocks);
-    case GgmlType::Q5_1:
-        return quantize_q5_1(x, y, n_blocks);
-    case GgmlType::Q8_0:
-        return quantize_q8_0(x, y, n_blocks);
-    case GgmlType::Q4_K:
-        return detail::quantize_q4_k(x, y, n_blocks);
-    case GgmlType::Q5_K:
-        return detail::quantize_q5_k(x, y, n_blocks);
-    case GgmlType::Q6_K:
-        return detail::quantize_q6_k(x, y, n_blocks);
+// F32 is stored as it is, F16 and BF16 one value per block.
+void copy_f32(const float* x, uint8_t* y, int64_t n) {
+    std::memcpy(y, x, static_cast<size_t>(n) * 4);
+}
+void copy_to_f32(const uint8_t* x, float* y, int64_t n) {
+    std::memcpy(y, x, static_cast<size_t>(n) * 4);
+}
+void quantize_f16(const float* x, uint8_t* y, int64_t n) {
+    for (int64_t i = 0; i < n; ++i)
+        store_fp16(y + 2 * i, x[i]);
+}
+void dequantize_f16(const uint8_t* x, float* y, int64_t n) {
+    for (int64_t i = 0; i < n; ++i)
+        y[i] = load_fp16(x + 2 * i);
+}
+void quantize_bf16(const float* x, uint8_t* y, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) {
+        const uint16_t b = f32_to_bf16(x[i]);
+        std::memcpy(y + 2 * i, &b, 2);
+    }
+}
+void dequantize_bf16(const uint8_t* x, float* y, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) {
+        uint16_t b = 0;
+        std::memcpy(&b, x + 2 * i, 2);
+        y[i] = bf16_to_f32(b);
     }
 }
 
-void dequantize_blocks(GgmlType type, const uint8_t* x, float* y, int64_t n_blocks) {
-    switch (type) {
-    case GgmlType::F32:
-        std::memcpy(y, x, static_cast<size_t>(n_blocks) * 4);
-        return;
-    case GgmlType::F16:
-        for (int64_t i = 0; i < n_blocks; ++i) {
-            uint16_t h = 0;
-            std::memcpy(&h, x + 2 * i, 2);
-            y[i] = fp16_to_fp32(h);
-        }
-        return;
-    case GgmlType::BF16:
-        for (int64_t i = 0; i < n_blocks; ++i) {
-            uint16_t h = 0;
-            std::memcpy(&h, x + 2 * i, 2);
-            y[i] = bf16_to_fp32(h);
-        }
-        return;
-    case GgmlType::Q4_0:
-        return dequantize_q4_0(x, y, n_blocks);
-    case GgmlType::Q5_0:
-        return dequantize_q5_0(x, y, n_blocks);
-    case GgmlType::Q5_1:
-        return dequantize_q5_1(x, y, n_blocks);
-    case GgmlType::Q8_0:
-        return dequantize_q8_0(x, y, n_blocks);
-    case GgmlType::Q4_K:
-        return detail::dequantize_q4_k(x, y, n_blocks);
-    case GgmlType::Q5_K:
-        return detail::dequantize_q5_k(x, y, n_blocks);
-    case GgmlType::Q6_K:
-        return detail::dequantize_q6_k(x, y, n_blocks);
+// Every type of ggml.h `enum ggml_type` in the oracle's release (ids 4, 5, 31-33 and 36-38 were
+// removed), with the converters of those we write and read back.
+constexpr GgmlTypeInfo kGgmlTypes[] = {
+    {0, {"f32", 1, 4}, copy_f32, copy_to_f32},
+    {1, {"f16", 1, 2}, quantize_f16, dequantize_f16},
+    {2, {"q4_0", 32, 18}, quantize_q4_0, dequantize_q4_0},
+    {3, {"q4_1", 32, 20}, nullptr, nullptr},
+    {6, {"q5_0", 32, 22}, quantize_q5_0, dequantize_q5_0},
+    {7, {"q5_1", 32, 24}, quantize_q5_1, dequantize_q5_1},
+    {8, {"q8_0", 32, 34}, quantize_q8_0, dequantize_q8_0},
+    {9, {"q8_1", 32, 36}, nullptr, nullptr},
+    {10, {"q2_K", 256, 84}, nullptr, nullptr},
+    {11, {"q3_K", 256, 110}, nullptr, nullptr},
+    {12, {"q4_K", 256, 144}, detail::quantize_q4_k, detail::dequantize_q4_k},
+    {13, {"q5_K", 256, 176}, detail::quantize_q5_k, detail::dequantize_q5_k},
+    {14, {"q6_K", 256, 210}, detail::quantize_q6_k, detail::dequantize_q6_k},
+    {15, {"q8_K", 256, 292}, nullptr, nullptr},
+    {16, {"iq2_xxs", 256, 66}, nullptr, nullptr},
+    {17, {"iq2_xs", 256, 74}, nullptr, nullptr},
+    {18, {"iq3_xxs", 256, 98}, nullptr, nullptr},
+    {19, {"iq1_s", 256, 50}, nullptr, nullptr},
+    {20, {"iq4_nl", 32, 18}, nullptr, nullptr},
+    {21, {"iq3_s", 256, 110}, nullptr, nullptr},
+    {22, {"iq2_s", 256, 82}, nullptr, nullptr},
+    {23, {"iq4_xs", 256, 136}, nullptr, nullptr},
+    {24, {"i8", 1, 1}, nullptr, nullptr},
+    {25, {"i16", 1, 2}, nullptr, nullptr},
+    {26, {"i32", 1, 4}, nullptr, nullptr},
+    {27, {"i64", 1, 8}, nullptr, nullptr},
+    {28, {"f64", 1, 8}, nullptr, nullptr},
+    {29, {"iq1_m", 256, 56}, nullptr, nullptr},
+    {30, {"bf16", 1, 2}, quantize_bf16, dequantize_bf16},
+    {34, {"tq1_0", 256, 54}, nullptr, nullptr},
+    {35, {"tq2_0", 256, 66}, nullptr, nullptr},
+    {39, {"mxfp4", 32, 17}, nullptr, nullptr},
+    {40, {"nvfp4", 64, 36}, nullptr, nullptr},
+    {41, {"q1_0", 128, 18}, nullptr, nullptr},
+    {42, {"q2_0", 64, 18}, nullptr, nullptr},
+};
+
+constexpr const GgmlTypeInfo* find_type(uint32_t id) {
+    for (const GgmlTypeInfo& t : kGgmlTypes)
+        if (t.id == id)
+            return &t;
+    return nullptr;
+}
+
+constexpr bool converts(const GgmlTypeInfo* t) {
+    return t != nullptr && t->quantize != nullptr && t->dequantize != nullptr;
+}
+
+// GgmlType lists exactly the rows with converters, and a row has both converters or neither.
+constexpr bool enum_matches_table() {
+    constexpr GgmlType kEnum[] = {GgmlType::F32,  GgmlType::F16,  GgmlType::Q4_0, GgmlType::Q5_0,
+                                  GgmlType::Q5_1, GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q5_K,
+                                  GgmlType::Q6_K, GgmlType::BF16};
+    size_t rows_with_converters = 0;
+    for (const GgmlTypeInfo& t : kGgmlTypes) {
+        if ((t.quantize == nullptr) != (t.dequantize == nullptr))
+            return false;
+        rows_with_converters += t.quantize != nullptr;
     }
+    for (GgmlType type : kEnum)
+        if (!converts(find_type(static_cast<uint32_t>(type))))
+            return false;
+    return rows_with_converters == std::size(kEnum);
+}
+static_assert(enum_matches_table());
+
+// The row of a GgmlType; ConfigError for a value outside the enum.
+const GgmlTypeInfo& info_of(GgmlType type) {
+    const GgmlTypeInfo* t = find_type(static_cast<uint32_t>(type));
+    if (!converts(t))
+        throw ConfigError("ggml type: unknown type id " +
+                          std::to_string(static_cast<uint32_t>(type)));
+    return *t;
 }
 
 // The block count of a rows x n_per_row tensor, after checking the request. Rows are whole
@@ -317,8 +314,8 @@ int64_t checked_block_count(const char* what,
                             const void* dst,
                             int64_t rows,
                             int64_t n_per_row) {
-    const TypeInfo info = type_info(type);
-    const std::string where = std::string(what) + " " + std::string(info.name);
+    const GgufTypeLayout& layout = info_of(type).layout;
+    const std::string where = std::string(what) + " " + std::string(layout.name);
     if (rows < 0)
         throw ConfigError(where + ": row count must be >= 0; got " + std::to_string(rows));
     ggml_row_size(type, n_per_row); // checks the row length
@@ -330,133 +327,72 @@ int64_t checked_block_count(const char* what,
     if (src == nullptr || dst == nullptr)
         throw ConfigError(where + ": null source or destination for " + std::to_string(rows) +
                           " rows");
-    return rows * n_per_row / info.block;
+    return rows * n_per_row / layout.block_elems;
 }
 
-// Blocks per parallel work item: big enough to amortise scheduling, small enough to balance.
-int64_t chunk_blocks(GgmlType type) {
-    return type_info(type).block == 1 ? 16384 : 64;
+// Calls convert(first, count) on chunks of [0, n_blocks) in parallel. Blocks per chunk: big
+// enough to amortise scheduling, small enough to balance.
+template <class Convert>
+void over_chunks(const GgufTypeLayout& layout, int64_t n_blocks, const Convert& convert) {
+    const int64_t chunk = layout.block_elems == 1 ? 16384 : 64;
+    const int64_t n_chunks = (n_blocks + chunk - 1) / chunk;
+#pragma omp parallel for schedule(static) if (n_chunks > 1)
+    for (int64_t c = 0; c < n_chunks; ++c) {
+        const int64_t first = c * chunk;
+        convert(first, std::min(chunk, n_blocks - first));
+    }
 }
 
 } // namespace
 
+const GgmlTypeInfo* ggml_type_info(uint32_t id) {
+    return find_type(id);
+}
+
 std::optional<GgmlType> ggml_type_from_id(uint32_t id) {
-    switch (id) {
-    case 0:
-    case 1:
-    case 2:
-    case 6:
-    case 7:
-    case 8:
-    case 12:
-    case 13:
-    case 14:
-    case 30:
-        return static_cast<GgmlType>(id);
-    default:
+    if (!converts(find_type(id)))
         return std::nullopt;
-    }
+    return static_cast<GgmlType>(id);
 }
 
 std::string_view ggml_type_name(GgmlType type) {
-    return type_info(type).name;
+    return info_of(type).layout.name;
 }
 int64_t ggml_block_size(GgmlType type) {
-    return type_info(type).block;
+    return info_of(type).layout.block_elems;
 }
 size_t ggml_type_size(GgmlType type) {
-    return type_info(type).bytes;
+    return info_of(type).layout.block_bytes;
 }
 
 size_t ggml_row_size(GgmlType type, int64_t n) {
-    const TypeInfo info = type_info(type);
-    if (n < 0 || n % info.block != 0)
-        throw ConfigError("ggml " + std::string(info.name) + ": row length " + std::to_string(n) +
+    const GgufTypeLayout& layout = info_of(type).layout;
+    const int64_t block = layout.block_elems;
+    if (n < 0 || n % block != 0)
+        throw ConfigError("ggml " + std::string(layout.name) + ": row length " + std::to_string(n) +
                           " is not a non-negative multiple of the block size " +
-                          std::to_string(info.block));
-    return static_cast<size_t>(n / info.block) * info.bytes;
-}
-
-uint16_t fp32_to_fp16(float f) {
-    const uint32_t w = std::bit_cast<uint32_t>(f);
-    const auto sign = static_cast<uint16_t>((w >> 16) & 0x8000u);
-    const uint32_t a = w & 0x7FFFFFFFu;
-    if (a > 0x7F800000u) // NaN
-        return static_cast<uint16_t>(sign | 0x7E00u);
-    if (a >= 0x477FF000u) // 65520 and up round to infinity (65504 is the largest half)
-        return static_cast<uint16_t>(sign | 0x7C00u);
-    if (a >= 0x38800000u) { // a normal half: rebias the exponent, round 13 mantissa bits away
-        const uint32_t rebiased = a - (112u << 23);
-        const uint32_t rounded = rebiased + 0x0FFFu + ((rebiased >> 13) & 1u);
-        return static_cast<uint16_t>(sign | (rounded >> 13)); // a carry bumps the exponent
-    }
-    if (a <= 0x33000000u) // at most 2^-25, half the smallest subnormal: ties to even zero
-        return sign;
-    // A half subnormal: the value in units of 2^-24 is mantissa * 2^(exponent - 126).
-    const uint32_t exponent = a >> 23;
-    const uint32_t mantissa = (a & 0x7FFFFFu) | 0x800000u;
-    const uint32_t shift = 126u - exponent; // 14..24
-    uint32_t q = mantissa >> shift;
-    const uint32_t rest = mantissa & ((1u << shift) - 1u);
-    const uint32_t half = 1u << (shift - 1u);
-    if (rest > half || (rest == half && (q & 1u)))
-        ++q; // may become 0x400, the smallest normal, which is its correct encoding
-    return static_cast<uint16_t>(sign | q);
-}
-
-float fp16_to_fp32(uint16_t h) {
-    const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
-    const uint32_t exponent = (h >> 10) & 0x1Fu;
-    const uint32_t mantissa = h & 0x3FFu;
-    if (exponent == 0) {
-        const float magnitude = static_cast<float>(mantissa) * 0x1p-24f; // exact
-        return std::bit_cast<float>(sign | std::bit_cast<uint32_t>(magnitude));
-    }
-    if (exponent == 0x1F)
-        return std::bit_cast<float>(sign | 0x7F800000u | (mantissa ? 0x400000u : 0u) |
-                                    (mantissa << 13));
-    return std::bit_cast<float>(sign | ((exponent + 112u) << 23) | (mantissa << 13));
-}
-
-uint16_t fp32_to_bf16(float f) {
-    const uint32_t w = std::bit_cast<uint32_t>(f);
-    if ((w & 0x7FFFFFFFu) > 0x7F800000u)
-        return static_cast<uint16_t>((w >> 16) | 0x40u);
-    return static_cast<uint16_t>((w + 0x7FFFu + ((w >> 16) & 1u)) >> 16);
-}
-
-float bf16_to_fp32(uint16_t h) {
-    return std::bit_cast<float>(static_cast<uint32_t>(h) << 16);
+                          std::to_string(block));
+    return static_cast<size_t>(n / block) * layout.block_bytes;
 }
 
 void quantize_rows(GgmlType type, const float* src, void* dst, int64_t rows, int64_t n_per_row) {
     const int64_t n_blocks = checked_block_count("quantize", type, src, dst, rows, n_per_row);
-    const int64_t block = ggml_block_size(type);
-    const auto bytes = static_cast<int64_t>(ggml_type_size(type));
-    const int64_t chunk = chunk_blocks(type);
-    const int64_t n_chunks = (n_blocks + chunk - 1) / chunk;
+    const GgmlTypeInfo& info = info_of(type);
+    const int64_t block = info.layout.block_elems, bytes = info.layout.block_bytes;
     auto* out = static_cast<uint8_t*>(dst);
-#pragma omp parallel for schedule(static) if (n_chunks > 1)
-    for (int64_t c = 0; c < n_chunks; ++c) {
-        const int64_t first = c * chunk;
-        const int64_t count = std::min(chunk, n_blocks - first);
-        quantize_blocks(type, src + first * block, out + first * bytes, count);
-    }
+    over_chunks(info.layout, n_blocks, [&](int64_t first, int64_t count) {
+        info.quantize(src + first * block, out + first * bytes, count);
+    });
 }
 
 void dequantize_rows(GgmlType type, const void* src, float* dst, int64_t rows, int64_t n_per_row) {
     const int64_t n_blocks = checked_block_count("dequantize", type, src, dst, rows, n_per_row);
-    const int64_t block = ggml_block_size(type);
-    const auto bytes = static_cast<int64_t>(ggml_type_size(type));
-    const int64_t chunk = chunk_blocks(type);
-    const int64_t n_chunks = (n_blocks + chunk - 1) / chunk;
+    const GgmlTypeInfo& info = info_of(type);
+    const int64_t block = info.layout.block_elems, bytes = info.layout.block_bytes;
     const auto* in = static_cast<const uint8_t*>(src);
-#pragma omp parallel for schedule(static) if (n_chunks > 1)
-    for (int64_t c = 0; c < n_chunks; ++c) {
-        const int64_t first = c * chunk;
-        const int64_t count = std::min(chunk, n_blocks - first);
-        dequantize_blocks(type, in + first * bytes, dst + first * block, count);
-    }
+    over_chunks(info.layout, n_blocks, [&](int64_t first, int64_t count) {
+        info.dequantize(in + first * bytes, dst + first * block, count);
+    });
 }
 
 } // namespace slimtune::io

@@ -38,17 +38,6 @@ constexpr int kQ6KQhAt = 128;
 constexpr int kQ6KScalesAt = 192;
 constexpr int kQ6KDAt = 208;
 
-void store_fp16(uint8_t* p, float v) {
-    const uint16_t h = fp32_to_fp16(v);
-    std::memcpy(p, &h, 2);
-}
-
-float load_fp16(const uint8_t* p) {
-    uint16_t h = 0;
-    std::memcpy(&h, p, 2);
-    return fp16_to_fp32(h);
-}
-
 // Round to nearest, ties to even, by the magic-number trick ggml uses: adding 1.5 * 2^23 leaves
 // the integer in the low mantissa bits. Meant for |f| <= 2^22 - 1; outside that (or for NaN)
 // the result is whatever the same bit operations give in ggml.

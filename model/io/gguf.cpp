@@ -1,5 +1,5 @@
-// GGUF metadata values and ggml tensor type layouts; the reader and writer are in
-// gguf_reader.cpp and gguf_writer.cpp.
+// GGUF metadata values and tensor sizes (type layouts are rows of the ggml type table in
+// ggml_quants.cpp); the reader and writer are in gguf_reader.cpp and gguf_writer.cpp.
 #include "model/io/gguf.h"
 
 #include "common/error.h"
@@ -42,26 +42,6 @@ size_t storage_index(GgufValueType t) {
     }
     throw ConfigError("GGUF value: unknown type " + gguf_value_type_name(t));
 }
-
-// ggml.h `enum ggml_type` of the oracle's release (ids 4, 5, 31-33 and 36-38 were removed).
-struct TypeEntry {
-    uint32_t id;
-    GgufTypeLayout layout;
-};
-constexpr TypeEntry kTypes[] = {
-    {0, {"f32", 1, 4}},         {1, {"f16", 1, 2}},         {2, {"q4_0", 32, 18}},
-    {3, {"q4_1", 32, 20}},      {6, {"q5_0", 32, 22}},      {7, {"q5_1", 32, 24}},
-    {8, {"q8_0", 32, 34}},      {9, {"q8_1", 32, 36}},      {10, {"q2_K", 256, 84}},
-    {11, {"q3_K", 256, 110}},   {12, {"q4_K", 256, 144}},   {13, {"q5_K", 256, 176}},
-    {14, {"q6_K", 256, 210}},   {15, {"q8_K", 256, 292}},   {16, {"iq2_xxs", 256, 66}},
-    {17, {"iq2_xs", 256, 74}},  {18, {"iq3_xxs", 256, 98}}, {19, {"iq1_s", 256, 50}},
-    {20, {"iq4_nl", 32, 18}},   {21, {"iq3_s", 256, 110}},  {22, {"iq2_s", 256, 82}},
-    {23, {"iq4_xs", 256, 136}}, {24, {"i8", 1, 1}},         {25, {"i16", 1, 2}},
-    {26, {"i32", 1, 4}},        {27, {"i64", 1, 8}},        {28, {"f64", 1, 8}},
-    {29, {"iq1_m", 256, 56}},   {30, {"bf16", 1, 2}},       {34, {"tq1_0", 256, 54}},
-    {35, {"tq2_0", 256, 66}},   {39, {"mxfp4", 32, 17}},    {40, {"nvfp4", 64, 36}},
-    {41, {"q1_0", 128, 18}},    {42, {"q2_0", 64, 18}},
-};
 
 template <class T> GgufValue scalar(GgufValueType t, T v) {
     return GgufValue::make(t, false, std::vector<T>{std::move(v)});
@@ -283,10 +263,8 @@ bool GgufValue::operator==(const GgufValue& other) const {
 }
 
 const GgufTypeLayout* gguf_type_layout(uint32_t type) {
-    for (const TypeEntry& e : kTypes)
-        if (e.id == type)
-            return &e.layout;
-    return nullptr;
+    const GgmlTypeInfo* info = ggml_type_info(type);
+    return info != nullptr ? &info->layout : nullptr;
 }
 
 uint64_t gguf_tensor_nbytes(uint32_t type, std::span<const int64_t> ne) {

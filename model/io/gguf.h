@@ -8,6 +8,9 @@
 // quantized block contents (ggml_quants.h).
 #pragma once
 
+#include "common/mapped_file.h"
+#include "model/io/ggml_quants.h"
+
 #include <cstdint>
 #include <cstdio>
 #include <map>
@@ -150,15 +153,8 @@ struct GgufKv {
     GgufValue value;
 };
 
-// ggml's block layout of a tensor type (ggml.h `enum ggml_type`, the uint32 in tensor_info):
-// `block_elems` values are stored in `block_bytes` bytes. Every type the llama.cpp release of
-// our oracle knows is listed, so that any file it loads can be parsed here.
-struct GgufTypeLayout {
-    std::string_view name; // ggml's name: "f32", "q4_K", ...
-    uint32_t block_elems;
-    uint32_t block_bytes;
-};
-// The layout of ggml type `type`, or nullptr for an unknown or removed id.
+// The layout of ggml type `type` (its row of the ggml type table, ggml_quants.h), or nullptr for
+// an unknown or removed id.
 const GgufTypeLayout* gguf_type_layout(uint32_t type);
 // Bytes of a tensor of ggml type `type` with dims `ne` (ggml order, ne[0] = row length; empty
 // = a scalar). ConfigError for an unknown type, more than 4 dims, a dim < 1, ne[0] not a
@@ -228,7 +224,8 @@ private:
 // object. The file must not change while it is open (as with any mmap reader).
 class GgufFile {
 public:
-    // Error "<path>: cannot open: <strerror>" when the file cannot be opened or mapped, and
+    // Error "<path>: cannot open: <reason>" or "<path>: cannot map: <reason>" when the file
+    // cannot be opened (a directory or other non-regular file included) or mapped, and
     // FormatError "<path>: <what>" for every malformation: bad magic, a version other than 3,
     // truncation anywhere, counts or lengths the file cannot hold, unknown value or tensor
     // types, a bool other than 0/1, arrays nested more than 8 deep, empty, duplicate or over
@@ -240,18 +237,15 @@ public:
     // The padding after the last tensor may be missing (llama.cpp's loader accepts that).
     static GgufFile open(const std::string& path);
 
-    GgufFile(GgufFile&& other) noexcept;
-    GgufFile& operator=(GgufFile&& other) noexcept;
-    GgufFile(const GgufFile&) = delete;
-    GgufFile& operator=(const GgufFile&) = delete;
-    ~GgufFile();
+    GgufFile(GgufFile&& other) noexcept = default;
+    GgufFile& operator=(GgufFile&& other) noexcept = default;
 
     const std::string& path() const { return path_; }
     uint32_t version() const { return version_; }
     uint32_t alignment() const { return alignment_; }
     // File offset of the data section (the end of the tensor infos, padded to the alignment).
     uint64_t data_offset() const { return data_offset_; }
-    uint64_t file_size() const { return map_size_; }
+    uint64_t file_size() const { return map_.size(); }
 
     // Metadata in file order.
     const std::vector<GgufKv>& metadata() const { return kvs_; }
@@ -270,11 +264,9 @@ public:
 
 private:
     GgufFile() = default;
-    void unmap() noexcept;
 
     std::string path_;
-    const uint8_t* map_ = nullptr;
-    uint64_t map_size_ = 0;
+    MappedFile map_;
     uint32_t version_ = 0;
     uint32_t alignment_ = 32;
     uint64_t data_offset_ = 0;

@@ -6,14 +6,9 @@
 #include "model/io/gguf.h"
 
 #include <bit>
-#include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <utility>
 
 namespace slimtune::io {
@@ -217,39 +212,21 @@ GgufTensorInfo read_tensor_info(Cursor& c, uint64_t index) {
     return t;
 }
 
-struct FdCloser {
-    int fd;
-    ~FdCloser() { ::close(fd); }
-};
-
 } // namespace
 
 GgufFile GgufFile::open(const std::string& path) {
     GgufFile f;
     f.path_ = path;
-    {
-        const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-            throw Error(path + ": cannot open: " + std::strerror(errno));
-        const FdCloser closer{fd};
-        struct stat st {};
-        if (::fstat(fd, &st) != 0)
-            throw Error(path + ": cannot open: " + std::strerror(errno));
-        f.map_size_ = static_cast<uint64_t>(st.st_size);
-        if (f.map_size_ > 0) {
-            void* p = ::mmap(nullptr, f.map_size_, PROT_READ, MAP_PRIVATE, fd, 0);
-            if (p == MAP_FAILED)
-                throw Error(path + ": cannot open: mmap: " + std::strerror(errno));
-            f.map_ = static_cast<const uint8_t*>(p);
-        }
-    }
-    Cursor c(path, f.map_, f.map_size_);
+    f.map_ = MappedFile(path);
+    const uint8_t* bytes = f.map_.data();
+    const uint64_t file_size = f.map_.size();
+    Cursor c(path, bytes, file_size);
 
     c.need(4, "magic");
-    if (std::memcmp(f.map_, "GGUF", 4) != 0) {
+    if (std::memcmp(bytes, "GGUF", 4) != 0) {
         char hex[16];
-        std::snprintf(hex, sizeof(hex), "%02x %02x %02x %02x", f.map_[0], f.map_[1], f.map_[2],
-                      f.map_[3]);
+        std::snprintf(hex, sizeof(hex), "%02x %02x %02x %02x", bytes[0], bytes[1], bytes[2],
+                      bytes[3]);
         c.fail(std::string("not a GGUF file: magic bytes ") + hex + ", expected 47 47 55 46");
     }
     c.get<uint32_t>("magic");
@@ -305,46 +282,14 @@ GgufFile GgufFile::open(const std::string& path) {
         if (t.offset > expected)
             c.fail(what + " at offset " + std::to_string(t.offset) + " leaves a gap; expected " +
                    std::to_string(expected));
-        const uint64_t room = f.map_size_ > f.data_offset_ ? f.map_size_ - f.data_offset_ : 0;
+        const uint64_t room = file_size > f.data_offset_ ? file_size - f.data_offset_ : 0;
         if (t.offset > room || t.nbytes > room - t.offset)
             c.fail(what + " data (" + std::to_string(t.nbytes) + " bytes at file offset " +
                    std::to_string(f.data_offset_ + t.offset) + ") extends beyond the end of the " +
-                   "file (" + std::to_string(f.map_size_) + " bytes)");
+                   "file (" + std::to_string(file_size) + " bytes)");
         expected = t.offset + t.nbytes + (a - t.nbytes % a) % a;
     }
     return f;
-}
-
-GgufFile::GgufFile(GgufFile&& other) noexcept {
-    *this = std::move(other);
-}
-
-GgufFile& GgufFile::operator=(GgufFile&& other) noexcept {
-    if (this != &other) {
-        unmap();
-        path_ = std::move(other.path_);
-        map_ = std::exchange(other.map_, nullptr);
-        map_size_ = std::exchange(other.map_size_, 0);
-        version_ = other.version_;
-        alignment_ = other.alignment_;
-        data_offset_ = other.data_offset_;
-        kvs_ = std::move(other.kvs_);
-        kv_index_ = std::move(other.kv_index_);
-        tensors_ = std::move(other.tensors_);
-        tensor_index_ = std::move(other.tensor_index_);
-    }
-    return *this;
-}
-
-GgufFile::~GgufFile() {
-    unmap();
-}
-
-void GgufFile::unmap() noexcept {
-    if (map_)
-        ::munmap(const_cast<uint8_t*>(map_), map_size_); // NOLINT: munmap takes void*
-    map_ = nullptr;
-    map_size_ = 0;
 }
 
 const GgufValue* GgufFile::find(std::string_view key) const {
@@ -384,7 +329,7 @@ std::span<const uint8_t> GgufFile::tensor_data(const GgufTensorInfo& info) const
     const GgufTensorInfo* own = find_tensor(info.name);
     if (!own || own->offset != info.offset || own->nbytes != info.nbytes)
         throw ConfigError(path_ + ": tensor '" + info.name + "' is not a tensor of this file");
-    return {map_ + data_offset_ + own->offset, own->nbytes};
+    return map_.bytes().subspan(data_offset_ + own->offset, own->nbytes);
 }
 
 } // namespace slimtune::io

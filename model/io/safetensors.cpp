@@ -1,4 +1,4 @@
-// safetensors reader (mmap + up-front validation of the whole header) and atomic writer.
+// safetensors reader (a MappedFile + up-front validation of the whole header) and atomic writer.
 // The reader treats the file as hostile: every offset and count is range-checked, and size
 // arithmetic is overflow-checked, before anything is used. Its rules follow the reference
 // implementation (huggingface/safetensors src/tensor.rs): header <= 100,000,000 bytes, starts
@@ -8,20 +8,15 @@
 #include "common/atomic_file.h"
 #include "common/error.h"
 #include "common/text.h"
+#include "model/half.h"
 
 #include <algorithm>
 #include <bit>
-#include <cerrno>
 #include <cstring>
-#include <fcntl.h>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <tuple>
-#include <unistd.h>
-#include <utility>
 
 namespace slimtune::io {
 
@@ -91,12 +86,6 @@ NumelStatus shape_numel(const std::vector<int64_t>& shape, int64_t& numel) {
             return NumelStatus::Overflow;
     return NumelStatus::Ok;
 }
-
-// Owns a file descriptor until the mapping is made.
-struct FdCloser {
-    int fd;
-    ~FdCloser() { ::close(fd); }
-};
 
 // Reads a non-negative JSON integer that fits in uint64. nlohmann stores every non-negative
 // integer literal as number_unsigned, negative ones as number_integer, and anything with a
@@ -336,129 +325,31 @@ int64_t SafetensorsEntry::numel() const {
 }
 
 // ---------------------------------------------------------------------------------------------
-// f16 / bf16 <-> f32
-//
-// f16:  1 sign, 5 exponent (bias 15), 10 mantissa bits.  bf16: the top 16 bits of an f32.
-// f32:  1 sign, 8 exponent (bias 127), 23 mantissa bits.
-
-float f16_to_f32(uint16_t h) {
-    const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
-    const uint32_t exp = (h >> 10) & 0x1fu;
-    uint32_t mant = h & 0x3ffu;
-    uint32_t bits;
-    if (exp == 0x1f) {
-        bits = sign | 0x7f800000u | (mant << 13); // inf, or NaN with its payload
-    } else if (exp != 0) {
-        bits = sign | ((exp + (127 - 15)) << 23) | (mant << 13);
-    } else if (mant == 0) {
-        bits = sign; // signed zero
-    } else {
-        // Subnormal: mant * 2^-24. Shift the leading 1 up to bit 10 (the implicit bit) and
-        // lower the exponent by one for each shift; every f16 subnormal is normal in f32.
-        int e = 127 - 15 + 1;
-        while ((mant & 0x400u) == 0) {
-            mant <<= 1;
-            --e;
-        }
-        bits = sign | (static_cast<uint32_t>(e) << 23) | ((mant & 0x3ffu) << 13);
-    }
-    return std::bit_cast<float>(bits);
-}
-
-float bf16_to_f32(uint16_t b) {
-    return std::bit_cast<float>(static_cast<uint32_t>(b) << 16);
-}
-
-uint16_t f32_to_f16(float f) {
-    const uint32_t bits = std::bit_cast<uint32_t>(f);
-    const auto sign = static_cast<uint16_t>((bits >> 16) & 0x8000u);
-    const uint32_t abs = bits & 0x7fffffffu;
-    if (abs > 0x7f800000u) // NaN: quiet it, keep the top 9 payload bits that fit
-        return static_cast<uint16_t>(sign | 0x7e00u | ((abs >> 13) & 0x1ffu));
-    // 65520 = 65504 (largest f16) + half an ulp: the tie rounds to the even neighbour, 2^16,
-    // which is infinity. So is everything above it, f32 infinity included.
-    if (abs >= 0x477ff000u)
-        return static_cast<uint16_t>(sign | 0x7c00u);
-    if (abs >= 0x38800000u) {
-        // Normal in f16 (>= 2^-14): rebias the exponent and drop 13 mantissa bits, rounding to
-        // nearest even. A carry out of the mantissa correctly bumps the exponent.
-        uint32_t h = (abs >> 13) - ((127u - 15u) << 10);
-        const uint32_t rest = abs & 0x1fffu;
-        if (rest > 0x1000u || (rest == 0x1000u && (h & 1u)))
-            ++h;
-        return static_cast<uint16_t>(sign | h);
-    }
-    // Subnormal in f16: the result is round(|f| / 2^-24). At or below 2^-25 (half the smallest
-    // subnormal; the tie goes to even, i.e. zero) that is zero.
-    if (abs <= 0x33000000u)
-        return sign;
-    const uint32_t exp = abs >> 23;                      // 102..112 here
-    const uint32_t mant = (abs & 0x7fffffu) | 0x800000u; // with the implicit bit
-    // |f| = mant * 2^(exp - 150), so |f| / 2^-24 = mant >> (126 - exp), shift in 14..24.
-    const uint32_t shift = 126u - exp;
-    uint32_t h = mant >> shift;
-    const uint32_t rest = mant & ((1u << shift) - 1u);
-    const uint32_t half = 1u << (shift - 1u);
-    if (rest > half || (rest == half && (h & 1u)))
-        ++h; // may carry into 0x400, which is exactly the smallest normal's encoding
-    return static_cast<uint16_t>(sign | h);
-}
-
-uint16_t f32_to_bf16(float f) {
-    const uint32_t bits = std::bit_cast<uint32_t>(f);
-    if ((bits & 0x7fffffffu) > 0x7f800000u) // NaN: truncating could clear the payload; set quiet
-        return static_cast<uint16_t>((bits >> 16) | 0x0040u);
-    // Round to nearest even on the dropped 16 bits: add 0x7fff, plus 1 when the kept part is odd.
-    // Finite values past the largest bf16 carry into the exponent and become infinity.
-    const uint32_t rounding = 0x7fffu + ((bits >> 16) & 1u);
-    return static_cast<uint16_t>((bits + rounding) >> 16);
-}
-
-// ---------------------------------------------------------------------------------------------
 // reader
 
 SafetensorsFile SafetensorsFile::open(const std::string& path) {
     SafetensorsFile file;
     file.path_ = path;
-    {
-        const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-            throw Error(path + ": cannot open: " + std::strerror(errno));
-        const FdCloser closer{fd};
-        struct stat st {};
-        if (::fstat(fd, &st) != 0)
-            throw Error(path + ": cannot open: " + std::strerror(errno));
-        if (S_ISDIR(st.st_mode))
-            throw Error(path + ": cannot open: " + std::strerror(EISDIR));
-        if (!S_ISREG(st.st_mode))
-            throw Error(path + ": cannot open: not a regular file");
-        const auto size = static_cast<uint64_t>(st.st_size);
-        if (size < 8)
-            throw FormatError(path + ": file is " + std::to_string(size) +
-                              " bytes; expected at least 8 (the header length)");
-        void* p = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (p == MAP_FAILED)
-            throw Error(path + ": cannot map: " + std::strerror(errno));
-        file.map_ = static_cast<const uint8_t*>(p);
-        file.map_size_ = size;
-    }
-    // From here on `file` owns the mapping, and its destructor unmaps if validation throws.
-    // NOTE: the mapping reflects later changes to the file; truncating it while it is open
-    // raises SIGBUS on access, as with any mmap reader.
+    file.map_ = MappedFile(path);
+    const uint8_t* bytes = file.map_.data();
+    const uint64_t size = file.map_.size();
+    if (size < 8)
+        throw FormatError(path + ": file is " + std::to_string(size) +
+                          " bytes; expected at least 8 (the header length)");
 
-    const uint64_t header_size = load<uint64_t>(file.map_);
-    const uint64_t rest = file.map_size_ - 8;
+    const uint64_t header_size = load<uint64_t>(bytes);
+    const uint64_t rest = size - 8;
     if (header_size > kMaxHeaderSize)
         throw FormatError(path + ": header length " + std::to_string(header_size) +
                           " exceeds the limit of " + std::to_string(kMaxHeaderSize) + " bytes");
     if (header_size > rest)
         throw FormatError(path + ": header length " + std::to_string(header_size) +
                           " exceeds the " + std::to_string(rest) + " bytes after it");
-    file.data_ = file.map_ + 8 + header_size;
+    file.data_offset_ = 8 + header_size;
     file.data_size_ = rest - header_size;
 
     const json header =
-        parse_header_json(path, reinterpret_cast<const char*>(file.map_ + 8), header_size);
+        parse_header_json(path, reinterpret_cast<const char*>(bytes + 8), header_size);
     for (const auto& [key, value] : header.items()) {
         if (key == "__metadata__")
             file.metadata_ = parse_metadata(path, value);
@@ -475,40 +366,6 @@ SafetensorsFile SafetensorsFile::open(const std::string& path) {
     return file;
 }
 
-SafetensorsFile::SafetensorsFile(SafetensorsFile&& other) noexcept
-    : path_(std::move(other.path_)), map_(std::exchange(other.map_, nullptr)),
-      map_size_(std::exchange(other.map_size_, 0)), data_(std::exchange(other.data_, nullptr)),
-      data_size_(std::exchange(other.data_size_, 0)), entries_(std::move(other.entries_)),
-      index_(std::move(other.index_)), metadata_(std::move(other.metadata_)) {}
-
-SafetensorsFile& SafetensorsFile::operator=(SafetensorsFile&& other) noexcept {
-    if (this != &other) {
-        unmap();
-        path_ = std::move(other.path_);
-        map_ = std::exchange(other.map_, nullptr);
-        map_size_ = std::exchange(other.map_size_, 0);
-        data_ = std::exchange(other.data_, nullptr);
-        data_size_ = std::exchange(other.data_size_, 0);
-        entries_ = std::move(other.entries_);
-        index_ = std::move(other.index_);
-        metadata_ = std::move(other.metadata_);
-    }
-    return *this;
-}
-
-SafetensorsFile::~SafetensorsFile() {
-    unmap();
-}
-
-void SafetensorsFile::unmap() noexcept {
-    if (map_ != nullptr)
-        ::munmap(const_cast<uint8_t*>(map_), map_size_); // NOLINT: munmap takes void*
-    map_ = nullptr;
-    map_size_ = 0;
-    data_ = nullptr;
-    data_size_ = 0;
-}
-
 const SafetensorsEntry* SafetensorsFile::find(std::string_view name) const {
     const auto it = index_.find(name);
     return it == index_.end() ? nullptr : &entries_[it->second];
@@ -521,28 +378,14 @@ const SafetensorsEntry& SafetensorsFile::at(std::string_view name) const {
     return *entry;
 }
 
-namespace {
-// Drops the whole mapped pages inside [begin, end) from the resident set (the mapping is
-// read-only and file-backed: a later read maps them in again). Pages shared with bytes outside
-// the range are kept.
-void release_pages(const uint8_t* begin_p, const uint8_t* end_p) noexcept {
-    const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
-    const auto begin = reinterpret_cast<uintptr_t>(begin_p);
-    const auto end = reinterpret_cast<uintptr_t>(end_p);
-    const uintptr_t first = (begin + page - 1) / page * page, last = end / page * page;
-    if (last > first)
-        ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
-}
-} // namespace
-
 void SafetensorsFile::release(const SafetensorsEntry& entry) const noexcept {
-    release_pages(data_ + entry.begin, data_ + entry.end);
+    map_.release_pages({data() + entry.begin, data() + entry.end});
 }
 
 std::span<const uint8_t> SafetensorsFile::bytes(const SafetensorsEntry& entry) const {
     SLIMTUNE_ASSERT(entry.begin <= entry.end && entry.end <= data_size_,
                     path_ + ": bytes() called with an entry that is not from this file");
-    return {data_ + entry.begin, static_cast<size_t>(entry.end - entry.begin)};
+    return {data() + entry.begin, static_cast<size_t>(entry.end - entry.begin)};
 }
 
 namespace {
@@ -553,6 +396,7 @@ template <class Out>
 std::vector<Out> read_floats(const std::string& path,
                              std::string_view name,
                              const SafetensorsEntry& e,
+                             const MappedFile& map,
                              const uint8_t* p,
                              const char* as) {
     const auto n = static_cast<size_t>(e.numel());
@@ -565,7 +409,7 @@ std::vector<Out> read_floats(const std::string& path,
             const size_t stop = std::min(n, at + chunk);
             for (size_t i = at; i < stop; ++i)
                 out[i] = static_cast<Out>(element(i));
-            release_pages(p + at * elem, p + stop * elem);
+            map.release_pages({p + at * elem, p + stop * elem});
         }
     };
     switch (e.dtype) {
@@ -591,17 +435,17 @@ std::vector<Out> read_floats(const std::string& path,
 
 std::vector<float> SafetensorsFile::read_f32(std::string_view name) const {
     const SafetensorsEntry& e = at(name);
-    return read_floats<float>(path_, name, e, data_ + e.begin, "float");
+    return read_floats<float>(path_, name, e, map_, data() + e.begin, "float");
 }
 
 std::vector<double> SafetensorsFile::read_f64(std::string_view name) const {
     const SafetensorsEntry& e = at(name);
-    return read_floats<double>(path_, name, e, data_ + e.begin, "double");
+    return read_floats<double>(path_, name, e, map_, data() + e.begin, "double");
 }
 
 std::vector<int64_t> SafetensorsFile::read_i64(std::string_view name) const {
     const SafetensorsEntry& e = at(name);
-    const uint8_t* p = data_ + e.begin;
+    const uint8_t* p = data() + e.begin;
     const auto n = static_cast<size_t>(e.numel());
     std::vector<int64_t> out(n);
     switch (e.dtype) {

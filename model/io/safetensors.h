@@ -1,9 +1,11 @@
-// safetensors reader and writer (Hugging Face's tensor file format), plus the f16/bf16 <-> f32
-// scalar conversions the reader needs. Layout: u64 little-endian header length N, N bytes of
-// UTF-8 JSON (an object, right-padded with spaces), then the data section, which the tensors'
+// safetensors reader and writer (Hugging Face's tensor file format); F16 and BF16 values convert
+// through model/half.h (NanPolicy::KeepPayload). Layout: u64 little-endian header length N, N bytes
+// of UTF-8 JSON (an object, right-padded with spaces), then the data section, which the tensors'
 // byte ranges cover exactly. Reference: huggingface/safetensors README and src/tensor.rs.
 // Not here: sharded checkpoints (model.safetensors.index.json) and mapping names to model weights.
 #pragma once
+
+#include "common/mapped_file.h"
 
 #include <cstddef>
 #include <cstdint>
@@ -45,18 +47,16 @@ struct SafetensorsEntry {
 // the read_* functions copy through memcpy, and callers of bytes() must do the same.
 class SafetensorsFile {
 public:
-    // Maps `path`. Throws Error "<path>: cannot open: <strerror>" when the file cannot be opened
-    // or mapped, and FormatError "<path>: <what>" for anything malformed: short file, header
-    // length out of range, header not a JSON object, duplicate keys, bad __metadata__, bad or
-    // unsupported dtype, bad shape or data_offsets, sizes that disagree, overlapping ranges or
-    // bytes of the data section that no tensor covers.
+    // Maps `path`. Throws Error "<path>: cannot open: <reason>" when the file cannot be opened
+    // or is not a regular file, "<path>: cannot map: <reason>" when it cannot be mapped, and
+    // FormatError "<path>: <what>" for anything malformed: short file, header length out of range,
+    // header not a JSON object, duplicate keys, bad __metadata__, bad or unsupported dtype, bad
+    // shape or data_offsets, sizes that disagree, overlapping ranges or bytes of the data section
+    // that no tensor covers.
     static SafetensorsFile open(const std::string& path);
 
-    SafetensorsFile(SafetensorsFile&& other) noexcept;
-    SafetensorsFile& operator=(SafetensorsFile&& other) noexcept;
-    SafetensorsFile(const SafetensorsFile&) = delete;
-    SafetensorsFile& operator=(const SafetensorsFile&) = delete;
-    ~SafetensorsFile();
+    SafetensorsFile(SafetensorsFile&& other) noexcept = default;
+    SafetensorsFile& operator=(SafetensorsFile&& other) noexcept = default;
 
     const std::string& path() const { return path_; }
     // All tensors, sorted by data offset (ties, which only zero-size tensors have, by name).
@@ -84,12 +84,11 @@ public:
 
 private:
     SafetensorsFile() = default;
-    void unmap() noexcept;
+    const uint8_t* data() const { return map_.data() + data_offset_; } // the data section
 
     std::string path_;
-    const uint8_t* map_ = nullptr; // whole file, or nullptr for an empty mapping
-    size_t map_size_ = 0;
-    const uint8_t* data_ = nullptr; // start of the data section inside map_
+    MappedFile map_;
+    uint64_t data_offset_ = 0; // 8 + the header length
     uint64_t data_size_ = 0;
     std::vector<SafetensorsEntry> entries_;
     std::map<std::string, size_t, std::less<>> index_; // name -> position in entries_
@@ -116,14 +115,5 @@ struct SafetensorsTensor {
 void write_safetensors(const std::string& path,
                        const std::vector<SafetensorsTensor>& tensors,
                        const std::map<std::string, std::string>& metadata = {});
-
-// Scalar conversions. Widening (f16/bf16 -> f32) is exact, subnormals, infinities and NaN
-// payloads included. Narrowing rounds to nearest, ties to even; finite values beyond the target
-// range become infinity, values below half the smallest subnormal become signed zero, and NaN
-// stays NaN (sign kept, quiet bit set, top payload bits kept).
-float f16_to_f32(uint16_t h);
-float bf16_to_f32(uint16_t b);
-uint16_t f32_to_f16(float f);
-uint16_t f32_to_bf16(float f);
 
 } // namespace slimtune::io

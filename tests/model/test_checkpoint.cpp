@@ -2,6 +2,7 @@
 // with write_safetensors, and a catalogue of broken indexes, each rejected with a one-line
 // FormatError that names the index file.
 #include "common/error.h"
+#include "model/half.h"
 #include "model/io/checkpoint.h"
 #include "model/io/safetensors.h"
 #include "tests/test_util.h"

@@ -50,6 +50,21 @@ const GgmlTypeTraits& ggml_traits(GgmlType t) {
     return *get(static_cast<int>(t));
 }
 
+// ggml's names for model/half.h's converters with ggml's NaN policy: the checks below compare
+// each with the libggml function of the same name.
+uint16_t fp32_to_fp16(float f) {
+    return f32_to_f16(f, NanPolicy::Ggml);
+}
+float fp16_to_fp32(uint16_t h) {
+    return f16_to_f32(h, NanPolicy::Ggml);
+}
+uint16_t fp32_to_bf16(float f) {
+    return f32_to_bf16(f);
+}
+float bf16_to_fp32(uint16_t h) {
+    return bf16_to_f32(h);
+}
+
 const std::vector<GgmlType> kAllTypes = {
     GgmlType::F32,  GgmlType::F16,  GgmlType::BF16, GgmlType::Q8_0, GgmlType::Q4_0,
     GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K};

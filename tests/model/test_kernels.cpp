@@ -3,7 +3,7 @@
 #include "common/error.h"
 #include "model/autograd.h"
 #include "model/block.h"
-#include "model/io/safetensors.h"
+#include "model/half.h"
 #include "model/kernels/activation.h"
 #include "model/kernels/attention.h"
 #include "model/kernels/gemm.h"
@@ -207,8 +207,8 @@ TEST_CASE("linear: a frozen 16-bit weight gives the widened float32 results", "[
     std::vector<float> widened(bits.size());
     const auto w = random_normal(bits.size(), 21, 0.1);
     for (size_t i = 0; i < bits.size(); ++i) {
-        bits[i] = bf16 ? io::f32_to_bf16(w[i]) : io::f32_to_f16(w[i]);
-        widened[i] = bf16 ? io::bf16_to_f32(bits[i]) : io::f16_to_f32(bits[i]);
+        bits[i] = bf16 ? f32_to_bf16(w[i]) : f32_to_f16(w[i]);
+        widened[i] = bf16 ? bf16_to_f32(bits[i]) : f16_to_f32(bits[i]);
     }
     const auto xv = random_normal(static_cast<size_t>(n * in), 22);
     const auto r = random_normal(static_cast<size_t>(n * out), 23);

@@ -3,6 +3,7 @@
 // spirit of llama.cpp's tests/test-gguf.cpp: every malformation must throw FormatError.
 #include "common/error.h"
 #include "common/rng.h"
+#include "model/half.h"
 #include "model/io/safetensors.h"
 
 #include <bit>
