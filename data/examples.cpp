@@ -158,12 +158,4 @@ void for_each_token_example(const std::string& path,
         *stats = st;
 }
 
-std::vector<TokenExample>
-read_token_examples(const std::string& path, const ExampleOptions& o, ExampleStats* stats) {
-    std::vector<TokenExample> out;
-    for_each_token_example(
-        path, o, [&](TokenExample&& e) { out.push_back(std::move(e)); }, stats);
-    return out;
-}
-
 } // namespace slimtune::data

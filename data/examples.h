@@ -46,10 +46,6 @@ void for_each_token_example(const std::string& path,
                             const std::function<void(TokenExample&&)>& sink,
                             ExampleStats* stats = nullptr);
 
-std::vector<TokenExample> read_token_examples(const std::string& path,
-                                              const ExampleOptions& options,
-                                              ExampleStats* stats = nullptr);
-
 // One record as a training example (the record must come from parse_record).
 TokenExample record_to_example(const Record& record, const ExampleOptions& options);
 

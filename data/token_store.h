@@ -27,7 +27,7 @@ namespace slimtune::data {
 
 class TokenStore {
 public:
-    // Tokenizes `jsonl` (every format read_token_examples reads, via for_each_token_example) in
+    // Tokenizes `jsonl` (every format for_each_token_example reads) in
     // one streaming pass, writing `path` atomically (PATH.tmp.<pid>, then rename; on error the
     // temporary is removed). Memory: one example plus write buffers, whatever the dataset size.
     // Disk: ids, labels and offsets go to unlinked side files beside `path` while the count is

@@ -5,6 +5,7 @@
 #include "common/error.h"
 #include "data/dataset_format.h"
 #include "data/examples.h"
+#include "tests/data/examples_util.h"
 #include "tests/test_util.h"
 
 #include <catch2/catch.hpp>

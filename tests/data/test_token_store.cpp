@@ -7,6 +7,7 @@
 #include "data/examples.h"
 #include "data/packing.h"
 #include "data/token_store.h"
+#include "tests/data/examples_util.h"
 #include "tests/test_util.h"
 
 #include <algorithm>

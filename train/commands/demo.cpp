@@ -139,6 +139,51 @@ std::string curated_demo_text(const std::filesystem::path& dir) {
     return text;
 }
 
+// The curated demo text, its curation outputs kept in `out_dir` (else in a temporary directory,
+// removed).
+std::string demo_corpus(const std::string& out_dir) {
+    const bool keep = !out_dir.empty();
+    const std::filesystem::path dir = keep ? std::filesystem::path(out_dir)
+                                           : std::filesystem::temp_directory_path() /
+                                                 ("slimtune-demo-" + std::to_string(::getpid()));
+    std::string corpus;
+    try {
+        corpus = curated_demo_text(dir);
+    } catch (...) {
+        if (!keep)
+            std::filesystem::remove_all(dir);
+        throw;
+    }
+    if (!keep)
+        std::filesystem::remove_all(dir);
+    return corpus;
+}
+
+// A small Llama-style byte-level model with seeded weights, its embedding tied to the head.
+DemoModel make_demo_model(int64_t hidden, int64_t layers, Rng& rng) {
+    DemoModel model;
+    model.cfg = {.hidden = hidden,
+                 .n_head = hidden / 16,
+                 .n_head_kv = std::max<int64_t>(1, hidden / 32),
+                 .head_dim = 16,
+                 .intermediate = hidden * 8 / 3,
+                 .norm = NormKind::Rms,
+                 .mlp = MlpKind::SwiGlu,
+                 .bias = false,
+                 .rope = true,
+                 .rope_theta = 10000.0,
+                 .rotary_dim = 0,
+                 .norm_eps = 1e-5f};
+    std::vector<float> wte(static_cast<size_t>(256 * hidden));
+    for (auto& x : wte)
+        x = 0.02f * rng.next_normal();
+    model.wte = Tensor::from({256, hidden}, std::move(wte), true);
+    for (int64_t l = 0; l < layers; ++l)
+        model.blocks.push_back(block_init(model.cfg, layers, rng, true));
+    model.norm_f = Tensor::full({hidden}, 1.0f, true);
+    return model;
+}
+
 } // namespace
 
 int run_demo(const std::vector<std::string>& args) {
@@ -168,45 +213,13 @@ int run_demo(const std::vector<std::string>& args) {
                           "positive multiple of 16 and lr > 0");
     set_threads(threads);
 
-    const bool keep = !out_dir.empty();
-    const std::filesystem::path dir = keep ? std::filesystem::path(out_dir)
-                                           : std::filesystem::temp_directory_path() /
-                                                 ("slimtune-demo-" + std::to_string(::getpid()));
-    std::string corpus;
-    try {
-        corpus = curated_demo_text(dir);
-    } catch (...) {
-        if (!keep)
-            std::filesystem::remove_all(dir);
-        throw;
-    }
-    if (!keep)
-        std::filesystem::remove_all(dir);
+    const std::string corpus = demo_corpus(out_dir);
     const int64_t n_bytes = static_cast<int64_t>(corpus.size());
     if (seq + 1 >= n_bytes)
         throw ConfigError("--seq must be below " + std::to_string(n_bytes - 1));
 
     Rng rng(seed);
-    DemoModel model;
-    model.cfg = {.hidden = hidden,
-                 .n_head = hidden / 16,
-                 .n_head_kv = std::max<int64_t>(1, hidden / 32),
-                 .head_dim = 16,
-                 .intermediate = hidden * 8 / 3,
-                 .norm = NormKind::Rms,
-                 .mlp = MlpKind::SwiGlu,
-                 .bias = false,
-                 .rope = true,
-                 .rope_theta = 10000.0,
-                 .rotary_dim = 0,
-                 .norm_eps = 1e-5f};
-    std::vector<float> wte(static_cast<size_t>(256 * hidden));
-    for (auto& x : wte)
-        x = 0.02f * rng.next_normal();
-    model.wte = Tensor::from({256, hidden}, std::move(wte), true);
-    for (int64_t l = 0; l < layers; ++l)
-        model.blocks.push_back(block_init(model.cfg, layers, rng, true));
-    model.norm_f = Tensor::full({hidden}, 1.0f, true);
+    DemoModel model = make_demo_model(hidden, layers, rng);
     int64_t n_params = 0;
     model.for_each_param([&](Tensor& t) { n_params += t.numel(); });
 
