@@ -4,6 +4,7 @@
 //
 //   bench_tokenizer --tokenizer DIR_OR_FILE --text FILE [--rounds N]
 #include "common/error.h"
+#include "common/text.h"
 #include "data/tokenizer/tokenizer.h"
 
 #include <chrono>
@@ -51,7 +52,7 @@ int main(int argc, char** argv) {
         const data::Tokenizer tok = data::Tokenizer::load(tokenizer_path);
         const double load_s = seconds_since(t0);
         // Documents are the file's paragraphs (blank-line separated), as a dataset would feed them.
-        const std::string text = data::read_text_file(text_path);
+        const std::string text = slimtune::read_file(text_path);
         std::vector<std::string> docs;
         for (std::size_t at = 0; at < text.size();) {
             std::size_t end = text.find("\n\n", at);

@@ -1,5 +1,10 @@
 #include "common/text.h"
 
+#include "common/error.h"
+
+#include <fstream>
+#include <sstream>
+
 namespace slimtune {
 
 std::string printable(std::string_view s, size_t max_len) {
@@ -38,6 +43,17 @@ std::vector<std::string> split_list(std::string_view text, char sep) {
         pieces.emplace_back(text.substr(at, end - at));
     pieces.emplace_back(text.substr(at));
     return pieces;
+}
+
+std::string read_file(const std::filesystem::path& path, std::string_view what) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in)
+        throw Error(path.string() + ": cannot open " + std::string(what));
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    if (in.bad())
+        throw Error(path.string() + ": read error");
+    return ss.str();
 }
 
 } // namespace slimtune

@@ -1,6 +1,7 @@
 #include "model/hf_config.h"
 
 #include "common/error.h"
+#include "common/text.h"
 
 #include <cmath>
 #include <filesystem>
@@ -13,15 +14,6 @@ namespace slimtune {
 using nlohmann::json;
 
 namespace {
-
-std::string read_text(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in)
-        throw ConfigError(path + ": cannot open");
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
 
 // Typed access to config keys with messages naming the file and the key.
 struct Keys {
@@ -236,12 +228,12 @@ ModelConfig read_hf_config(const std::string& dir) {
     const std::string path = (std::filesystem::path(dir) / "config.json").string();
     if (!std::filesystem::is_directory(dir))
         throw ConfigError(dir + ": not a directory (expected a Hugging Face model directory)");
-    ModelConfig c = parse_hf_config(read_text(path), path);
+    ModelConfig c = parse_hf_config(read_file(path), path);
     const std::string gen = (std::filesystem::path(dir) / "generation_config.json").string();
     if (std::filesystem::exists(gen)) {
         json g;
         try {
-            g = json::parse(read_text(gen));
+            g = json::parse(read_file(gen));
         } catch (const json::parse_error& e) {
             throw ConfigError(gen + ": not valid JSON (" + std::string(e.what()) + ")");
         }

@@ -95,17 +95,6 @@ LexiconEntry parse_line(std::string_view line, FileKind kind, const std::string&
     return entry;
 }
 
-std::string read_file(const std::filesystem::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in)
-        throw Error(path.string() + ": cannot open word list");
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    if (in.bad())
-        throw Error(path.string() + ": read error");
-    return ss.str();
-}
-
 } // namespace
 
 const LexiconFile* Lexicon::find(std::string_view name) const {
@@ -173,7 +162,8 @@ Lexicon load_lexicons(const std::string& user_dir, bool replace) {
         throw Error("lexicon directory " + name_text(user_dir) + ": " + ec.message());
     std::sort(paths.begin(), paths.end());
     for (const fs::path& path : paths)
-        lexicon.add_file(path.filename().string(), read_file(path), path.string(), replace);
+        lexicon.add_file(path.filename().string(), read_file(path, "word list"), path.string(),
+                         replace);
     return lexicon;
 }
 

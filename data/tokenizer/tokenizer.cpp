@@ -1,6 +1,7 @@
 #include "data/tokenizer/tokenizer.h"
 
 #include "common/error.h"
+#include "common/text.h"
 #include "data/tokenizer/decoder.h"
 #include "data/tokenizer/normalizer.h"
 #include "data/tokenizer/pre_tokenizer.h"
@@ -22,7 +23,7 @@ namespace {
 constexpr std::uint8_t kFlagAdded = 1, kFlagSpecial = 2;
 
 json parse_json_file(const fs::path& path) {
-    const std::string text = read_text_file(path);
+    const std::string text = read_file(path);
     try {
         return json::parse(text);
     } catch (const json::parse_error& e) {
@@ -130,17 +131,6 @@ std::string clean_up_tokenization(std::string s) {
 
 } // namespace
 
-std::string read_text_file(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in)
-        throw Error(path.string() + ": cannot open file");
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    if (in.bad())
-        throw Error(path.string() + ": read error");
-    return ss.str();
-}
-
 json gpt2_files_as_json(const fs::path& vocab_file,
                         const fs::path& merges_file,
                         const json& config) {
@@ -148,7 +138,7 @@ json gpt2_files_as_json(const fs::path& vocab_file,
     if (!vocab.is_object())
         throw FormatError(vocab_file.string() + ": expected a JSON object of token -> id");
     json merges = json::array();
-    std::istringstream in(read_text_file(merges_file));
+    std::istringstream in(read_file(merges_file));
     std::string line;
     std::size_t line_no = 0;
     while (std::getline(in, line)) {
@@ -267,7 +257,7 @@ Tokenizer Tokenizer::load(const fs::path& path) {
     if (fs::exists(jinja_file, ec)) {
         if (!config.is_object())
             config = json::object();
-        config["chat_template"] = read_text_file(jinja_file);
+        config["chat_template"] = read_file(jinja_file);
     }
 
     fs::path file = path;

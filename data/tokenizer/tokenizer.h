@@ -120,9 +120,6 @@ private:
     std::optional<std::int32_t> bos_id_, eos_id_, pad_id_, unk_id_;
 };
 
-// Reads a whole file; throws Error naming it when it cannot be read.
-std::string read_text_file(const std::filesystem::path& path);
-
 // GPT-2's original pair of files (vocab.json + merges.txt, or encoder.json + vocab.bpe) as the
 // tokenizer.json they are equivalent to: byte-level BPE with GPT-2's split regex; the config's
 // bos/eos/unk/pad strings (default <|endoftext|>) that are in the vocabulary become special

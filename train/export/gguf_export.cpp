@@ -1,6 +1,7 @@
 #include "train/export/gguf_export.h"
 
 #include "common/error.h"
+#include "common/text.h"
 #include "data/tokenizer/gguf_vocab.h"
 #include "model/io/gguf_metadata.h"
 #include "model/io/gguf_tensors.h"
@@ -20,15 +21,6 @@ using io::GgufValue;
 using nlohmann::json;
 
 namespace {
-
-std::string read_text_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in)
-        throw Error(path + ": cannot read");
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
 
 // The dims of a row-major PyTorch shape in ggml order (ne[0] = row length).
 std::vector<int64_t> ggml_dims(const std::vector<int64_t>& shape) {
@@ -124,11 +116,11 @@ std::vector<GgufKv> tokenizer_metadata(const data::Tokenizer& tok, int64_t vocab
     // `slimtune eval/generate` on this file tokenize exactly as training did.
     const std::string& src = tok.source();
     if (src.ends_with("tokenizer.json")) {
-        add("tokenizer.huggingface.json", GgufValue::str(read_text_file(src)));
+        add("tokenizer.huggingface.json", GgufValue::str(read_file(src)));
         const fs::path cfg = fs::path(src).parent_path() / "tokenizer_config.json";
         std::error_code ec;
         if (fs::exists(cfg, ec))
-            add("slimtune.tokenizer_config", GgufValue::str(read_text_file(cfg.string())));
+            add("slimtune.tokenizer_config", GgufValue::str(read_file(cfg)));
     }
     return kv;
 }
