@@ -279,24 +279,6 @@ constexpr bool converts(const GgmlTypeInfo* t) {
     return t != nullptr && t->quantize != nullptr && t->dequantize != nullptr;
 }
 
-// GgmlType lists exactly the rows with converters, and a row has both converters or neither.
-constexpr bool enum_matches_table() {
-    constexpr GgmlType kEnum[] = {GgmlType::F32,  GgmlType::F16,  GgmlType::Q4_0, GgmlType::Q5_0,
-                                  GgmlType::Q5_1, GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q5_K,
-                                  GgmlType::Q6_K, GgmlType::BF16};
-    size_t rows_with_converters = 0;
-    for (const GgmlTypeInfo& t : kGgmlTypes) {
-        if ((t.quantize == nullptr) != (t.dequantize == nullptr))
-            return false;
-        rows_with_converters += t.quantize != nullptr;
-    }
-    for (GgmlType type : kEnum)
-        if (!converts(find_type(static_cast<uint32_t>(type))))
-            return false;
-    return rows_with_converters == std::size(kEnum);
-}
-static_assert(enum_matches_table());
-
 // The row of a GgmlType; ConfigError for a value outside the enum.
 const GgmlTypeInfo& info_of(GgmlType type) {
     const GgmlTypeInfo* t = find_type(static_cast<uint32_t>(type));

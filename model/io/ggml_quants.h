@@ -42,7 +42,8 @@ struct GgufTypeLayout {
 // One row of the ggml type table (ggml.c `type_traits`): a type id (ggml.h `enum ggml_type`, the
 // uint32 in a GGUF tensor_info), its layout, and its converters of n_blocks consecutive blocks,
 // which are null for the types we only parse past. The GgmlType values are the rows with
-// converters (checked at compile time).
+// converters (tests/model/test_ggml_quants.cpp checks it: a compile-time check would compare
+// the addresses of functions defined in another file, which sanitizer builds do not fold).
 struct GgmlTypeInfo {
     uint32_t id;
     GgufTypeLayout layout;

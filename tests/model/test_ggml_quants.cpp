@@ -243,6 +243,18 @@ TEST_CASE("quants: type table matches ggml's type traits", "[quants]") {
     CHECK(ggml_type_from_id(3) == std::nullopt);  // Q4_1
     CHECK(ggml_type_from_id(15) == std::nullopt); // Q8_K
     CHECK(ggml_type_from_id(1000) == std::nullopt);
+    // The GgmlType values are exactly the table's rows with converters, and a row has both
+    // converters or neither.
+    size_t rows_with_converters = 0;
+    for (uint32_t id = 0; id < 256; ++id)
+        if (const GgmlTypeInfo* info = ggml_type_info(id)) {
+            INFO(id);
+            CHECK((info->quantize == nullptr) == (info->dequantize == nullptr));
+            rows_with_converters += info->quantize != nullptr;
+        }
+    CHECK(rows_with_converters == std::size(kAllTypes));
+    for (const GgmlType t : kAllTypes)
+        CHECK(ggml_type_info(static_cast<uint32_t>(t))->quantize != nullptr);
 }
 
 TEST_CASE("quants: row sizes and bad requests", "[quants]") {
