@@ -158,4 +158,23 @@ void for_each_token_example(const std::string& path,
         *stats = st;
 }
 
+ExampleOptions example_options(ExampleOptions settings,
+                               const std::string& chat_template,
+                               const Tokenizer* tokenizer,
+                               int64_t vocab_size) {
+    ExampleOptions eo = std::move(settings);
+    eo.tokenizer = tokenizer;
+    eo.vocab_size = vocab_size;
+    eo.chat_template.reset();
+    if (tokenizer && !chat_template.empty())
+        eo.chat_template = chat_template_by_name(chat_template, tokenizer->config());
+    else if (tokenizer && !tokenizer->config().chat_template.empty())
+        try {
+            eo.chat_template = detect_chat_template(tokenizer->config(), tokenizer->source());
+        } catch (const ConfigError&) {
+            // Only chat examples need it; they report the missing template themselves.
+        }
+    return eo;
+}
+
 } // namespace slimtune::data

@@ -46,6 +46,15 @@ void for_each_token_example(const std::string& path,
                             const std::function<void(TokenExample&&)>& sink,
                             ExampleStats* stats = nullptr);
 
+// How records read (`settings`) completed for a tokenizer (null for pre-tokenized data) and a
+// vocabulary: the chat template is `chat_template` by name, else the one the tokenizer's
+// config names (when none can be detected, only chat records fail, naming the missing
+// template). What training, `slimtune eval` and the model card read examples with.
+ExampleOptions example_options(ExampleOptions settings,
+                               const std::string& chat_template,
+                               const Tokenizer* tokenizer,
+                               int64_t vocab_size);
+
 // One record as a training example (the record must come from parse_record).
 TokenExample record_to_example(const Record& record, const ExampleOptions& options);
 

@@ -32,15 +32,6 @@ struct TrainingDataConfig {
     std::string manifest;      // the curation manifest of `train`; "" : manifest.json beside it
 };
 
-// How records read (`settings`) completed for a tokenizer (null for pre-tokenized data) and a
-// vocabulary: the chat template is `chat_template` by name, else the one the tokenizer's
-// config names (when none can be detected, only chat records fail, naming the missing
-// template). What training, `slimtune eval` and the model card read examples with.
-ExampleOptions example_options(ExampleOptions settings,
-                               const std::string& chat_template,
-                               const Tokenizer* tokenizer,
-                               int64_t vocab_size);
-
 // 0..n-1 in a seeded Fisher-Yates order.
 std::vector<std::size_t> seeded_permutation(std::size_t n, Rng rng);
 

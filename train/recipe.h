@@ -12,7 +12,6 @@
 #include "data/training_data.h"
 #include "train/trainer.h"
 
-#include <array>
 #include <cstdint>
 #include <map>
 #include <nlohmann/json_fwd.hpp>

@@ -48,6 +48,10 @@ std::string short_hash(const std::string& sha256) {
     return sha256.empty() ? std::string("(none)") : sha256.substr(0, 12) + "...";
 }
 
+std::string metrics_path(const Recipe& r) {
+    return (fs::path(r.train.output_dir) / "metrics.jsonl").string();
+}
+
 void append_line(const std::string& path, const json& j) {
     std::ofstream out(path, std::ios::app);
     out << j.dump() << "\n";
@@ -181,7 +185,7 @@ DataCursor resume(Trainer& trainer,
     if (const auto it = ck.metrics.find("eval_loss"); it != ck.metrics.end())
         result.eval_loss = it->second;
 
-    const std::string metrics = (fs::path(r.train.output_dir) / "metrics.jsonl").string();
+    const std::string metrics = metrics_path(r);
     std::ifstream old_metrics(metrics);
     std::string kept, line;
     while (std::getline(old_metrics, line)) {
@@ -202,11 +206,11 @@ public:
              const data::TrainingData& data,
              Trainer& trainer,
              DataCursor cursor,
+             data::PackPlan plan, // of cursor.epoch
              std::ostream& progress)
         : r_(r), prov_(prov), data_(data), trainer_(trainer), cursor_(cursor),
-          plan_(data.epoch_plan(cursor.epoch)),
-          validation_(data.validation_batches(r.eval.max_batches)),
-          metrics_((fs::path(r.train.output_dir) / "metrics.jsonl").string()), progress_(progress),
+          plan_(std::move(plan)), validation_(data.validation_batches(r.eval.max_batches)),
+          metrics_(metrics_path(r)), progress_(progress),
           bar_(progress, trainer.total_steps(), r.log.every) {}
 
     // 4. Steps until the end of the run or a stop; true when stopped early (after a checkpoint).
@@ -333,19 +337,21 @@ RunResult run_training(const Recipe& r, const RunControl& control, std::ostream&
 
     Model model = load_model(r.model.path);
     const data::TrainingData data = open_data(r, model, progress);
-    Trainer trainer(model, r.trainer, total_steps(r, data.epoch_plan(0), progress));
+    data::PackPlan plan = data.epoch_plan(0);
+    Trainer trainer(model, r.trainer, total_steps(r, plan, progress));
 
     RunResult result;
     DataCursor cursor;
-    const std::string metrics = (fs::path(r.train.output_dir) / "metrics.jsonl").string();
     if (control.resume)
         cursor = resume(trainer, r, prov, result, progress);
     else
-        std::ofstream(metrics, std::ios::trunc);
+        std::ofstream(metrics_path(r), std::ios::trunc);
     write_file_atomic((fs::path(r.train.output_dir) / "recipe.ini").string(),
                       [&](std::ostream& os) { os << r.to_ini(); });
+    if (cursor.epoch != 0)
+        plan = data.epoch_plan(cursor.epoch);
 
-    StepLoop loop(r, prov, data, trainer, cursor, progress);
+    StepLoop loop(r, prov, data, trainer, cursor, std::move(plan), progress);
     result.interrupted = loop.run(control, result);
     result.steps = trainer.steps_done();
     if (result.interrupted)

@@ -5,7 +5,6 @@
 #include "data/chat_template.h"
 #include "data/examples.h"
 #include "data/tokenizer/tokenizer.h"
-#include "data/training_data.h"
 #include "model/autograd.h"
 #include "model/generate.h"
 #include "model/io/checkpoint.h"

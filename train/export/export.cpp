@@ -3,7 +3,7 @@
 #include "common/atomic_file.h"
 #include "common/error.h"
 #include "data/chat_template.h"
-#include "data/training_data.h"
+#include "data/examples.h"
 #include "model/io/gguf_model.h"
 #include "model/io/save_model.h"
 #include "model/lora.h"
