@@ -13,6 +13,7 @@
 #include "model/io/save_model.h"
 #include "train/checkpoint_h5.h"
 #include "train/progress.h"
+#include "train/provenance.h"
 #include "train/trainer.h"
 
 #include <algorithm>
@@ -319,7 +320,7 @@ std::string write_result(Model& model,
                             {"eval_loss", result.eval_loss ? json(*result.eval_loss) : json()},
                             {"mode", trainer.config().mode}};
     prov.record["recipe"] = r.to_ini();
-    write_file_atomic((fs::path(out) / "slimtune_provenance.json").string(),
+    write_file_atomic((fs::path(out) / kProvenanceFile).string(),
                       [&](std::ostream& os) { os << prov.record.dump(2) << "\n"; });
     return out;
 }

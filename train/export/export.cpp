@@ -10,6 +10,8 @@
 #include "train/evaluate.h"
 #include "train/export/model_card.h"
 #include "train/export/ollama_modelfile.h"
+#include "train/provenance.h"
+#include "train/provenance.h"
 
 #include <algorithm>
 #include <cctype>
@@ -24,24 +26,15 @@ using nlohmann::json;
 
 namespace {
 
-const char* kProvenanceFile = "slimtune_provenance.json";
-
 // slimtune_provenance.json beside the adapter (LoRA) or the model (full fine-tune); null when
 // neither has one (a base model exported as is).
-json read_provenance(const ExportOptions& o, std::string& where) {
+json read_export_provenance(const ExportOptions& o, std::string& where) {
     for (const std::string& dir : {o.adapter_dir, o.model_dir}) {
-        if (dir.empty())
-            continue;
-        const fs::path p = fs::path(dir) / kProvenanceFile;
-        std::error_code ec;
-        if (!fs::exists(p, ec))
-            continue;
-        std::ifstream in(p);
-        json j = json::parse(in, nullptr, false);
-        if (j.is_discarded() || !j.is_object())
-            throw FormatError(p.string() + ": not a JSON object");
-        where = p.string();
-        return j;
+        json j = read_provenance(dir);
+        if (!j.is_null()) {
+            where = (fs::path(dir) / kProvenanceFile).string();
+            return j;
+        }
     }
     return nullptr;
 }
@@ -213,7 +206,7 @@ ExportResult export_model(const ExportOptions& o, std::ostream& progress) {
     result.out = o.out;
     std::string provenance_path;
     GgufExportInfo info;
-    info.provenance = read_provenance(o, provenance_path);
+    info.provenance = read_export_provenance(o, provenance_path);
     info.name = export_name(o);
     std::string base = o.model_dir;
     if (info.provenance.is_object() && info.provenance.contains("base_model") &&
