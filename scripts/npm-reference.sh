@@ -15,7 +15,7 @@ stamp="$ref/node_modules/.slimtune-npm-ci"   # written after a successful npm ci
 if [ -f "$stamp" ] && [ ! "$lock" -nt "$stamp" ]; then
     exit 0
 fi
-command -v npm >/dev/null || { echo "npm-reference.sh: npm not found (scripts/install-deps.sh installs it)" >&2; exit 1; }
+command -v npm >/dev/null || { echo "npm-reference.sh: npm not found (scripts/install-deps.sh --tests installs it)" >&2; exit 1; }
 
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT

@@ -20,7 +20,8 @@ std::string format_duration(double s) {
 
 StepProgress::StepProgress(std::ostream& out, int64_t total_steps, int64_t log_every)
     : out_(out), total_(total_steps), log_every_(log_every),
-      tty_(&out == &std::cout && isatty(STDOUT_FILENO)) {}
+      tty_((&out == &std::cerr && isatty(STDERR_FILENO)) ||
+           (&out == &std::cout && isatty(STDOUT_FILENO))) {}
 
 void StepProgress::step(int64_t step,
                         double loss,
@@ -47,7 +48,7 @@ void StepProgress::step(int64_t step,
                       "step %lld/%lld loss %.4f lr %.3e grad_norm %.3f tokens/s %.0f ETA %s\n",
                       static_cast<long long>(step), static_cast<long long>(total_), loss, lr,
                       grad_norm, tokens_per_s, format_duration(eta).c_str());
-        out_ << line;
+        out_ << line << std::flush; // one line at a time also into a file or a pipe
     }
 }
 

@@ -10,8 +10,8 @@ namespace slimtune::train {
 
 class StepProgress {
 public:
-    // A bar when `out` is standard output on a terminal; plain lines every log_every steps (and
-    // at the last step) otherwise.
+    // A bar when `out` is standard error (or output) on a terminal; plain lines every log_every
+    // steps (and at the last step) otherwise.
     StepProgress(std::ostream& out, int64_t total_steps, int64_t log_every);
 
     // Step `step` just finished; `done` steps of this invocation took `elapsed` seconds.

@@ -175,9 +175,11 @@ std::string after_dot(const std::string& s) {
     }
     std::string msg = "unknown key '" + name + "' " + where;
     if (best_d <= std::max<size_t>(2, name.size() / 3))
-        throw ConfigError(msg + "; did you mean '" + best + "'?");
-    throw ConfigError(msg + "; valid sections are model, data, lora, train, optim, sched, eval, "
-                            "checkpoint, log (see recipes/README.md)");
+        throw UsageError(msg + "; did you mean '" + best + "'?");
+    std::string sections;
+    for (const RecipeSection& sec : recipe_sections())
+        sections += (sections.empty() ? "" : ", ") + sec.name;
+    throw UsageError(msg + "; valid sections are " + sections + " (see recipes/README.md)");
 }
 
 // The 1-based line of the n-th (0-based) "key = value" line for `name` in an INI text, as
@@ -203,8 +205,8 @@ void apply(Recipe& r, const std::string& name, const std::string& value, const s
     try {
         k->set(r, value);
     } catch (const BadValue& e) {
-        throw ConfigError(at + ": " + name + ": " + e.what + "; expected " + k->expected +
-                          ", got '" + value + "'");
+        throw UsageError(at + ": " + name + ": " + e.what + "; expected " + k->expected +
+                         ", got '" + value + "'");
     }
 }
 
@@ -212,13 +214,13 @@ void apply(Recipe& r, const std::string& name, const std::string& value, const s
 void require(const std::string& key, const std::string& path, bool dir) {
     std::error_code ec;
     if (dir ? !fs::is_directory(path, ec) : !fs::is_regular_file(path, ec))
-        throw ConfigError(key + ": no such " + (dir ? "directory: " : "file: ") + path);
+        throw UsageError(key + ": no such " + (dir ? "directory: " : "file: ") + path);
 }
 
 // Cross-key rules and the existence of the paths, once the file and the overrides are in.
 void resolve(Recipe& r, const std::set<std::string>& given, RecipeUse use) {
     const auto fail = [&](const std::string& msg) {
-        throw ConfigError(msg + " (recipe " + r.source + ")");
+        throw UsageError(msg + " (recipe " + r.source + ")");
     };
     const auto exclusive = [&](const std::string& a, const std::string& b) {
         fail(a + ": set together with " + b + "; expected one of them");
@@ -279,7 +281,7 @@ load_recipe(const std::string& path, const std::vector<std::string>& overrides, 
     if (&in == &file) {
         file.open(path);
         if (!file || fs::is_directory(path, ec))
-            throw ConfigError("no such recipe file: " + path);
+            throw UsageError("no such recipe file: " + path);
     }
     std::vector<std::string> lines;
     for (std::string line; std::getline(in, line);)
@@ -294,7 +296,7 @@ load_recipe(const std::string& path, const std::vector<std::string>& overrides, 
         try {
             return po::parse_config_file(in, desc, /*allow_unregistered=*/true);
         } catch (const po::error& e) {
-            throw ConfigError(path + ": " + e.what());
+            throw UsageError(path + ": " + e.what());
         }
     }();
 
@@ -308,8 +310,8 @@ load_recipe(const std::string& path, const std::vector<std::string>& overrides, 
         const int line = find_line(lines, name, n);
         const std::string at = path + (line > 0 ? ":" + std::to_string(line) : "");
         if (n > 0)
-            throw ConfigError(at + ": " + name + " given twice (first at line " +
-                              std::to_string(find_line(lines, name, 0)) + ")");
+            throw UsageError(at + ": " + name + " given twice (first at line " +
+                             std::to_string(find_line(lines, name, 0)) + ")");
         apply(r, name, opt.value.empty() ? "" : opt.value.front(), at);
         given.insert(name);
     }
@@ -317,7 +319,7 @@ load_recipe(const std::string& path, const std::vector<std::string>& overrides, 
     for (size_t i = 0; i < overrides.size(); ++i) {
         const std::string& tok = overrides[i];
         if (tok.size() <= 2 || tok.compare(0, 2, "--") != 0)
-            throw ConfigError("command line: expected --section.key value, got '" + tok + "'");
+            throw UsageError("command line: expected --section.key value, got '" + tok + "'");
         std::string name = tok.substr(2), value;
         if (const auto eq = name.find('='); eq != std::string::npos) {
             value = name.substr(eq + 1);
@@ -325,7 +327,7 @@ load_recipe(const std::string& path, const std::vector<std::string>& overrides, 
         } else if (i + 1 < overrides.size()) {
             value = overrides[++i];
         } else {
-            throw ConfigError("command line: --" + name + " needs a value");
+            throw UsageError("command line: --" + name + " needs a value");
         }
         apply(r, name, value, "command line");
         given.insert(name);
@@ -362,17 +364,32 @@ nlohmann::json curate_settings(const Recipe& r) {
     return out;
 }
 
-std::vector<std::string> recipe_keys() {
+const std::vector<RecipeSection>& recipe_sections() {
+    static const std::vector<RecipeSection> sections = {
+        {"model", "the base model"},
+        {"data", "training and validation data, record format, chat template, packing"},
+        {"lora", "the LoRA adapters (train.mode = lora)"},
+        {"train", "mode, length of the run, batches, threads, output directory"},
+        {"optim", "the optimizer"},
+        {"sched", "the learning-rate schedule"},
+        {"eval", "evaluation on the validation data"},
+        {"checkpoint", "checkpoints for resume"},
+        {"log", "metrics and progress"},
+        {"curate", "curation settings (slimtune curate --recipe)"},
+    };
+    return sections;
+}
+
+std::vector<RecipeKeyDoc> recipe_key_docs() {
     const Recipe defaults;
-    std::vector<std::string> out;
+    std::vector<RecipeKeyDoc> out;
     for (const auto& k : keys()) {
         std::string v = k.get(defaults);
         if (k.name == "model.path" || k.name == "data.train")
             v = "(required)";
         else if (k.name == "train.output_dir")
             v = "runs/<recipe file stem>";
-        out.push_back(k.name + " =" + (v.empty() ? "" : " " + v) + "  # " + k.expected + ": " +
-                      k.help);
+        out.push_back({k.name.substr(0, k.name.find('.')), k.name, v, k.expected, k.help});
     }
     return out;
 }

@@ -91,8 +91,19 @@ Recipe load_recipe(const std::string& path,
 // Every curate.* key with its value as text: what the curation report and manifest record.
 nlohmann::json curate_settings(const Recipe& r);
 
-// One line per key: "section.key = default  # type range: what it does".
-std::vector<std::string> recipe_keys();
+// A recipe section ("lora") and what its keys configure, in the order of to_ini.
+struct RecipeSection {
+    std::string name, what;
+};
+const std::vector<RecipeSection>& recipe_sections();
+
+// One key as --help, the man page and the shell completion show it: "lora.rank", its section,
+// its default as text, the values it takes ("an integer > 0") and what it does.
+struct RecipeKeyDoc {
+    std::string section, name, default_value, expected, help;
+};
+// Every key, in section order.
+std::vector<RecipeKeyDoc> recipe_key_docs();
 
 // The files a run of `r` writes, one per line.
 std::string describe_outputs(const Recipe& r);

@@ -517,7 +517,8 @@ CurateSummary curate_files(const std::vector<std::string>& inputs,
     publish(out, sum, c, run);
     if (run.progress)
         *run.progress << "curate: " << sum.documents_in << " documents in, " << sum.documents_out
-                      << " out, " << out_dir << "/curated.jsonl\n";
+                      << " out, "
+                      << (fs::path(out_dir) / "curated.jsonl").lexically_normal().string() << "\n";
     return sum;
 }
 

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 
 using namespace slimtune;
 using Catch::Matchers::Contains;
@@ -375,25 +376,33 @@ min_lr_ratio = 0.05
 
 TEST_CASE("recipe: key list and outputs", "[recipe]") {
     Fixture fx;
-    const auto keys = train::recipe_keys();
+    const auto keys = train::recipe_key_docs();
     CHECK(keys.size() == 124); // 52 training keys (optim.dampening, optim.nesterov) + 72 curate
     CHECK(std::count_if(keys.begin(), keys.end(),
-                        [](const std::string& k) { return k.rfind("curate.", 0) == 0; }) == 72);
+                        [](const train::RecipeKeyDoc& k) { return k.section == "curate"; }) == 72);
     const Recipe r = load_recipe(fx.write("x.ini", "[checkpoint]\nkeep = 3\n"), {});
     const std::string ini = r.to_ini();
-    for (const auto& line : keys) {
-        INFO(line);
-        const std::string key = line.substr(0, line.find(' '));
-        const auto dot = key.find('.');
-        CHECK(ini.find("[" + key.substr(0, dot) + "]") != std::string::npos);
-        CHECK(ini.find("\n" + key.substr(dot + 1) + " =") != std::string::npos);
-        CHECK(line.find(" # ") != std::string::npos);
+    std::set<std::string> sections;
+    for (const train::RecipeSection& sec : train::recipe_sections())
+        sections.insert(sec.name);
+    for (const train::RecipeKeyDoc& k : keys) {
+        INFO(k.name);
+        CHECK(sections.count(k.section) == 1);
+        CHECK(k.name.starts_with(k.section + "."));
+        CHECK(ini.find("[" + k.section + "]") != std::string::npos);
+        CHECK(ini.find("\n" + k.name.substr(k.section.size() + 1) + " =") != std::string::npos);
+        CHECK(!k.expected.empty());
+        CHECK(!k.help.empty());
     }
-    const auto rank_line = std::find_if(keys.begin(), keys.end(), [](const std::string& k) {
-        return k.rfind("lora.rank ", 0) == 0;
+    const auto rank = std::find_if(keys.begin(), keys.end(), [](const train::RecipeKeyDoc& k) {
+        return k.name == "lora.rank";
     });
-    REQUIRE(rank_line != keys.end());
-    CHECK_THAT(*rank_line, Contains("lora.rank = 8") && Contains("an integer > 0"));
+    REQUIRE(rank != keys.end());
+    CHECK(rank->default_value == "8");
+    CHECK(rank->expected == "an integer > 0");
+    // An unknown section names the valid ones, from the same table.
+    CHECK_THROWS_WITH(load_recipe(fx.write("s.ini", "[lroa]\nzzz = 1\n"), {}),
+                      Contains("valid sections are model, data, lora") && Contains("curate"));
     const Recipe d =
         load_recipe(fx.write("d.ini", "[data]\nrole_map = human = user, bot=assistant\n"
                                       "format = sharegpt\non_bad_line = skip\n"),

@@ -18,5 +18,23 @@ int run_chat_template(const std::vector<std::string>& args);
 int run_train(const std::vector<std::string>& args);
 int run_curate(const std::vector<std::string>& args);
 int run_export(const std::vector<std::string>& args);
+int run_help(const std::vector<std::string>& args);
+
+// One subcommand: its name, what it does in a line, and its entry point.
+struct Command {
+    const char* name;
+    const char* summary;
+    int (*run)(const std::vector<std::string>& args);
+};
+
+// Every subcommand, in the order `slimtune --help` and the man page list them: the one table
+// that dispatch, usage, the man page and the shell completion are made from.
+const std::vector<Command>& commands();
+
+// The command called `name`, or nullptr.
+const Command* find_command(const std::string& name);
+
+// `slimtune --help`: the commands and their one-line summaries.
+std::string usage_text();
 
 } // namespace slimtune::train

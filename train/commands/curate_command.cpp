@@ -7,11 +7,13 @@
 #include "train/recipe.h"
 
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
 namespace slimtune::train {
 
+namespace fs = std::filesystem;
 namespace po = boost::program_options;
 
 namespace {
@@ -45,13 +47,8 @@ int run_curate(const std::vector<std::string>& args) {
     po::positional_options_description positional;
     positional.add("input", -1);
     po::variables_map vm;
-    if (!parse_options(args, opts, vm, &positional, &overrides, "curate.")) {
-        std::puts("\nkeys (--curate.KEY value):");
-        for (const std::string& k : recipe_keys())
-            if (k.rfind("curate.", 0) == 0)
-                std::printf("  %s\n", k.c_str());
+    if (!parse_options(args, opts, vm, &positional, &overrides, "curate."))
         return 0;
-    }
     if (vm.count("threads"))
         overrides.insert(overrides.end(), {"--curate.threads", std::to_string(threads)});
     if (vm.count("on-bad-line"))
@@ -71,12 +68,12 @@ int run_curate(const std::vector<std::string>& args) {
                                        .progress = &std::cerr};
     const data::curate::CurateSummary s =
         data::curate::curate_files(inputs, out_dir, recipe.curate, run);
-    std::printf("curated %lld of %lld documents into %s/curated.jsonl (%.1f MB/s); report: "
-                "%s/report.md\n",
+    const fs::path out(out_dir);
+    std::printf("curated %lld of %lld documents into %s (%.1f MB/s); report: %s\n",
                 static_cast<long long>(s.documents_out), static_cast<long long>(s.documents_in),
-                out_dir.c_str(),
+                (out / "curated.jsonl").lexically_normal().c_str(),
                 s.seconds > 0 ? static_cast<double>(s.bytes_in) / 1e6 / s.seconds : 0.0,
-                out_dir.c_str());
+                (out / "report.md").lexically_normal().c_str());
     return 0;
 }
 

@@ -127,11 +127,12 @@ std::string curated_demo_text(const std::filesystem::path& dir) {
     for (const auto& st : s.stages)
         if (st.name == "exact_dedup" || st.name == "near_dedup")
             dups += st.dropped;
-    std::printf("curate: %lld documents in, %lld kept; %lld duplicate, %lld malformed line "
-                "skipped, %lld PII spans redacted; manifest %.12s...\n",
-                static_cast<long long>(s.documents_in), static_cast<long long>(s.documents_out),
-                static_cast<long long>(dups), static_cast<long long>(s.bad_lines),
-                static_cast<long long>(pii), gate.manifest_sha256.c_str());
+    std::fprintf(stderr,
+                 "curate: %lld documents in, %lld kept; %lld duplicate, %lld malformed line "
+                 "skipped, %lld PII spans redacted; manifest %.12s...\n",
+                 static_cast<long long>(s.documents_in), static_cast<long long>(s.documents_out),
+                 static_cast<long long>(dups), static_cast<long long>(s.bad_lines),
+                 static_cast<long long>(pii), gate.manifest_sha256.c_str());
     std::string text;
     std::ifstream in(curated);
     for (std::string line; std::getline(in, line);)
@@ -209,25 +210,26 @@ int run_demo(const std::vector<std::string>& args) {
         return 0;
     if (steps < 1 || batch < 1 || seq < 2 || layers < 1 || hidden < 16 || hidden % 16 != 0 ||
         !(lr > 0))
-        throw ConfigError("need steps >= 1, batch >= 1, seq >= 2, layers >= 1, hidden a "
-                          "positive multiple of 16 and lr > 0");
+        throw UsageError("need steps >= 1, batch >= 1, seq >= 2, layers >= 1, hidden a "
+                         "positive multiple of 16 and lr > 0");
     set_threads(threads);
 
     const std::string corpus = demo_corpus(out_dir);
     const int64_t n_bytes = static_cast<int64_t>(corpus.size());
     if (seq + 1 >= n_bytes)
-        throw ConfigError("--seq must be below " + std::to_string(n_bytes - 1));
+        throw UsageError("--seq must be below " + std::to_string(n_bytes - 1));
 
     Rng rng(seed);
     DemoModel model = make_demo_model(hidden, layers, rng);
     int64_t n_params = 0;
     model.for_each_param([&](Tensor& t) { n_params += t.numel(); });
 
-    std::printf("slimtune demo: %lld parameters, %lld blocks, width %lld, %lld bytes of text; "
-                "%d threads, GEMM %s\n",
-                static_cast<long long>(n_params), static_cast<long long>(layers),
-                static_cast<long long>(hidden), static_cast<long long>(n_bytes),
-                omp_get_max_threads(), kernels::gemm_backend());
+    std::fprintf(stderr,
+                 "slimtune demo: %lld parameters, %lld blocks, width %lld, %lld bytes of text; "
+                 "%d threads, GEMM %s\n",
+                 static_cast<long long>(n_params), static_cast<long long>(layers),
+                 static_cast<long long>(hidden), static_cast<long long>(n_bytes),
+                 omp_get_max_threads(), kernels::gemm_backend());
 
     std::vector<int32_t> positions(static_cast<size_t>(batch * seq));
     for (int64_t i = 0; i < batch * seq; ++i)
@@ -264,10 +266,9 @@ int run_demo(const std::vector<std::string>& args) {
         if (step == 1 || step % 10 == 0 || step == steps) {
             const double secs =
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-            std::printf("step %5lld/%lld  loss %.4f  %.0f tokens/s\n", static_cast<long long>(step),
-                        static_cast<long long>(steps), static_cast<double>(l),
-                        static_cast<double>(step * batch * seq) / secs);
-            std::fflush(stdout);
+            std::fprintf(stderr, "step %5lld/%lld  loss %.4f  %.0f tokens/s\n",
+                         static_cast<long long>(step), static_cast<long long>(steps),
+                         static_cast<double>(l), static_cast<double>(step * batch * seq) / secs);
         }
     }
     std::printf("demo: loss %.3f -> %.3f over %lld steps (a uniform guess is %.3f)\n",

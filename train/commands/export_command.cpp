@@ -52,9 +52,9 @@ int run_export(const std::vector<std::string>& args) {
         return 0;
     set_threads(threads);
     if (!(shard_gb > 0.0))
-        throw ConfigError("--max-shard-gb must be positive");
+        throw UsageError("--max-shard-gb must be positive");
     o.max_shard_bytes = static_cast<uint64_t>(shard_gb * 1e9);
-    o.types = io::parse_export_types(types);
+    o.types = option_value("type", [&] { return io::parse_export_types(types); });
     export_model(o, std::cerr);
     return 0;
 }

@@ -45,14 +45,14 @@ std::vector<int32_t> parse_tokens(const std::string& text, int64_t vocab) {
             used = 0;
         }
         if (used == 0 || used != item.size())
-            throw ConfigError("--tokens: '" + item + "' is not an integer (expected e.g. 1,2,3)");
+            throw UsageError("--tokens: '" + item + "' is not an integer (expected e.g. 1,2,3)");
         if (v < 0 || v >= vocab)
-            throw ConfigError("--tokens: id " + item + " is outside the vocabulary [0, " +
-                              std::to_string(vocab) + ")");
+            throw UsageError("--tokens: id " + item + " is outside the vocabulary [0, " +
+                             std::to_string(vocab) + ")");
         ids.push_back(static_cast<int32_t>(v));
     }
     if (ids.empty())
-        throw ConfigError("--tokens: no token ids given");
+        throw UsageError("--tokens: no token ids given");
     return ids;
 }
 
@@ -85,15 +85,15 @@ LoadedModel load_for_inference(const std::string& model,
                                const std::string& tokenizer = "",
                                TokenizerUse use = TokenizerUse::None) {
     if (weights != "float32" && weights != "stored")
-        throw ConfigError("--weights must be float32 or stored, got '" + weights + "'");
+        throw UsageError("--weights must be float32 or stored, got '" + weights + "'");
     LoadedModel r;
     const bool wanted = use != TokenizerUse::None;
     if (!tokenizer.empty() && wanted)
         r.tokenizer = std::make_unique<data::Tokenizer>(data::Tokenizer::load(tokenizer));
     if (io::is_gguf_path(model)) {
         if (weights == "stored")
-            throw ConfigError("--weights stored keeps a checkpoint's 16-bit weights; a GGUF is "
-                              "dequantized to float32 (leave --weights out)");
+            throw UsageError("--weights stored keeps a checkpoint's 16-bit weights; a GGUF is "
+                             "dequantized to float32 (leave --weights out)");
         const io::GgufFile f = io::GgufFile::open(model);
         if (!r.tokenizer &&
             (use == TokenizerUse::Required || (wanted && f.find("tokenizer.huggingface.json"))))
@@ -163,9 +163,10 @@ int run_eval(const std::vector<std::string>& args) {
         load_for_inference(model_dir, weights, tokenizer_path, TokenizerUse::IfPresent);
     const Model& m = loaded.model;
     const std::unique_ptr<data::Tokenizer>& tok = loaded.tokenizer;
-    const data::ExampleOptions eo =
-        data::example_options({.record = {.format = data::parse_dataset_format(format)}},
-                              chat_template, tok.get(), m.cfg.vocab_size);
+    const data::ExampleOptions eo = data::example_options(
+        {.record = {.format = option_value("format",
+                                           [&] { return data::parse_dataset_format(format); })}},
+        chat_template, tok.get(), m.cfg.vocab_size);
     const DatasetLoss d = dataset_loss(m, data, eo);
     json r = {{"loss", d.loss},         {"perplexity", d.perplexity}, {"tokens", d.tokens},
               {"examples", d.examples}, {"model", model_dir},         {"data", data}};
@@ -202,9 +203,9 @@ int run_generate(const std::vector<std::string>& args) {
         return 0;
     set_threads(threads);
     if (prompt.empty() == tokens.empty())
-        throw ConfigError("give the prompt as --prompt TEXT or as --tokens 1,2,3 (one of them)");
+        throw UsageError("give the prompt as --prompt TEXT or as --tokens 1,2,3 (one of them)");
     if (chat && prompt.empty())
-        throw ConfigError("--chat needs --prompt");
+        throw UsageError("--chat needs --prompt");
     check_sampling_options(s);
     LoadedModel loaded =
         load_for_inference(model_dir, weights, tokenizer_path,
@@ -217,8 +218,11 @@ int run_generate(const std::vector<std::string>& args) {
     if (!prompt.empty()) {
         if (chat) {
             const data::ChatTemplate tmpl =
-                chat_template.empty() ? data::detect_chat_template(tok->config(), tok->source())
-                                      : data::chat_template_by_name(chat_template, tok->config());
+                chat_template.empty()
+                    ? data::detect_chat_template(tok->config(), tok->source())
+                    : option_value("chat-template", [&] {
+                          return data::chat_template_by_name(chat_template, tok->config());
+                      });
             const std::vector<data::ChatMessage> turn = {{"user", prompt}};
             // The rendered template carries its own BOS where the model wants one.
             ids =
@@ -228,9 +232,9 @@ int run_generate(const std::vector<std::string>& args) {
         }
         for (int32_t id : ids)
             if (id >= m.cfg.vocab_size)
-                throw ConfigError("the tokenizer gave id " + std::to_string(id) +
-                                  ", outside the model's vocabulary of " +
-                                  std::to_string(m.cfg.vocab_size) + ": wrong --tokenizer?");
+                throw UsageError("the tokenizer gave id " + std::to_string(id) +
+                                 ", outside the model's vocabulary of " +
+                                 std::to_string(m.cfg.vocab_size) + ": wrong --tokenizer?");
     } else {
         ids = parse_tokens(tokens, m.cfg.vocab_size);
     }

@@ -244,11 +244,13 @@ int run_chat_template(const std::vector<std::string>& args) {
         return 0;
     }
     if (path.empty())
-        throw ConfigError("--tokenizer is required (the template's tokens come from it)");
+        throw UsageError("--tokenizer is required (the template's tokens come from it)");
     const data::Tokenizer tok = data::Tokenizer::load(path);
-    const data::ChatTemplate tmpl = name.empty()
-                                        ? data::detect_chat_template(tok.config(), tok.source())
-                                        : data::chat_template_by_name(name, tok.config());
+    const data::ChatTemplate tmpl =
+        name.empty() ? data::detect_chat_template(tok.config(), tok.source())
+                     : option_value("chat-template", [&] {
+                           return data::chat_template_by_name(name, tok.config());
+                       });
     if (ollama) {
         std::cout << ollama_modelfile("./model.gguf", tmpl);
         return 0;

@@ -26,17 +26,37 @@ constexpr const char* kTrainUsage =
     "\n"
     "Fine-tunes a Hugging Face model (LoRA or full) as the recipe says; every recipe key can be\n"
     "overridden on the command line (--lora.rank 16). --print-config shows the resolved recipe\n"
-    "and the files the run writes, and exits. Ctrl-C saves a checkpoint and stops; --resume\n"
-    "continues bit-exactly from the newest checkpoint of RUN_DIR. --stop-after N stops (with a\n"
-    "checkpoint) after N steps of this invocation, for time-boxed runs.\n";
+    "and the files the run writes, and exits. Ctrl-C or SIGTERM finishes the step, saves a\n"
+    "checkpoint and exits with 130 or 143; --resume continues bit-exactly from the newest\n"
+    "checkpoint of RUN_DIR. --stop-after N stops (with a checkpoint, exit 130) after N steps of\n"
+    "this invocation, for time-boxed runs. Progress goes to standard error.\n";
 
-// Set by Ctrl-C; the run checks it after every step.
+// Set by SIGINT (Ctrl-C) or SIGTERM (Slurm, systemd, Kubernetes, kill); the run checks it after
+// every step, writes a checkpoint and stops. The exit status is 128 + the signal's number.
 std::atomic<bool> g_stop_requested{false};
+volatile std::sig_atomic_t g_stop_signal = 0;
 
-void on_sigint(int) {
+void on_stop_signal(int sig) {
+    g_stop_signal = sig;
     g_stop_requested = true;
-    std::signal(SIGINT, SIG_DFL); // a second Ctrl-C ends the process at once
+    std::signal(sig, SIG_DFL); // the same signal again ends the process at once
 }
+
+// Routes SIGINT and SIGTERM to on_stop_signal while alive; restores the defaults after.
+struct StopSignals {
+    StopSignals() {
+        g_stop_requested = false;
+        g_stop_signal = 0;
+        std::signal(SIGINT, on_stop_signal);
+        std::signal(SIGTERM, on_stop_signal);
+    }
+    ~StopSignals() {
+        std::signal(SIGINT, SIG_DFL);
+        std::signal(SIGTERM, SIG_DFL);
+    }
+    StopSignals(const StopSignals&) = delete;
+    StopSignals& operator=(const StopSignals&) = delete;
+};
 
 } // namespace
 
@@ -49,18 +69,15 @@ int run_train(const std::vector<std::string>& args) {
     opts.add_options()("recipe", po::value(&recipe_path), "the recipe file (INI)")(
         "resume", po::value(&resume_dir), "continue the run in this directory")(
         "print-config", po::bool_switch(&print_config), "show the resolved recipe and exit")(
-        "stop-after", po::value(&stop_after), "stop with a checkpoint after N steps");
+        "stop-after", po::value(&stop_after), "stop with a checkpoint after N steps")(
+        "threads", po::value<std::string>(), "OpenMP threads (train.threads); 0: OMP_NUM_THREADS");
     po::positional_options_description positional;
     positional.add("recipe", 1);
     po::variables_map vm;
-    if (!parse_options(args, opts, vm, &positional, &overrides)) {
-        std::puts("\nrecipe keys (--section.key value):");
-        for (const std::string& k : recipe_keys())
-            std::printf("  %s\n", k.c_str());
+    if (!parse_options(args, opts, vm, &positional, &overrides))
         return 0;
-    }
     if (vm.count("stop-after") && stop_after < 1)
-        throw ConfigError("--stop-after must be a number of steps >= 1");
+        throw UsageError("--stop-after must be a number of steps >= 1");
     if (recipe_path.empty()) {
         if (resume_dir.empty()) {
             std::fputs(kTrainUsage, stderr);
@@ -68,6 +85,8 @@ int run_train(const std::vector<std::string>& args) {
         }
         recipe_path = (fs::path(resume_dir) / "recipe.ini").string();
     }
+    if (vm.count("threads"))
+        overrides.insert(overrides.end(), {"--train.threads", vm["threads"].as<std::string>()});
     if (!resume_dir.empty()) {
         overrides.push_back("--train.output_dir");
         overrides.push_back(resume_dir);
@@ -78,16 +97,22 @@ int run_train(const std::vector<std::string>& args) {
         return 0;
     }
     set_threads(recipe.train.threads);
-    g_stop_requested = false;
-    std::signal(SIGINT, on_sigint);
-    const RunControl control{
-        .resume = !resume_dir.empty(), .stop_after = stop_after, .stop = &g_stop_requested};
-    const RunResult r = run_training(recipe, control, std::cout);
-    std::signal(SIGINT, SIG_DFL);
+    RunResult r;
+    {
+        const StopSignals signals;
+        const RunControl control{
+            .resume = !resume_dir.empty(), .stop_after = stop_after, .stop = &g_stop_requested};
+        r = run_training(recipe, control, std::cerr);
+    }
     if (r.interrupted) {
-        std::printf("stopped at step %lld; continue with: slimtune train --resume %s\n",
-                    static_cast<long long>(r.steps), recipe.train.output_dir.c_str());
-        return 130;
+        const int sig = g_stop_signal;
+        std::printf("stopped at step %lld%s; continue with: slimtune train --resume %s\n",
+                    static_cast<long long>(r.steps),
+                    sig == SIGTERM  ? " (SIGTERM)"
+                    : sig == SIGINT ? " (Ctrl-C)"
+                                    : "",
+                    recipe.train.output_dir.c_str());
+        return sig != 0 ? 128 + sig : 130;
     }
     std::printf("trained %lld steps; last loss %.4f%s\n", static_cast<long long>(r.steps),
                 r.last_loss,
