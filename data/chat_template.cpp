@@ -341,6 +341,63 @@ ChatTemplate detect_chat_template(const TokenizerConfig& config, const std::stri
     unrecognised(source, "the chat_template is not recognised");
 }
 
+ChatTemplate
+chat_template_for(std::string_view name, const TokenizerConfig& config, const std::string& source) {
+    if (name.empty() || name == kAutoChatTemplate)
+        return detect_chat_template(config, source);
+    ChatTemplate t = chat_template_by_name(name, config);
+    if (!config.chat_template.empty())
+        try {
+            if (ChatTemplate own = detect_chat_template(config, source); own.name == t.name)
+                return own;
+        } catch (const ConfigError&) {
+            // The config's own template is not one slimtune reproduces: the name stands alone.
+        }
+    return t;
+}
+
+std::vector<std::string> chat_template_markers(const ChatTemplate& t) {
+    if (t.name == "chatml" || t.name == "qwen3")
+        return {"<|im_start|>", "<|im_end|>"};
+    if (t.name == "llama3")
+        return {"<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"};
+    if (t.name == "gemma")
+        return {"<start_of_turn>", "<end_of_turn>"};
+    return {};
+}
+
+std::string unregistered_marker_problem(const ChatTemplate& t, const Tokenizer& tok) {
+    for (const std::string& marker : chat_template_markers(t)) {
+        const std::vector<std::int32_t> ids = tok.encode(marker, false);
+        const bool added =
+            ids.size() == 1 && std::any_of(tok.added_tokens().begin(), tok.added_tokens().end(),
+                                           [&](const AddedToken& a) { return a.id == ids[0]; });
+        if (added)
+            continue;
+        const std::string encodes =
+            ids.size() == 1 ? "it is an ordinary vocabulary token"
+                            : "it encodes as " + std::to_string(ids.size()) + " ordinary tokens";
+        return "chat template " + t.name + ": marker " + marker +
+               " is not a special token of tokenizer " + tok.source() + " (" + encodes + ")";
+    }
+    return {};
+}
+
+ChatTemplateChoice choose_chat_template(std::string_view requested, const Tokenizer& tok) {
+    ChatTemplateChoice c;
+    c.named = !requested.empty() && requested != kAutoChatTemplate;
+    try {
+        c.tokenizer_default = detect_chat_template(tok.config(), tok.source()).name;
+    } catch (const ConfigError& e) {
+        c.no_default_reason = e.what();
+    }
+    if (c.named || !c.tokenizer_default.empty())
+        c.used = chat_template_for(requested, tok.config(), tok.source());
+    if (c.used)
+        c.marker_problem = unregistered_marker_problem(*c.used, tok);
+    return c;
+}
+
 std::vector<ChatSegment> render_chat_segments(const ChatTemplate& tmpl,
                                               std::span<const ChatMessage> messages,
                                               const ChatRenderOptions& options) {

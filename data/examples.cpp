@@ -166,8 +166,10 @@ ExampleOptions example_options(ExampleOptions settings,
     eo.tokenizer = tokenizer;
     eo.vocab_size = vocab_size;
     eo.chat_template.reset();
-    if (tokenizer && !chat_template.empty())
-        eo.chat_template = chat_template_by_name(chat_template, tokenizer->config());
+    const bool automatic = chat_template.empty() || chat_template == kAutoChatTemplate;
+    if (tokenizer && !automatic)
+        eo.chat_template =
+            chat_template_for(chat_template, tokenizer->config(), tokenizer->source());
     else if (tokenizer && !tokenizer->config().chat_template.empty())
         try {
             eo.chat_template = detect_chat_template(tokenizer->config(), tokenizer->source());

@@ -47,9 +47,10 @@ void for_each_token_example(const std::string& path,
                             ExampleStats* stats = nullptr);
 
 // How records read (`settings`) completed for a tokenizer (null for pre-tokenized data) and a
-// vocabulary: the chat template is `chat_template` by name, else the one the tokenizer's
-// config names (when none can be detected, only chat records fail, naming the missing
-// template). What training, `slimtune eval` and the model card read examples with.
+// vocabulary: the chat template is `chat_template` (chat_template_for), else ("auto" or "")
+// the one the tokenizer's config names (when none can be detected, only chat records fail,
+// naming the missing template). What training, `slimtune eval` and the model card read examples
+// with.
 ExampleOptions example_options(ExampleOptions settings,
                                const std::string& chat_template,
                                const Tokenizer* tokenizer,

@@ -27,9 +27,14 @@ struct TrainingDataConfig {
     // How records read (format, text field, role map, train_on_all, skip_bad_lines). The
     // tokenizer, chat template and vocabulary size are the run's: see example_options.
     ExampleOptions examples;
-    std::string chat_template; // a chat_template_by_name name; "" : the tokenizer's own
-    PackingOptions packing;    // seq_len, batch_size, pack, drop_overlong
-    std::string manifest;      // the curation manifest of `train`; "" : manifest.json beside it
+    // A chat_template_names() name, or "auto" ("" alike): the tokenizer's own template.
+    std::string chat_template = kAutoChatTemplate;
+    // Train with a named chat_template whose role/turn markers are not special tokens of the
+    // tokenizer (they are learned as ordinary text, and what serves the model must render them
+    // the same way); otherwise such a template is refused (see choose_chat_template).
+    bool allow_template_markers_as_text = false;
+    PackingOptions packing; // seq_len, batch_size, pack, drop_overlong
+    std::string manifest;   // the curation manifest of `train`; "" : manifest.json beside it
 };
 
 // 0..n-1 in a seeded Fisher-Yates order.

@@ -33,6 +33,8 @@ using namespace recipe_detail;
 std::vector<Key> training_keys() {
     return {
         KEY(text, "model.path", model.path, "a directory", "the Hugging Face model directory"),
+        KEY(text, "model.name", model.name, "a Hub model id (org/name) or empty",
+            "the base model's Hub id for cards and adapter_config.json; empty: from config.json"),
         KEY(text, "data.train", data.train, "a file", "JSONL training examples"),
         KEY(text, "data.validation", data.validation, "a file or empty",
             "JSONL validation examples (empty: none)"),
@@ -41,8 +43,11 @@ std::vector<Key> training_keys() {
         KEY(boolean, "data.shuffle", data.shuffle, "shuffle the examples every epoch (seeded)"),
         KEY(text, "data.text_field", data.examples.record.text_field, "a JSON field name",
             "JSONL field of plain-text examples"),
-        KEY(text, "data.chat_template", data.chat_template, "a name or empty",
-            "template of messages examples"),
+        KEY(text, "data.chat_template", data.chat_template,
+            "auto, chatml, qwen3, llama3, gemma, llama2 or alpaca",
+            "template of chat examples; auto: the tokenizer's own"),
+        KEY(boolean, "data.allow_template_markers_as_text", data.allow_template_markers_as_text,
+            "train a named template whose markers are not special tokens of the tokenizer"),
         KEY(mapped_choice, "data.format", data.examples.record.format, dataset_formats(),
             "record format; auto: detected per line from its keys"),
         KEY(string_map, "data.role_map", data.examples.record.role_map,

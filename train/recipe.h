@@ -28,6 +28,9 @@ struct Recipe {
 
     struct ModelSection {
         std::string path; // a Hugging Face model directory (config.json + *.safetensors)
+        // Its Hugging Face Hub id, for the model card and adapter_config.json; "" : config.json's
+        // _name_or_path when that is one (train/provenance.h describe_base_model).
+        std::string name;
     } model;
 
     // [data], and the packing keys of [train] (batch_size, seq_len, packing).

@@ -12,6 +12,7 @@
 #include "data/training_data.h"
 #include "model/io/save_model.h"
 #include "train/checkpoint_h5.h"
+#include "train/model_card.h"
 #include "train/progress.h"
 #include "train/provenance.h"
 #include "train/trainer.h"
@@ -82,21 +83,36 @@ Provenance check_curation(const Recipe& r) {
         {"documents_in", counts.value("documents_in", 0)},
         {"documents_out", counts.value("documents_out", 0)},
         {"curated_by", d.manifest.value("slimtune_version", "")},
-        {"stages", stages}};
-    p.record["base_model"] = r.model.path;
+        {"stages", stages},
+        // What the data was curated with, as its manifest says (the recipe's [curate] section
+        // is not applied by training).
+        {"curation", curation_record(d.manifest)}};
     return p;
 }
 
-// 2. The training data, read with the model directory's tokenizer when it has one
-// (pre-tokenized data needs none) into stores under output_dir/tokens.
-data::TrainingData open_data(const Recipe& r, const Model& model, std::ostream& progress) {
-    std::unique_ptr<data::Tokenizer> tok;
+// The base model: its directory, Hub id (model.name, else config.json) and weights' SHA-256.
+void record_base_model(const Recipe& r, Provenance& prov) {
+    const BaseModel b = describe_base_model(r.model.path, r.model.name);
+    prov.record["base_model"] = b.path;
+    prov.record["base_model_id"] = b.hub_id;
+    prov.record["base_model_sha256"] = b.weights_sha256;
+}
+
+// The model directory's tokenizer, when it has one (pre-tokenized data needs none).
+std::unique_ptr<data::Tokenizer> load_tokenizer(const Recipe& r) {
     std::error_code ec;
     const fs::path mdir(r.model.path);
     if (fs::exists(mdir / "tokenizer.json", ec) || fs::exists(mdir / "vocab.json", ec))
-        tok = std::make_unique<data::Tokenizer>(data::Tokenizer::load(r.model.path));
-    const data::ExampleOptions eo = data::example_options(r.data.examples, r.data.chat_template,
-                                                          tok.get(), model.cfg.vocab_size);
+        return std::make_unique<data::Tokenizer>(data::Tokenizer::load(r.model.path));
+    return nullptr;
+}
+
+// 2. The training data, read with the tokenizer (none: pre-tokenized) into stores under
+// output_dir/tokens.
+data::TrainingData
+open_data(const Recipe& r, const Model& model, const data::Tokenizer* tok, std::ostream& progress) {
+    const data::ExampleOptions eo =
+        data::example_options(r.data.examples, r.data.chat_template, tok, model.cfg.vocab_size);
     return data::TrainingData::open(r.data, eo, r.trainer.seed,
                                     (fs::path(r.train.output_dir) / "tokens").string(), progress);
 }
@@ -305,23 +321,29 @@ private:
 std::string write_result(Model& model,
                          const Trainer& trainer,
                          const Recipe& r,
+                         const data::Tokenizer* tok,
                          Provenance prov,
                          const RunResult& result) {
     const std::map<std::string, std::string> metadata{
         {"slimtune.dataset_manifest_sha256", prov.manifest_sha256}};
     const bool lora = trainer.config().mode == "lora";
     const std::string out = (fs::path(r.train.output_dir) / (lora ? "adapter" : "model")).string();
-    if (lora)
-        save_peft_adapter(model, trainer.config().lora, out, r.model.path, metadata);
-    else
+    if (lora) {
+        save_peft_adapter(model, trainer.config().lora, out,
+                          peft_base_model(base_model_id(prov.record), r.model.path), metadata);
+    } else {
         io::save_hf_model(model, r.model.path, out, metadata);
+        write_trained_chat_template(out, tok, prov.record);
+    }
     prov.record["train"] = {{"steps", result.steps},
                             {"last_loss", result.last_loss},
                             {"eval_loss", result.eval_loss ? json(*result.eval_loss) : json()},
                             {"mode", trainer.config().mode}};
-    prov.record["recipe"] = r.to_ini();
+    prov.record["recipe"] = without_ini_section(r.to_ini(), "curate");
     write_file_atomic((fs::path(out) / kProvenanceFile).string(),
                       [&](std::ostream& os) { os << prov.record.dump(2) << "\n"; });
+    if (lora)
+        write_adapter_card(out, fs::path(r.train.output_dir).filename().string(), prov.record);
     return out;
 }
 
@@ -330,14 +352,17 @@ std::string write_result(Model& model,
 RunResult run_training(const Recipe& r, const RunControl& control, std::ostream& progress) {
     if (r.train.output_dir.empty())
         throw ConfigError("train.output_dir is empty");
-    const Provenance prov = check_curation(r);
+    Provenance prov = check_curation(r);
+    record_base_model(r, prov);
+    const std::unique_ptr<data::Tokenizer> tok = load_tokenizer(r);
+    prov.record["chat_template"] = choose_training_chat_template(r.data, tok.get(), progress);
     std::error_code ec;
     fs::create_directories(r.train.output_dir, ec);
     if (ec)
         throw Error(r.train.output_dir + ": cannot create directory: " + ec.message());
 
     Model model = load_model(r.model.path);
-    const data::TrainingData data = open_data(r, model, progress);
+    const data::TrainingData data = open_data(r, model, tok.get(), progress);
     data::PackPlan plan = data.epoch_plan(0);
     Trainer trainer(model, r.trainer, total_steps(r, plan, progress));
 
@@ -359,7 +384,7 @@ RunResult run_training(const Recipe& r, const RunControl& control, std::ostream&
         return result;
     result.eval_loss = loop.evaluate();
     loop.save("done", result);
-    result.output = write_result(model, trainer, r, prov, result);
+    result.output = write_result(model, trainer, r, tok.get(), prov, result);
     progress << "wrote " << result.output << "\n";
     return result;
 }

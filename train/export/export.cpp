@@ -8,9 +8,8 @@
 #include "model/io/save_model.h"
 #include "model/lora.h"
 #include "train/evaluate.h"
-#include "train/export/model_card.h"
 #include "train/export/ollama_modelfile.h"
-#include "train/provenance.h"
+#include "train/model_card.h"
 #include "train/provenance.h"
 
 #include <algorithm>
@@ -67,15 +66,39 @@ std::string upper(std::string_view s) {
     return r;
 }
 
-data::Tokenizer load_export_tokenizer(const ExportOptions& o) {
-    const std::string dir = o.tokenizer_dir.empty() ? o.model_dir : o.tokenizer_dir;
+std::string tokenizer_dir(const ExportOptions& o) {
+    return o.tokenizer_dir.empty() ? o.model_dir : o.tokenizer_dir;
+}
+
+bool has_tokenizer(const std::string& dir) {
     std::error_code ec;
-    if (!fs::exists(fs::path(dir) / "tokenizer.json", ec) &&
-        !fs::exists(fs::path(dir) / "vocab.json", ec) &&
-        !fs::exists(fs::path(dir) / "encoder.json", ec))
+    return fs::exists(fs::path(dir) / "tokenizer.json", ec) ||
+           fs::exists(fs::path(dir) / "vocab.json", ec) ||
+           fs::exists(fs::path(dir) / "encoder.json", ec);
+}
+
+data::Tokenizer load_export_tokenizer(const ExportOptions& o) {
+    const std::string dir = tokenizer_dir(o);
+    if (!has_tokenizer(dir))
         throw ConfigError(dir + ": no tokenizer.json; a GGUF carries its tokenizer, pass "
                                 "--tokenizer DIR");
     return data::Tokenizer::load(dir);
+}
+
+// The export's name, base model and provenance (`provenance_path`: where it was read, "" when
+// there is none).
+GgufExportInfo export_info(const ExportOptions& o, std::string& provenance_path) {
+    GgufExportInfo info;
+    info.provenance = read_export_provenance(o, provenance_path);
+    info.name = export_name(o);
+    const std::string recorded = base_model_path(info.provenance);
+    info.base_model_path = recorded.empty() ? o.model_dir : recorded;
+    info.base_model_id = base_model_id(info.provenance);
+    if (info.base_model_id.empty())
+        info.base_model_id = hub_model_id(info.base_model_path);
+    info.base_model =
+        info.base_model_id.empty() ? dir_name(info.base_model_path) : info.base_model_id;
+    return info;
 }
 
 void make_dir(const std::string& dir) {
@@ -122,6 +145,50 @@ void print_report(const GgufExportReport& r, std::ostream& progress) {
     progress << "; " << r.seconds << " s)\n";
 }
 
+// The chat template every file of the export carries: --chat-template, else the one the run
+// trained with (recorded in its provenance), else the tokenizer's own.
+struct ExportChatTemplate {
+    std::string name;                       // "" : none
+    std::string source;                     // where the choice came from, for messages and the card
+    std::optional<data::ChatTemplate> tmpl; // with the tokenizer's tokens (none without tokenizer)
+    std::string jinja; // replaces the tokenizer's own text ("" : keep it; see GgufExportInfo)
+};
+
+ExportChatTemplate choose_export_chat_template(const ExportOptions& o,
+                                               const json& provenance,
+                                               const std::string& provenance_path,
+                                               const data::Tokenizer* tok,
+                                               std::ostream& progress) {
+    ExportChatTemplate e;
+    const std::string recorded = trained_chat_template(provenance);
+    if (!o.chat_template.empty()) {
+        e.name = o.chat_template;
+        e.source =
+            "--chat-template" +
+            (recorded.empty() || recorded == e.name ? "" : "; the run trained with " + recorded);
+    } else if (!recorded.empty()) {
+        e.name = recorded;
+        e.source = "trained with, recorded in " + provenance_path;
+    } else {
+        e.source = "the tokenizer's own" +
+                   std::string(provenance.is_object() ? "; the run recorded none" : "");
+    }
+    if (tok && !e.name.empty()) {
+        e.tmpl = data::chat_template_for(e.name, tok->config(), tok->source());
+        e.jinja = data::exported_chat_template_jinja(*e.tmpl, tok->config(), tok->source());
+    } else if (tok) {
+        try {
+            e.tmpl = data::detect_chat_template(tok->config(), tok->source());
+            e.name = e.tmpl->name;
+        } catch (const ConfigError&) {
+            // None slimtune reproduces: a GGUF keeps the config's text, ollama refuses.
+        }
+    }
+    if (!e.name.empty())
+        progress << "chat template: " << e.name << " (" << e.source << ")\n";
+    return e;
+}
+
 json read_json_or_null(const fs::path& p) {
     std::error_code ec;
     if (!fs::exists(p, ec))
@@ -135,6 +202,7 @@ json read_json_or_null(const fs::path& p) {
 // float32 model's (each GGUF read back by slimtune's own reader, dequantized).
 void write_model_card(const ExportOptions& o,
                       const GgufExportInfo& info,
+                      const ExportChatTemplate& chat,
                       const Model& m,
                       const data::Tokenizer* tok,
                       ExportResult& result,
@@ -142,16 +210,21 @@ void write_model_card(const ExportOptions& o,
     ModelCard card;
     card.name = info.name;
     card.base_model = info.base_model;
+    card.base_model_id = info.base_model_id;
     card.format = o.format;
     card.provenance = info.provenance;
     if (!o.adapter_dir.empty())
         card.adapter_config = read_json_or_null(fs::path(o.adapter_dir) / "adapter_config.json");
+    card.chat_template = chat.name;
+    card.chat_template_source = chat.source;
     card.eval_data = o.eval_data;
     std::optional<data::ExampleOptions> eo;
     if (!o.eval_data.empty()) {
-        // As training reads it (the record format detected per line), with the export's
-        // tokenizer and the template its config names.
-        eo = data::example_options({}, "", tok, m.cfg.vocab_size);
+        // As training read it (the record format detected per line), with the export's
+        // tokenizer and the chat template the files carry.
+        eo = data::example_options({}, data::kAutoChatTemplate, tok, m.cfg.vocab_size);
+        if (chat.tmpl)
+            eo->chat_template = chat.tmpl;
         const DatasetLoss f32 = dataset_loss(m, o.eval_data, *eo, o.eval_max_tokens);
         card.f32_perplexity = f32.perplexity;
         card.eval_tokens = f32.tokens;
@@ -205,15 +278,7 @@ ExportResult export_model(const ExportOptions& o, std::ostream& progress) {
     ExportResult result;
     result.out = o.out;
     std::string provenance_path;
-    GgufExportInfo info;
-    info.provenance = read_export_provenance(o, provenance_path);
-    info.name = export_name(o);
-    std::string base = o.model_dir;
-    if (info.provenance.is_object() && info.provenance.contains("base_model") &&
-        info.provenance["base_model"].is_string())
-        base = info.provenance["base_model"].get<std::string>();
-    info.base_model = dir_name(base);
-    info.base_model_path = base;
+    GgufExportInfo info = export_info(o, provenance_path);
     if (!provenance_path.empty())
         progress << "provenance: " << provenance_path << "\n";
 
@@ -243,33 +308,36 @@ ExportResult export_model(const ExportOptions& o, std::ostream& progress) {
         result.gguf.push_back(r);
         return result;
     }
-    // The card of a safetensors output; the tokenizer only to score --eval-data.
-    auto card_without_gguf = [&] {
-        std::unique_ptr<data::Tokenizer> tok;
-        if (!o.eval_data.empty())
-            tok = std::make_unique<data::Tokenizer>(load_export_tokenizer(o));
-        write_model_card(o, info, m, tok.get(), result, progress);
-    };
-    if (o.format == "peft") {
+    // gguf and ollama write the tokenizer; hf and peft need it only for the chat template's
+    // text and to score --eval-data.
+    const std::unique_ptr<data::Tokenizer> tok =
+        stream || !o.eval_data.empty() || has_tokenizer(tokenizer_dir(o))
+            ? std::make_unique<data::Tokenizer>(load_export_tokenizer(o))
+            : nullptr;
+    const ExportChatTemplate chat =
+        choose_export_chat_template(o, info.provenance, provenance_path, tok.get(), progress);
+    info.chat_template_jinja = chat.jinja;
+
+    if (o.format == "peft" || o.format == "hf") {
         const std::map<std::string, std::string> meta = provenance_metadata(info);
-        save_peft_adapter(m, lora_cfg, o.out, info.base_model_path, meta);
-        progress << "wrote " << o.out << "\n";
-        card_without_gguf();
-        return result;
-    }
-    if (o.format == "hf") {
-        const std::map<std::string, std::string> meta = provenance_metadata(info);
-        io::save_hf_model(m, o.model_dir, o.out, meta, o.max_shard_bytes);
+        if (o.format == "peft") {
+            save_peft_adapter(m, lora_cfg, o.out,
+                              peft_base_model(info.base_model_id, info.base_model_path), meta);
+        } else {
+            io::save_hf_model(m, o.model_dir, o.out, meta, o.max_shard_bytes);
+            if (!chat.jinja.empty())
+                data::write_tokenizer_chat_template(o.out, chat.jinja);
+        }
+        // eval, generate and later exports of this directory read the template from it.
         if (!provenance_path.empty())
             write_file_atomic((fs::path(o.out) / kProvenanceFile).string(),
                               [&](std::ostream& os) { os << info.provenance.dump(2) << "\n"; });
         progress << "wrote " << o.out << "\n";
-        card_without_gguf();
+        write_model_card(o, info, chat, m, tok.get(), result, progress);
         return result;
     }
 
     // gguf and ollama.
-    const data::Tokenizer tok = load_export_tokenizer(o);
     const bool single_file = o.format == "gguf" && o.out.ends_with(".gguf");
     if (!single_file)
         make_dir(o.out);
@@ -280,14 +348,14 @@ ExportResult export_model(const ExportOptions& o, std::ostream& progress) {
                 : (fs::path(o.out) / (info.name + "-" + upper(io::export_type_name(t)) + ".gguf"))
                       .string();
         const GgufExportReport r = write_gguf_model(
-            m, tok, info, t, path, [&src](const NamedParam& p) { return src.read(p); });
+            m, *tok, info, t, path, [&src](const NamedParam& p) { return src.read(p); });
         print_report(r, progress);
         result.gguf.push_back(r);
     }
     if (o.format == "ollama") {
+        // Without a template of its own, detect_chat_template says why and what to pass.
         const data::ChatTemplate tmpl =
-            o.chat_template.empty() ? data::detect_chat_template(tok.config(), tok.source())
-                                    : data::chat_template_by_name(o.chat_template, tok.config());
+            chat.tmpl ? *chat.tmpl : data::detect_chat_template(tok->config(), tok->source());
         const std::string gguf_file = fs::path(result.gguf.front().path).filename().string();
         const std::string modelfile = (fs::path(o.out) / "Modelfile").string();
         write_file_atomic(
@@ -297,7 +365,7 @@ ExportResult export_model(const ExportOptions& o, std::ostream& progress) {
     if (!single_file) {
         if (!o.eval_data.empty())
             src.load_all(); // the float32 perplexity the table compares with
-        write_model_card(o, info, m, &tok, result, progress);
+        write_model_card(o, info, chat, m, tok.get(), result, progress);
     }
     return result;
 }

@@ -23,9 +23,12 @@ struct ExportOptions {
     std::string tokenizer_dir; // default: model_dir
     std::string format = "gguf";
     std::vector<io::ExportType> types = {io::ExportType::F16};
-    std::string out;           // a .gguf file (one gguf type), else a directory
-    std::string name;          // general.name / file base name; default: derived from the dirs
-    std::string chat_template; // ollama: a slimtune chat format name; default: detected
+    std::string out;  // a .gguf file (one gguf type), else a directory
+    std::string name; // general.name / file base name; default: derived from the dirs
+    // The chat format every output carries (GGUF tokenizer.chat_template, ollama TEMPLATE, the
+    // card's perplexity, hf tokenizer_config.json): a chat_template_names() name; default: the
+    // one the run trained with (slimtune_provenance.json), else the tokenizer's own.
+    std::string chat_template;
     uint64_t max_shard_bytes = 2'000'000'000; // hf: shard above this many bytes
     std::string eval_data;       // model card: JSONL whose perplexity each GGUF type gets
     int64_t eval_max_tokens = 0; // model card: score at most this many tokens (0: all)

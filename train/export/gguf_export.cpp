@@ -90,9 +90,28 @@ void add_all(io::GgufWriter& w, std::vector<GgufKv> kvs) {
         w.set(std::move(kv.key), std::move(kv.value));
 }
 
-// The tokenizer.* keys of `tok` for a model of `vocab_size` embedding rows.
-std::vector<GgufKv> tokenizer_metadata(const data::Tokenizer& tok, int64_t vocab_size) {
-    const data::GgufVocab v = data::gguf_vocab(tok, vocab_size);
+// tokenizer_config.json's text with `chat_template` in it ("" : as it is), so that a list of
+// named templates there does not win over tokenizer.chat_template when slimtune reads it back.
+std::string with_chat_template(const std::string& config_text,
+                               const std::string& chat_template,
+                               const fs::path& path) {
+    if (chat_template.empty())
+        return config_text;
+    nlohmann::ordered_json j = nlohmann::ordered_json::parse(config_text, nullptr, false);
+    if (j.is_discarded() || !j.is_object())
+        throw FormatError(path.string() + ": not a JSON object");
+    j["chat_template"] = chat_template;
+    return j.dump(2);
+}
+
+// The tokenizer.* keys of `tok` for a model of `vocab_size` embedding rows, with
+// `chat_template` ("" : the tokenizer's own).
+std::vector<GgufKv> tokenizer_metadata(const data::Tokenizer& tok,
+                                       int64_t vocab_size,
+                                       const std::string& chat_template) {
+    data::GgufVocab v = data::gguf_vocab(tok, vocab_size);
+    if (!chat_template.empty())
+        v.chat_template = chat_template;
     std::vector<GgufKv> kv;
     auto add = [&](std::string k, GgufValue val) { kv.push_back({std::move(k), std::move(val)}); };
     add("tokenizer.ggml.model", GgufValue::str(v.model));
@@ -120,7 +139,8 @@ std::vector<GgufKv> tokenizer_metadata(const data::Tokenizer& tok, int64_t vocab
         const fs::path cfg = fs::path(src).parent_path() / "tokenizer_config.json";
         std::error_code ec;
         if (fs::exists(cfg, ec))
-            add("slimtune.tokenizer_config", GgufValue::str(read_file(cfg)));
+            add("slimtune.tokenizer_config",
+                GgufValue::str(with_chat_template(read_file(cfg), chat_template, cfg)));
     }
     return kv;
 }
@@ -149,6 +169,9 @@ std::vector<GgufKv> gguf_provenance_metadata(const GgufExportInfo& info) {
         add("general.base_model.0.name", GgufValue::str(info.base_model));
         if (!info.base_model_path.empty())
             add("general.base_model.0.url", GgufValue::str(info.base_model_path));
+        if (!info.base_model_id.empty())
+            add("general.base_model.0.repo_url",
+                GgufValue::str("https://huggingface.co/" + info.base_model_id));
     }
     const json& p = info.provenance;
     if (p.is_object() && p.contains("dataset") && p["dataset"].is_object()) {
@@ -198,7 +221,8 @@ GgufExportReport write_gguf_model(Model& m,
                               " is not merged; merge it (or export it with --format gguf-lora)");
     const std::vector<io::GgufTensorSource> sources = io::gguf_tensor_sources(m, read);
     const std::vector<io::GgmlType> types = io::gguf_tensor_types(type, sources);
-    std::vector<GgufKv> tok_kv = tokenizer_metadata(tokenizer, m.cfg.vocab_size);
+    std::vector<GgufKv> tok_kv =
+        tokenizer_metadata(tokenizer, m.cfg.vocab_size, info.chat_template_jinja);
 
     io::GgufWriter w(path);
     w.set("general.architecture", GgufValue::str(io::gguf_architecture(m.cfg)));

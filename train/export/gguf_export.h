@@ -21,9 +21,13 @@ namespace slimtune::train {
 
 // What a GGUF says about where the model came from.
 struct GgufExportInfo {
-    std::string name;       // general.name
-    std::string base_model; // general.base_model.0.name ("" writes no base_model keys)
+    std::string name;          // general.name
+    std::string base_model;    // general.base_model.0.name ("" writes no base_model keys)
+    std::string base_model_id; // its Hub id: general.base_model.0.repo_url ("" : none)
     std::string base_model_path;
+    // tokenizer.chat_template: "" keeps the tokenizer's own; else this text replaces it (the
+    // template the run trained with, when that is not the tokenizer's own).
+    std::string chat_template_jinja;
     // slimtune_provenance.json of the run (null: none; no general.dataset keys are written).
     nlohmann::json provenance;
 };
@@ -44,8 +48,10 @@ std::vector<io::GgufKv> gguf_provenance_metadata(const GgufExportInfo& info);
 // Writes `m` (float32, adapters merged or absent) with `tokenizer` as a GGUF model of `type`
 // to `path` (atomically). `tokenizer` must be byte-level BPE (gguf_vocab). The tokenizer.json
 // it was loaded from is embedded as tokenizer.huggingface.json so that slimtune's own reader
-// tokenizes exactly as training did. Placeholder parameters (a model from
-// open_checkpoint_model) are streamed from the checkpoint through `read`, one at a time.
+// tokenizes exactly as training did; tokenizer.chat_template is info.chat_template_jinja when
+// set (also in the embedded tokenizer_config.json), else the tokenizer's own. Placeholder
+// parameters (a model from open_checkpoint_model) are streamed from the checkpoint through `read`,
+// one at a time.
 GgufExportReport write_gguf_model(Model& m,
                                   const data::Tokenizer& tokenizer,
                                   const GgufExportInfo& info,
