@@ -7,7 +7,8 @@
 set -euo pipefail
 bin=$1 root=$2 work=$3
 rm -rf "$work" && mkdir -p "$work/model"
-# The llama_gqa reference checkpoint (vocabulary 160) with the tiny_letters tokenizer (35 ids).
+# The llama_gqa reference checkpoint (vocabulary 160) with the tiny_letters tokenizer (35 ids;
+# no special tokens for ChatML's markers, hence allow_template_markers_as_text).
 for f in config.json model.safetensors; do
     ln -s "$root/tests/fixtures/models/llama_gqa/$f" "$work/model/$f"
 done
@@ -27,6 +28,7 @@ JSONL
 cat "$work/curate.log"
 "$bin" train "$root/tests/fixtures/train/tiny_lora.ini" --model.path "$work/model" \
     --data.train "$work/curated/curated.jsonl" --data.chat_template chatml \
+    --data.allow_template_markers_as_text true \
     --data.validation_split 0 --data.overlong drop --train.seq_len 96 --train.max_steps 2 \
     --train.output_dir "$work/run" --eval.every 0 --checkpoint.every 0
 test -f "$work/run/adapter/adapter_model.safetensors"

@@ -80,7 +80,7 @@ void training_section(std::ostringstream& md, const ModelCard& c) {
     if (!recipe.empty())
         md << "<details><summary>Recipe (training sections; the data's curation settings are "
               "under Data)</summary>\n\n```ini\n"
-           << recipe << "\n```\n</details>\n\n";
+           << recipe << (recipe.ends_with('\n') ? "" : "\n") << "```\n</details>\n\n";
 }
 
 // The settings the manifest says the data was curated with, one "key = value" line each.

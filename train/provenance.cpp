@@ -69,9 +69,14 @@ json choose_training_chat_template(const data::TrainingDataConfig& data,
     if (!c.marker_problem.empty()) {
         if (c.named && !data.allow_template_markers_as_text)
             throw ConfigError(
-                c.marker_problem + "; use data.chat_template = auto (the tokenizer's own: " +
-                (c.tokenizer_default.empty() ? "none" : c.tokenizer_default) +
-                "), or set data.allow_template_markers_as_text = true to train them as text");
+                c.marker_problem +
+                (c.tokenizer_default.empty()
+                     ? "; the tokenizer has no template of its own: set "
+                       "data.allow_template_markers_as_text = true to train the markers as text"
+                     : "; use data.chat_template = auto (the tokenizer's own: " +
+                           c.tokenizer_default +
+                           "), or set data.allow_template_markers_as_text = true to train the "
+                           "markers as text"));
         progress << "warning: " << c.marker_problem
                  << "; training with it, so whatever serves the model must render the markers "
                     "as the same text\n";

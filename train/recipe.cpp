@@ -3,6 +3,7 @@
 #include "common/error.h"
 #include "optim/schedule.h"
 #include "train/curate_keys.h"
+#include "train/provenance.h"
 #include "train/recipe_keys.h"
 
 #include <algorithm>
@@ -413,9 +414,12 @@ std::string describe_outputs(const Recipe& r) {
     if (r.trainer.mode == "lora") {
         s += (d / "adapter" / "adapter_config.json").string() + "  the PEFT adapter config\n";
         s += (d / "adapter" / "adapter_model.safetensors").string() + "  the adapter weights\n";
+        s += (d / "adapter" / "README.md").string() + "  its model card (PEFT, Hub metadata)\n";
     } else {
         s += (d / "model").string() + "/  the fine-tuned model (config.json, model.safetensors)\n";
     }
+    s += (d / (r.trainer.mode == "lora" ? "adapter" : "model") / kProvenanceFile).string() +
+         "  data, base model, chat template and recipe of the run (what exports use)\n";
     return s;
 }
 
