@@ -1,9 +1,11 @@
 // A run, top to bottom (run_training at the end of this file):
-//   1. the curation gate: the data must come with a manifest that vouches for it
+//   1. the curation gate: the data must come with a manifest that vouches for it; the base
+//      model's hash and the chat template (printed, checked, recorded), before anything is written
 //   2. the model, its tokenizer and the training data (tokenized into memory-mapped stores)
 //   3. the trainer, started fresh or resumed from the newest checkpoint
 //   4. the step loop: metrics, progress, evaluation and checkpoints every N steps, stop requests
-//   5. the end: a last evaluation and checkpoint, the adapter or model, and its provenance
+//   5. the end: a last evaluation and checkpoint, the adapter (with its card) or model, and its
+//      provenance
 #include "train/run.h"
 
 #include "common/atomic_file.h"
