@@ -85,6 +85,15 @@ data::Tokenizer load_export_tokenizer(const ExportOptions& o) {
     return data::Tokenizer::load(dir);
 }
 
+// gguf and ollama write the tokenizer, and --eval-data is scored with it; hf needs it only to
+// write a chat template other than the tokenizer's own into the copied tokenizer files.
+bool needs_tokenizer(const ExportOptions& o, const json& provenance) {
+    if (o.format == "gguf" || o.format == "ollama" || !o.eval_data.empty())
+        return true;
+    const bool named = !o.chat_template.empty() || !trained_chat_template(provenance).empty();
+    return o.format == "hf" && named && has_tokenizer(tokenizer_dir(o));
+}
+
 // The export's name, base model and provenance (`provenance_path`: where it was read, "" when
 // there is none).
 GgufExportInfo export_info(const ExportOptions& o, std::string& provenance_path) {
@@ -308,10 +317,8 @@ ExportResult export_model(const ExportOptions& o, std::ostream& progress) {
         result.gguf.push_back(r);
         return result;
     }
-    // gguf and ollama write the tokenizer; hf and peft need it only for the chat template's
-    // text and to score --eval-data.
     const std::unique_ptr<data::Tokenizer> tok =
-        stream || !o.eval_data.empty() || has_tokenizer(tokenizer_dir(o))
+        needs_tokenizer(o, info.provenance)
             ? std::make_unique<data::Tokenizer>(load_export_tokenizer(o))
             : nullptr;
     const ExportChatTemplate chat =
