@@ -67,8 +67,8 @@ json choose_training_chat_template(const data::TrainingDataConfig& data,
                                              : c.tokenizer_default + " (" + tok->source() + ")")
              << "\n";
     if (!c.marker_problem.empty()) {
-        if (c.named && !data.allow_template_markers_as_text)
-            throw ConfigError(
+        if (c.named && !data.allow_template_markers_as_text) // the recipe's to change: exit 2
+            throw UsageError(
                 c.marker_problem +
                 (c.tokenizer_default.empty()
                      ? "; the tokenizer has no template of its own: set "

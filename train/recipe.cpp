@@ -1,6 +1,7 @@
 #include "train/recipe.h"
 
 #include "common/error.h"
+#include "common/text.h"
 #include "optim/schedule.h"
 #include "train/curate_keys.h"
 #include "train/provenance.h"
@@ -239,6 +240,14 @@ void resolve(Recipe& r, const std::set<std::string>& given, RecipeUse use) {
     if (r.data.train.empty())
         fail("data.train: required; set it in [data] or pass --data.train FILE");
     require("data.train", r.data.train, false);
+    if (!r.model.name.empty() && !is_hub_model_id(r.model.name))
+        fail("model.name: " + name_text(r.model.name) +
+             " is not a Hugging Face Hub model id; expected org/name or empty");
+    if (const std::vector<std::string> names = data::chat_template_names();
+        !r.data.chat_template.empty() && r.data.chat_template != data::kAutoChatTemplate &&
+        std::find(names.begin(), names.end(), r.data.chat_template) == names.end())
+        fail("data.chat_template: unknown template " + name_text(r.data.chat_template) +
+             "; expected auto, " + short_list(names));
     if (!r.data.validation.empty()) {
         require("data.validation", r.data.validation, false);
         if (r.data.validation_split > 0)

@@ -206,6 +206,17 @@ TEST_CASE("recipe: unknown keys name the place and the closest key", "[recipe]")
     // Nothing close: the sections instead.
     msg = config_error([&] { load_recipe(fx.write("w.ini", "[foo]\nbarbaz = 1\n"), {}); });
     CHECK_THAT(msg, Contains("'foo.barbaz'") && Contains("valid sections are model, data"));
+    // A template slimtune does not know, a model name that is no Hub id (issue 15).
+    CHECK_THROWS_AS(load_recipe(fx.write("t.ini", "[data]\nchat_template = vicuna\n"), {}),
+                    UsageError);
+    msg = config_error(
+        [&] { load_recipe(fx.write("t.ini", "[data]\nchat_template = vicuna\n"), {}); });
+    CHECK_THAT(msg, Contains("data.chat_template: unknown template 'vicuna'; expected auto, "
+                             "chatml, qwen3, llama3, gemma, llama2, alpaca"));
+    msg = config_error([&] { load_recipe(fx.write("n.ini", ""), {"--model.name", "my model"}); });
+    CHECK_THAT(msg, Contains("model.name: 'my model' is not a Hugging Face Hub model id"));
+    CHECK(
+        load_recipe(fx.write("a.ini", "[data]\nchat_template =\n"), {}).data.chat_template.empty());
 }
 
 TEST_CASE("recipe: wrong types and out-of-range values name key, value and expectation",
