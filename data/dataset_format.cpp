@@ -4,6 +4,7 @@
 #include "common/labels.h"
 
 #include <array>
+#include <fstream>
 
 namespace slimtune::data {
 
@@ -80,6 +81,8 @@ void need_turns(const json& j,
                 const char* role_key,
                 const char* content_key,
                 const RecordOptions& o) {
+    if (!j.contains(list))
+        throw RecordError{list, "is missing"};
     const json& a = j[list];
     if (!a.is_array() || a.empty())
         throw RecordError{list, "must be a non-empty list"};
@@ -106,8 +109,15 @@ void collect_slots(J& v, DatasetFormat f, const std::string& tf, Out& out) {
         out.push_back(&v[tf]);
         break;
     case DatasetFormat::prompt_completion:
-        out.push_back(&v["prompt"]);
-        out.push_back(&v["completion"]);
+        if (v["prompt"].is_array()) {
+            for (auto& m : v["prompt"])
+                out.push_back(&m["content"]);
+            for (auto& m : v["completion"])
+                out.push_back(&m["content"]);
+        } else {
+            out.push_back(&v["prompt"]);
+            out.push_back(&v["completion"]);
+        }
         break;
     case DatasetFormat::alpaca:
         out.push_back(&v["instruction"]);
@@ -160,7 +170,11 @@ Record parse_record(std::string_view line, const RecordOptions& o) {
     try {
         r.value = json::parse(line);
     } catch (const json::parse_error& e) {
-        throw RecordError{"", "not valid JSON (" + std::string(e.what()) + ")"};
+        // nlohmann's message ends with "; last read: '<text>'", a piece of the line: left out,
+        // so that no error (and no rejected.jsonl entry) repeats a record's content.
+        std::string what = e.what();
+        what = what.substr(0, what.find("; last read"));
+        throw RecordError{"", "not valid JSON (" + what + ")"};
     }
     if (!r.value.is_object())
         throw RecordError{"", "expected a JSON object"};
@@ -171,8 +185,15 @@ Record parse_record(std::string_view line, const RecordOptions& o) {
         need_string(j, o.text_field, o.text_field);
         break;
     case DatasetFormat::prompt_completion:
-        need_string(j, "prompt", "prompt");
-        need_string(j, "completion", "completion");
+        if (j.contains("prompt") && j["prompt"].is_array()) { // TRL's conversational form
+            need_turns(j, "prompt", "role", "content", o);
+            if (!j.contains("completion") || !j["completion"].is_array())
+                throw RecordError{"completion", "must be a list of turns, as the prompt is"};
+            need_turns(j, "completion", "role", "content", o);
+        } else {
+            need_string(j, "prompt", "prompt");
+            need_string(j, "completion", "completion");
+        }
         break;
     case DatasetFormat::alpaca:
         need_string(j, "instruction", "instruction");
@@ -183,13 +204,9 @@ Record parse_record(std::string_view line, const RecordOptions& o) {
             r.value.erase("input");
         break;
     case DatasetFormat::messages:
-        if (!j.contains("messages"))
-            throw RecordError{"messages", "is missing"};
         need_turns(j, "messages", "role", "content", o);
         break;
     case DatasetFormat::sharegpt:
-        if (!j.contains("conversations"))
-            throw RecordError{"conversations", "is missing"};
         need_turns(j, "conversations", "from", "value", o);
         break;
     case DatasetFormat::tokens:
@@ -247,6 +264,10 @@ std::vector<ChatMessage> record_messages(const Record& r, const RecordOptions& o
     } else if (r.format == DatasetFormat::messages) {
         for (const json& m : j["messages"])
             out.push_back({m["role"].get<std::string>(), m["content"].get<std::string>()});
+    } else if (is_conversational_prompt_completion(r)) {
+        for (const char* part : {"prompt", "completion"})
+            for (const json& m : j[part])
+                out.push_back({m["role"].get<std::string>(), m["content"].get<std::string>()});
     } else if (r.format == DatasetFormat::sharegpt) {
         for (const json& m : j["conversations"]) {
             const auto from = m["from"].get<std::string>();
@@ -259,6 +280,51 @@ std::vector<ChatMessage> record_messages(const Record& r, const RecordOptions& o
         throw RecordError{"", "a " + format_name(r.format) + " record is not a conversation"};
     }
     return out;
+}
+
+bool is_conversational_prompt_completion(const Record& r) {
+    return r.format == DatasetFormat::prompt_completion && r.value["prompt"].is_array();
+}
+
+bool is_conversation(const Record& r) {
+    return r.format == DatasetFormat::alpaca || r.format == DatasetFormat::messages ||
+           r.format == DatasetFormat::sharegpt || is_conversational_prompt_completion(r);
+}
+
+void for_each_record(const std::string& path,
+                     const RecordOptions& o,
+                     bool skip_bad_lines,
+                     const std::function<void(const Record&, std::int64_t)>& sink,
+                     RecordReadStats* stats) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in)
+        throw Error(path + ": cannot open file");
+    RecordReadStats st;
+    std::string line;
+    while (std::getline(in, line)) {
+        ++st.lines;
+        if (line.find_first_not_of(" \t\r") == std::string::npos)
+            continue;
+        const std::string at = path + ":" + std::to_string(st.lines) + ": ";
+        try {
+            sink(parse_record(line, o), st.lines);
+        } catch (const RecordError& bad) {
+            const std::string msg =
+                at + (bad.field.empty() ? "" : "field '" + bad.field + "' ") + bad.what;
+            if (!skip_bad_lines)
+                throw FormatError(msg);
+            if (st.bad_lines++ == 0)
+                st.first_bad = msg;
+            continue;
+        } catch (const ConfigError& err) {
+            throw ConfigError(at + err.what());
+        }
+        ++st.records;
+    }
+    if (in.bad())
+        throw Error(path + ": read error");
+    if (stats)
+        *stats = st;
 }
 
 } // namespace slimtune::data

@@ -1,7 +1,9 @@
 // The JSONL record formats slimtune reads, for both training (data/examples.h) and curation
 // (data/curate/): one JSON object per line in one of
 //   text               {"text": "..."}                  (the field name is configurable)
-//   prompt_completion  {"prompt": "...", "completion": "..."}
+//   prompt_completion  {"prompt": "...", "completion": "..."}, or TRL's conversational form
+//                      {"prompt": [messages], "completion": [messages]} (both lists of
+//                      {"role", "content"} turns: the completion is the reply to learn)
 //   alpaca             {"instruction": "...", "input": "..."?, "output": "..."}
 //   messages           {"messages": [{"role": "...", "content": "..."}, ...]}   (OpenAI chat)
 //   sharegpt           {"conversations": [{"from": "...", "value": "..."}, ...]}
@@ -13,6 +15,8 @@
 
 #include "data/chat_template.h"
 
+#include <cstdint>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -65,7 +69,33 @@ std::vector<const nlohmann::json*> text_slots(const Record& record, const Record
 std::string record_text(const Record& record, const RecordOptions& options);
 
 // A conversation view of alpaca (user: instruction, then a blank line and the input when it
-// is not empty; assistant: output), messages and sharegpt records (roles mapped).
+// is not empty; assistant: output), messages and sharegpt records (roles mapped), and
+// conversational prompt/completion records (the prompt's turns, then the completion's).
 std::vector<ChatMessage> record_messages(const Record& record, const RecordOptions& options);
+
+// True for a record that record_messages reads: alpaca, messages, sharegpt, and
+// prompt/completion in TRL's conversational form.
+bool is_conversation(const Record& record);
+
+// prompt_completion in TRL's conversational form: "prompt" and "completion" are lists of turns.
+bool is_conversational_prompt_completion(const Record& record);
+
+// What a file of records held: lines read (blank ones included), records handed on, and the
+// malformed lines skipped (with the first one's message).
+struct RecordReadStats {
+    std::int64_t lines = 0, records = 0, bad_lines = 0;
+    std::string first_bad; // "file:line: field 'f' what"
+};
+
+// Reads a JSONL file as a stream and calls `sink` with each record and its 1-based line number,
+// in file order; blank lines are skipped. A malformed line (or a RecordError thrown by `sink`
+// for a record it cannot use) is a FormatError "path:line: field 'f' what", or with
+// `skip_bad_lines` counted in `stats` and passed over. A ConfigError from `sink` gets the
+// "path:line: " prefix. Error for a file that cannot be read.
+void for_each_record(const std::string& path,
+                     const RecordOptions& options,
+                     bool skip_bad_lines,
+                     const std::function<void(const Record&, std::int64_t line)>& sink,
+                     RecordReadStats* stats = nullptr);
 
 } // namespace slimtune::data

@@ -6,6 +6,9 @@
 //   alpaca, messages, sharegpt
 //                      rendered with the chat template; only the assistant turns (and each
 //                      turn's end-of-turn token) learned
+//   prompt_completion with lists of turns (TRL's conversational form)
+//                      rendered with the chat template; only the completion's turns learned
+//                      (the prompt, rendered with the generation prompt, is masked)
 // With train_on_all every token is learned (torchtune's train_on_input). A malformed line is
 // an error naming the file, the line and the field; with skip_bad_lines it is counted in
 // ExampleStats instead (and the first reason kept), never dropped silently.

@@ -42,6 +42,15 @@ TokenExample example(std::string_view line, ExampleOptions o = {}) {
 
 constexpr std::int32_t M = kIgnoreLabel;
 
+// The text of the tokens an example learns.
+std::string learned_text(const TokenExample& e) {
+    Ids learned;
+    for (std::int32_t x : e.labels)
+        if (x != M)
+            learned.push_back(x);
+    return tiny().decode(learned);
+}
+
 } // namespace
 
 TEST_CASE("dataset format: detection by keys, and named formats", "[data]") {
@@ -64,6 +73,9 @@ TEST_CASE("dataset format: detection by keys, and named formats", "[data]") {
 
 TEST_CASE("dataset format: malformed lines name the field", "[data]") {
     CHECK(record_error("{not json").field.empty());
+    // The parser's message locates the error without quoting the line (it may hold PII).
+    CHECK_THAT(record_error(R"({"text": "mail a@b.org)").what,
+               Contains("not valid JSON") && Contains("column") && !Contains("a@b.org"));
     CHECK_THAT(record_error("[1]").what, Contains("JSON object"));
     CHECK_THAT(record_error(R"({"body":"a"})").what, Contains("no 'input_ids'"));
     CHECK(record_error(R"({"text":3})").field == "text");
@@ -138,14 +150,7 @@ TEST_CASE("dataset format: examples and loss masks per format", "[data]") {
     ExampleOptions chat{.chat_template = chat_template_by_name("chatml", tiny().config())};
     TokenExample sg = example(
         R"({"conversations":[{"from":"human","value":"hi"},{"from":"gpt","value":"yo"}]})", chat);
-    const std::string learned_text = [&] {
-        Ids l;
-        for (std::int32_t x : sg.labels)
-            if (x != M)
-                l.push_back(x);
-        return tiny().decode(l);
-    }();
-    CHECK_THAT(learned_text, Contains("yo") && !Contains("hi"));
+    CHECK_THAT(learned_text(sg), Contains("yo") && !Contains("hi"));
     // No template for a messages record: a configuration error naming the way out.
     CHECK_THROWS_WITH(example(R"({"messages":[{"role":"user","content":"a"}]})"),
                       Contains("data.chat_template"));
@@ -172,6 +177,19 @@ TEST_CASE("dataset format: bad lines fail with file:line, or are skipped and cou
     CHECK(st.bad_lines == 2);
     CHECK_THAT(st.first_bad, Contains("mixed.jsonl:3"));
     CHECK(st.formats == std::map<std::string, std::int64_t>{{"prompt_completion", 1}, {"text", 1}});
+    // for_each_record, which examples are read with: a record the sink refuses is a bad line too.
+    std::vector<std::int64_t> lines;
+    RecordReadStats rs;
+    for_each_record(
+        path, {}, true,
+        [&](const Record& r, std::int64_t line) {
+            if (r.format == DatasetFormat::prompt_completion)
+                throw RecordError{"prompt", "not wanted here"};
+            lines.push_back(line);
+        },
+        &rs);
+    CHECK(lines == std::vector<std::int64_t>{1});
+    CHECK((rs.lines == 5 && rs.records == 1 && rs.bad_lines == 3));
 }
 
 TEST_CASE("packing: over-long examples truncated or dropped, and counted", "[data]") {
@@ -183,4 +201,70 @@ TEST_CASE("packing: over-long examples truncated or dropped, and counted", "[dat
     CHECK((st.truncated == 0 && st.dropped == 1 && st.skipped == 1 && st.tokens == 3));
     REQUIRE(b.size() == 1);
     CHECK(b[0].ids == Ids{7, 8, 9, 0});
+}
+
+TEST_CASE("dataset format: TRL's conversational prompt/completion", "[data]") {
+    const char* line =
+        R"({"prompt": [{"role": "system", "content": "S"}, {"role": "user", "content": "Q"}],)"
+        R"( "completion": [{"role": "assistant", "content": "A"}]})";
+    Record r = parse_record(line, {});
+    CHECK(r.format == DatasetFormat::prompt_completion);
+    CHECK(is_conversational_prompt_completion(r));
+    CHECK(is_conversation(r));
+    CHECK_FALSE(is_conversational_prompt_completion(
+        parse_record(R"({"prompt":"a","completion":"b"})", {})));
+    const auto m = record_messages(r, {});
+    REQUIRE(m.size() == 3);
+    CHECK((m[0].role == "system" && m[1].role == "user" && m[2].role == "assistant"));
+    CHECK(m[2].content == "A");
+    CHECK(record_text(r, {}) == "S\n\nQ\n\nA");
+    *text_slots(r, {})[2] = "B"; // curation rewrites the turns' contents
+    CHECK(r.value["completion"][0]["content"] == "B");
+    // Both sides lists of turns, each with string role and content.
+    CHECK(record_error(R"({"prompt":[{"role":"user","content":"q"}],"completion":"a"})").field ==
+          "completion");
+    CHECK(record_error(R"({"prompt":[],"completion":[]})").field == "prompt");
+    CHECK(record_error(R"({"prompt":[{"role":"user"}],"completion":[]})").field ==
+          "prompt[0].content");
+    CHECK(
+        record_error(R"({"prompt":[{"role":"user","content":"q"}],"completion":[{"content":"a"}]})")
+            .field == "completion[0].role");
+}
+
+TEST_CASE("dataset format: TRL conversational examples learn only the completion", "[data]") {
+    const ExampleOptions chat{.chat_template = chat_template_by_name("chatml", tiny().config())};
+    // One user turn and the reply: the same ids and loss mask as the messages record.
+    const TokenExample trl = example(
+        R"({"prompt":[{"role":"user","content":"hi"}],"completion":[{"role":"assistant","content":"yo"}]})",
+        chat);
+    const TokenExample msg = example(
+        R"({"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"yo"}]})",
+        chat);
+    CHECK(trl.ids == msg.ids);
+    CHECK(trl.labels == msg.labels);
+    // A prompt holding an earlier reply: the messages form learns both replies, the
+    // prompt/completion form only the completion's.
+    const std::string turns =
+        R"([{"role":"user","content":"hi"},{"role":"assistant","content":"ab"},)"
+        R"({"role":"user","content":"more"}])";
+    const TokenExample two = example(
+        R"({"prompt":)" + turns + R"(,"completion":[{"role":"assistant","content":"cd"}]})", chat);
+    const TokenExample both = example(R"({"messages":)" + turns.substr(0, turns.size() - 1) +
+                                          R"(,{"role":"assistant","content":"cd"}]})",
+                                      chat);
+    CHECK(two.ids == both.ids);
+    CHECK_THAT(learned_text(both), Contains("ab") && Contains("cd"));
+    CHECK_THAT(learned_text(two), Contains("cd") && !Contains("ab") && !Contains("more"));
+    // With train_on_all, every token.
+    ExampleOptions all = chat;
+    all.train_on_all = true;
+    CHECK(
+        example(R"({"prompt":)" + turns + R"(,"completion":[{"role":"assistant","content":"cd"}]})",
+                all)
+            .labels == two.ids);
+    // Without a template, the way out is named.
+    CHECK_THROWS_WITH(
+        example(
+            R"({"prompt":[{"role":"user","content":"q"}],"completion":[{"role":"assistant","content":"a"}]})"),
+        Contains("data.chat_template"));
 }

@@ -3,6 +3,7 @@
 #include "common/atomic_file.h"
 #include "common/error.h"
 #include "data/chat_template.h"
+#include "data/dataset_format.h"
 #include "data/tokenizer/bpe_trainer.h"
 #include "data/tokenizer/tokenizer.h"
 #include "train/commands/cli_util.h"
@@ -128,13 +129,15 @@ int run_tokenize(const std::vector<std::string>& args) {
 
 int run_tokenizer_train(const std::vector<std::string>& args) {
     std::vector<std::string> inputs;
-    std::string out_dir, field, specials;
+    std::string out_dir, specials, format;
+    data::RecordOptions records;
     data::BpeTrainerOptions o;
     po::options_description opts(
         "slimtune tokenizer-train INPUT... --vocab-size N --out DIR: learn a byte-level BPE and "
         "write tokenizer.json + tokenizer_config.json");
     opts.add_options()("input", po::value(&inputs)->required()->multitoken(),
-                       "JSONL (one document per line, see --field) or plain text (one per line)")(
+                       "JSONL datasets (.jsonl, .json: every record format that curate and "
+                       "train read) or plain text (one document per line)")(
         "out", po::value(&out_dir)->required(),
         "output directory")("vocab-size", po::value(&o.vocab_size)->default_value(o.vocab_size),
                             "tokens in all: special + 256 bytes + merges")(
@@ -146,13 +149,17 @@ int run_tokenizer_train(const std::vector<std::string>& args) {
         "qwen2 (NFC, single digits), llama3 (digit groups of 3), gpt2, smollm")(
         "special-tokens",
         po::value(&specials)->default_value("<|endoftext|>,<|im_start|>,<|im_end|>"),
-        "comma-separated, ids 0..n-1")("field", po::value(&field)->default_value("text"),
-                                       "JSONL field holding the text");
+        "comma-separated, ids 0..n-1")(
+        "format", po::value(&format)->default_value("auto"),
+        "JSONL record format: auto (detected per line), text, prompt_completion, alpaca, "
+        "messages, sharegpt")("field", po::value(&records.text_field)->default_value("text"),
+                              "the text field of text records");
     po::positional_options_description pos;
     pos.add("input", -1);
     po::variables_map vm;
     if (!parse_options(args, opts, vm, &pos))
         return 0;
+    records.format = data::parse_dataset_format(format);
     o.special_tokens.clear();
     for (std::size_t at = 0; at <= specials.size();) {
         const std::size_t comma = std::min(specials.find(',', at), specials.size());
@@ -162,30 +169,32 @@ int run_tokenizer_train(const std::vector<std::string>& args) {
     }
     const auto t0 = std::chrono::steady_clock::now();
     data::BpeTrainer trainer(o);
-    std::size_t docs = 0;
+    std::size_t docs = 0, pretokenized = 0;
     for (const std::string& input : inputs) {
+        const auto ext = fs::path(input).extension();
+        if (ext == ".jsonl" || ext == ".json") {
+            // The record's text fields, read as curate and train read them (the same detection).
+            data::for_each_record(input, records, false, [&](const data::Record& r, std::int64_t) {
+                if (r.format == data::DatasetFormat::tokens) {
+                    ++pretokenized; // ids, no text to learn from
+                    return;
+                }
+                trainer.add_text(data::record_text(r, records));
+                ++docs;
+            });
+            continue;
+        }
         std::ifstream in(input, std::ios::binary);
         if (!in)
             throw Error(input + ": cannot open file");
-        const bool is_jsonl =
-            fs::path(input).extension() == ".jsonl" || fs::path(input).extension() == ".json";
-        std::string line;
-        std::size_t line_no = 0;
-        while (std::getline(in, line)) {
-            ++line_no;
-            if (!is_jsonl) {
-                trainer.add_text(line + "\n");
-                ++docs;
-                continue;
-            }
-            if (line.find_first_not_of(" \t\r") == std::string::npos)
-                continue;
-            trainer.add_text(text_field_line(line, input + ":" + std::to_string(line_no), field));
-            ++docs;
-        }
+        for (std::string line; std::getline(in, line); ++docs)
+            trainer.add_text(line + "\n");
         if (in.bad())
             throw Error(input + ": read error");
     }
+    if (pretokenized > 0)
+        std::fprintf(stderr, "tokenizer-train: %zu pre-tokenized records skipped (no text)\n",
+                     pretokenized);
     if (docs == 0)
         throw ConfigError("tokenizer-train: the input holds no documents");
     const json tokenizer_json = trainer.train();
