@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Every record format through the whole path: curate a mixed JSONL (text, prompt/completion,
-# Alpaca, OpenAI messages, ShareGPT, pre-tokenized) and train LoRA steps on the result with a
+# Every record format through the whole path: curate a mixed JSONL (text, prompt/completion in
+# both forms, Alpaca, OpenAI messages, ShareGPT, pre-tokenized) and train LoRA steps on the result with a
 # real tokenizer and chat template, with a malformed line skipped and counted, and over-long
 # examples dropped and counted.
 #   check_formats_train.sh SLIMTUNE_BINARY REPO_ROOT WORK_DIR
@@ -16,6 +16,7 @@ cp "$root/tests/fixtures/tokenizer/tiny_letters/"*.json "$work/model/"
 cat > "$work/raw.jsonl" <<'JSONL'
 {"text": "notes are short dated and signed"}
 {"prompt": "what is checked", "completion": "the account history and the payee"}
+{"prompt": [{"role": "user", "content": "who signs the note"}], "completion": [{"role": "assistant", "content": "the doctor on duty"}]}
 {"instruction": "name the follow up", "input": "discharge letter", "output": "the clinic visit"}
 {"messages": [{"role": "user", "content": "when is the round"}, {"role": "assistant", "content": "at eight"}]}
 {"conversations": [{"from": "human", "value": "who reads the notes"}, {"from": "gpt", "value": "the colleague on call"}]}
@@ -23,8 +24,10 @@ cat > "$work/raw.jsonl" <<'JSONL'
 {"text": "a very long record that will not fit in the short training sequences of this test at all because it goes on and on"}
 {"text": 7}
 JSONL
-"$bin" curate "$work/raw.jsonl" --out "$work/curated" --on-bad-line skip \
-    --curate.quality.enabled false --curate.repetition.enabled false > "$work/curate.log"
+# The sft profile, chosen from the records, keeps every short record.
+"$bin" curate "$work/raw.jsonl" --out "$work/curated" --on-bad-line skip > "$work/curate.log" \
+    2> "$work/curate.err"
+grep -q "profile sft" "$work/curate.err"
 cat "$work/curate.log"
 "$bin" train "$root/tests/fixtures/train/tiny_lora.ini" --model.path "$work/model" \
     --data.train "$work/curated/curated.jsonl" --data.chat_template chatml \

@@ -2,6 +2,8 @@
 // curate.<stage>.<setting>, with the documented defaults (docs/curation.md).
 #include "train/curate_keys.h"
 
+#include "data/curate/profile.h"
+#include "train/recipe.h"
 #include "train/recipe_keys.h"
 
 namespace slimtune::train {
@@ -81,8 +83,31 @@ Key pii_extra() {
 
 } // namespace
 
+CurateRecipe load_curate_recipe(const std::string& path,
+                                const std::vector<std::string>& overrides,
+                                const std::vector<std::string>& inputs) {
+    const Recipe asked = load_recipe(path, overrides, RecipeUse::curate);
+    data::curate::ProfileChoice choice;
+    if (asked.curate.profile != "auto")
+        choice = {asked.curate.profile, "set by curate.profile"};
+    else if (inputs.empty())
+        choice = {"pretrain", "auto, with no input to choose from (sft is chosen for chat, "
+                              "Alpaca and prompt/completion records)"};
+    else
+        choice = data::curate::choose_profile(inputs, asked.curate.record);
+    Recipe defaults;
+    defaults.curate = data::curate::profile_config(choice.profile);
+    Recipe recipe = load_recipe(path, overrides, RecipeUse::curate, defaults);
+    recipe.curate.profile = choice.profile;
+    return {std::move(recipe), std::move(choice)};
+}
+
 const std::vector<Key>& curate_keys() {
     static const std::vector<Key> table = {
+        CKEY(choice, "profile", profile, data::curate::curate_profile_names(),
+             "threshold set the keys start from: sft (instruction, chat, Q&A data), pretrain "
+             "(datatrove's Gopher defaults for web text); auto: sft for chat, Alpaca and "
+             "prompt/completion records, pretrain for text"),
         CKEY(mapped_choice, "format", record.format, dataset_formats(),
              "record format; auto: detected per line"),
         CKEY(text, "text_field", record.text_field, "a JSON field name", "field of text records"),
@@ -128,6 +153,8 @@ const std::vector<Key>& curate_keys() {
              "distinct stop words present, at least"),
         CKEY(names, "quality.stop_words", quality.stop_words, "words", "the stop words"),
         CKEY(boolean, "repetition.enabled", repetition.enabled, "stage 3: Gopher repetition"),
+        CKEY(integer, "repetition.min_words", repetition.min_words, 0,
+             "shorter documents (non-symbol words) pass unchecked; 0: check all"),
         CKEY(number, "repetition.max_dup_para_frac", repetition.max_dup_para_frac, kUnit,
              "duplicate paragraphs / paragraphs"),
         CKEY(number, "repetition.max_dup_para_char_frac", repetition.max_dup_para_char_frac, kUnit,
@@ -177,6 +204,8 @@ const std::vector<Key>& curate_keys() {
              "typed placeholders, or drop the document"),
         CKEY(integer, "pii.max_spans", pii.max_spans, 0,
              "redact: drop documents with more spans; 0: never"),
+        CKEY(choice, "pii.rejected", pii.rejected, {"redact", "hash"},
+             "rejected.jsonl keeps a dropped document redacted, or only its line's SHA-256"),
         CKEY(boolean, "toxicity.enabled", toxicity.enabled, "stage 6: toxicity word lists"),
         CKEY(number, "toxicity.max_score", toxicity.max_score, kNonNegative,
              "toxic hits per word above which a document is dropped"),

@@ -286,8 +286,10 @@ void resolve(Recipe& r, const std::set<std::string>& given, RecipeUse use) {
 
 } // namespace
 
-Recipe
-load_recipe(const std::string& path, const std::vector<std::string>& overrides, RecipeUse use) {
+Recipe load_recipe(const std::string& path,
+                   const std::vector<std::string>& overrides,
+                   RecipeUse use,
+                   const Recipe& defaults) {
     std::istringstream none;
     std::ifstream file;
     std::istream& in =
@@ -315,7 +317,7 @@ load_recipe(const std::string& path, const std::vector<std::string>& overrides, 
         }
     }();
 
-    Recipe r;
+    Recipe r = defaults;
     r.source = path;
     std::set<std::string> given;
     std::map<std::string, int> seen; // key -> occurrences so far in the file
@@ -375,7 +377,7 @@ bool Recipe::operator==(const Recipe& o) const {
 nlohmann::json curate_settings(const Recipe& r) {
     nlohmann::json out = nlohmann::json::object();
     for (const auto& k : curate_keys())
-        out[k.name] = k.get(r);
+        out[k.name.substr(k.name.find('.') + 1)] = k.get(r); // as the [curate] section names it
     return out;
 }
 

@@ -65,8 +65,8 @@ struct Recipe {
     } log;
 
     // [curate]: the settings of `slimtune curate` (train/curate_keys.cpp); training ignores
-    // them.
-    data::curate::CurateConfig curate;
+    // them. The profile is chosen from the records unless a recipe names it.
+    data::curate::CurateConfig curate{.profile = "auto"};
 
     // The resolved recipe as INI text (every key, one section each): what `--print-config`
     // shows and what checkpoints and output_dir/recipe.ini store. Parsing it back gives an
@@ -86,12 +86,15 @@ enum class RecipeUse { train, curate };
 // which win over the file), then checks ranges, the cross-key rules of the libraries the keys
 // belong to (optim::check_optimizer, optim::check_schedule) and that model.path, data.train,
 // data.validation and lora.init exist.
-// For RecipeUse::curate, `path` may be "" (the defaults plus the overrides).
+// For RecipeUse::curate, `path` may be "" (the defaults plus the overrides). The keys apply on
+// top of `defaults` (curate: the chosen profile's values).
 Recipe load_recipe(const std::string& path,
                    const std::vector<std::string>& overrides = {},
-                   RecipeUse use = RecipeUse::train);
+                   RecipeUse use = RecipeUse::train,
+                   const Recipe& defaults = {});
 
-// Every curate.* key with its value as text: what the curation report and manifest record.
+// Every curate.* key with its value as text, named as in the [curate] section
+// ("quality.min_words"): what the curation report and manifest record.
 nlohmann::json curate_settings(const Recipe& r);
 
 // A recipe section ("lora") and what its keys configure, in the order of to_ini.

@@ -42,9 +42,17 @@ struct PiiStageConfig {
     std::string patterns_file;     // more extra patterns: one NAME<TAB>REGEX per line
     std::string policy = "redact"; // redact (typed placeholders) | drop (the document)
     int64_t max_spans = 5;         // redact: drop a document with more spans than this; 0: never
+    // What rejected.jsonl keeps of a dropped document, whichever stage dropped it: "redact" its
+    // record (or malformed line) with the spans replaced, as curated.jsonl has it; "hash" only
+    // the SHA-256 of its line, with the stage and the reason.
+    std::string rejected = "redact";
 };
 
 struct CurateConfig {
+    // The profile these values came from (data/curate/profile.h), recorded in the manifest:
+    // "pretrain" (the defaults below) or "sft". "auto" (the recipe key's default) is resolved
+    // from the records before the stages run; curate_files refuses it.
+    std::string profile = "pretrain";
     RecordOptions record;        // format, text field, ShareGPT role map
     bool skip_bad_lines = false; // malformed lines rejected and counted (else the run stops)
     NormalizeConfig normalize;

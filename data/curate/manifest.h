@@ -1,6 +1,7 @@
 // The curation manifest and the gate built on it. `slimtune curate` writes manifest.json next to
-// curated.jsonl: the SHA-256 of every input and output file, the stage list with its settings
-// and counts, and the slimtune version. `slimtune train` accepts a data file only when a
+// curated.jsonl: the SHA-256 of every input and output file, the profile and every setting as
+// applied (what the model card quotes), the stage list with its settings and counts, and the
+// slimtune version. `slimtune train` accepts a data file only when a
 // manifest vouches for it (verify_curated): the file's SHA-256 must equal the one recorded for
 // curated.jsonl, so an uncurated, edited or swapped file is refused. The SHA-256 of the
 // manifest itself identifies the dataset in checkpoints, adapters and exports.

@@ -1,6 +1,7 @@
 #include "data/curate/pipeline.h"
 
 #include "common/error.h"
+#include "data/curate/manifest.h"
 #include "data/curate/pipeline_internal.h"
 #include "data/tokenizer/utf8.h"
 
@@ -38,6 +39,7 @@ struct Doc {
     json detail; // rule value and threshold, duplicate source, PII counts ...
     std::vector<std::pair<int, std::string>> changes; // (stage, what)
     std::string read_error;                           // a malformed line, in input order
+    std::string line_sha256; // of `raw`, with pii.rejected = hash (decisions and rejected)
     DedupFingerprint fingerprint;
     bool has_fingerprint = false;
     std::map<std::string, int64_t> pii_counts;
@@ -93,9 +95,25 @@ int64_t count_words(std::string_view text) {
     return n;
 }
 
+// Replaces the PII spans of every string of the record (text slots and other fields), counting
+// them per type.
+void redact_record(Doc& d, const Stages& s) {
+    Record& rec = *d.record;
+    for (json* slot : record_strings(rec, s.c.record)) {
+        const auto& field = slot->get_ref<const std::string&>();
+        const std::vector<PiiSpan> spans = s.pii.find(field);
+        if (spans.empty())
+            continue;
+        for (const PiiSpan& sp : spans)
+            ++d.pii_counts[sp.type];
+        d.pii_spans += static_cast<int64_t>(spans.size());
+        *slot = redact(field, spans);
+    }
+}
+
 // Stages read .. fineweb, dedup fingerprints, PII, toxicity and bias counts: everything that
-// depends on the document alone. Runs on many threads at once.
-void process_document(Doc& d, const Stages& s, ThreadTimes& times) {
+// depends on the document alone.
+void run_stages(Doc& d, const Stages& s, ThreadTimes& times) {
     const CurateConfig& c = s.c;
     {
         StageTimer t(times, kRead, static_cast<int64_t>(d.raw.size()));
@@ -201,25 +219,16 @@ void process_document(Doc& d, const Stages& s, ThreadTimes& times) {
         }
         d.has_fingerprint = true;
     }
-    if (!is_text)
-        return;
     if (c.pii.detect.enabled) {
+        // Redacted whatever the policy: a dropped document's copy in rejected.jsonl must not
+        // carry the PII either. Pre-tokenized records have no text, but may carry metadata.
         StageTimer t(times, kPii, d.bytes);
-        for (json* slot : text_slots(rec, c.record)) {
-            const auto& field = slot->get_ref<const std::string&>();
-            const std::vector<PiiSpan> spans = s.pii.find(field);
-            if (spans.empty())
-                continue;
-            for (const PiiSpan& sp : spans)
-                ++d.pii_counts[sp.type];
-            d.pii_spans += static_cast<int64_t>(spans.size());
-            // Redacted whatever the policy: a dropped document's copy in rejected.jsonl must
-            // not carry the PII either.
-            *slot = redact(field, spans);
-        }
-        if (d.pii_spans > 0)
+        redact_record(d, s);
+        if (d.pii_spans > 0 && is_text)
             d.text = record_text(rec, c.record);
     }
+    if (!is_text)
+        return;
     if (s.toxicity) {
         StageTimer t(times, kToxicity, d.bytes);
         d.tox = s.toxicity->screen(d.text);
@@ -228,6 +237,35 @@ void process_document(Doc& d, const Stages& s, ThreadTimes& times) {
         StageTimer t(times, kBias, d.bytes);
         d.bias = s.bias->count(d.text);
     }
+}
+
+// A document dropped before the PII stage never had its spans replaced: its record, or the
+// malformed line and the parser's message, are redacted here, so that rejected.jsonl (and an
+// error naming the line) hold no more PII than curated.jsonl.
+void redact_dropped(Doc& d, const Stages& s) {
+    if (d.alive() || d.drop_stage >= kPii || !s.c.pii.detect.enabled)
+        return;
+    if (!d.read_error.empty())
+        d.read_error = redact_text(s.pii, d.read_error);
+    if (d.detail.contains("error"))
+        d.detail["error"] = redact_text(s.pii, d.detail["error"].get<std::string>());
+    if (s.c.pii.rejected == "hash")
+        return; // the entry holds no content
+    if (d.record) {
+        redact_record(d, s);
+        d.pii_counts.clear(); // counted for the documents that reach the stage only
+        d.pii_spans = 0;
+    } else {
+        d.raw = redact_text(s.pii, sanitize_utf8(d.raw));
+    }
+}
+
+// Everything that depends on the document alone. Runs on many threads at once.
+void process_document(Doc& d, const Stages& s, ThreadTimes& times) {
+    if (s.c.pii.rejected == "hash")
+        d.line_sha256 = sha256_hex(d.raw);
+    run_stages(d, s, times);
+    redact_dropped(d, s);
 }
 
 json changes_json(const Doc& d) {
@@ -263,12 +301,21 @@ CurateConfig resolve_curate_config(const CurateConfig& config) {
 }
 
 void check_curate_config(const CurateConfig& c) {
+    if (c.profile != "sft" && c.profile != "pretrain")
+        throw ConfigError("curate.profile is '" + c.profile +
+                          "'; expected sft or pretrain (auto is chosen from the records first: "
+                          "choose_profile, then profile_config)");
     check_normalize_config(c.normalize);
     if (c.length.min_words < 0 || c.length.max_words < 0 || c.length.min_tokens < 0 ||
         c.length.max_tokens < 0)
         throw ConfigError("curate.length bounds must be >= 0");
     if (c.pii.policy != "redact" && c.pii.policy != "drop")
         throw ConfigError("curate.pii.policy is '" + c.pii.policy + "'; expected redact or drop");
+    if (c.pii.rejected != "redact" && c.pii.rejected != "hash")
+        throw ConfigError("curate.pii.rejected is '" + c.pii.rejected +
+                          "'; expected redact or hash");
+    if (c.repetition.min_words < 0)
+        throw ConfigError("curate.repetition.min_words must be >= 0");
     if (c.pii.max_spans < 0)
         throw ConfigError("curate.pii.max_spans must be >= 0");
     if (c.chunk_docs < 1)
@@ -423,6 +470,8 @@ CurateSummary curate_files(const std::vector<std::string>& inputs,
             for (const auto& [stage, yes] : modified_at)
                 ++sum.stages[static_cast<std::size_t>(stage)].modified;
             json decision = {{"doc", d.index}, {"source", d.source}};
+            if (!d.line_sha256.empty())
+                decision["sha256"] = d.line_sha256;
             if (drop_at) {
                 ++drop_at->dropped;
                 ++drop_at->drop_reasons[d.reason];
@@ -431,15 +480,15 @@ CurateSummary curate_files(const std::vector<std::string>& inputs,
                 decision["status"] = "dropped";
                 decision["stage"] = drop_at->name;
                 decision["reason"] = d.reason;
-                json rej = {{"source", d.source},
-                            {"stage", drop_at->name},
-                            {"reason", d.reason},
-                            {"detail", d.detail}};
-                if (d.record)
-                    rej["record"] = d.record->value;
-                else
-                    rej["line"] = sanitize_utf8(d.raw);
-                out.rejected << rej.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
+                out.rejected << rejected_entry({.source = d.source,
+                                                .stage = drop_at->name,
+                                                .reason = d.reason,
+                                                .detail = d.detail,
+                                                .record = d.record ? &d.record->value : nullptr,
+                                                .line = d.raw,
+                                                .line_sha256 = d.line_sha256},
+                                               c.pii)
+                             << "\n";
             } else {
                 decision["status"] = d.changes.empty() ? "kept" : "modified";
                 if (before) { // pre-tokenized records have no text to count

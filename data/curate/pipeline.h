@@ -6,7 +6,8 @@
 //   near_dedup -> pii -> toxicity -> bias (counting, then balancing in a second pass)
 // Every document's fate is recorded: OUT/decisions.jsonl has one line per document (kept,
 // modified, dropped, added) with the stage and reasons; OUT/rejected.jsonl has each dropped
-// document with its reasons; OUT/curated.jsonl the rest. report.json/report.md and
+// document with its reasons, PII redacted whichever stage dropped it (or only its line's
+// SHA-256: pii.rejected); OUT/curated.jsonl the rest. report.json/report.md and
 // manifest.json (data/curate/manifest.h) complete the set. Outputs are written to a
 // temporary directory inside OUT and renamed into place at the end, manifest last: an
 // interrupted run never leaves a manifest that vouches for a partial file.
@@ -60,8 +61,10 @@ struct CurateSummary {
 };
 
 struct CurateRunOptions {
-    std::string version;     // slimtune's, for the manifest
-    nlohmann::json settings; // every curate key with its value, for report and manifest
+    std::string version; // slimtune's, for the manifest
+    // Every curate key as the recipe's [curate] section names it ("quality.min_words") with its
+    // value as text, as applied (profile resolved): the report and the manifest record them.
+    nlohmann::json settings;
     std::ostream* progress = nullptr;
 };
 

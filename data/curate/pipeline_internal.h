@@ -81,6 +81,28 @@ struct Outputs {
     static void close(std::ofstream& f, const std::filesystem::path& p);
 };
 
+// Every string of the record that can reach an output: its text slots and whatever other
+// fields ride along (ids, metadata), but not the turn roles ("role", ShareGPT's "from"), which
+// the format itself constrains.
+std::vector<nlohmann::json*> record_strings(Record& record, const RecordOptions& options);
+
+// `text` (valid UTF-8) with the spans `pii` finds replaced by their type tags.
+std::string redact_text(const PiiDetector& pii, std::string_view text);
+
+// One rejected.jsonl entry: where the document came from, the stage that dropped it and why,
+// and as pii.rejected says either its record (or, when it never parsed, its line made valid
+// UTF-8), redacted by the caller, or only `line_sha256`, the SHA-256 of its input line.
+struct RejectedDoc {
+    const std::string& source;
+    const std::string& stage;
+    const std::string& reason;
+    const nlohmann::json& detail;
+    const nlohmann::json* record = nullptr; // null: `line` is what was read
+    std::string_view line;
+    const std::string& line_sha256;
+};
+std::string rejected_entry(const RejectedDoc& doc, const PiiStageConfig& pii);
+
 // Per kept document, its (c_a, c_b) for each skew pair: what balancing decides on.
 using PairCounts = std::vector<std::vector<std::array<int64_t, 2>>>;
 

@@ -2,6 +2,7 @@
 #include "data/curate/manifest.h"
 #include "data/curate/pipeline_internal.h"
 #include "data/curate/report.h"
+#include "data/tokenizer/utf8.h"
 
 #include <algorithm>
 #include <cmath>
@@ -44,6 +45,53 @@ void Outputs::close(std::ofstream& f, const fs::path& p) {
     f.close();
     if (!f)
         throw Error(p.string() + ": write failed (disk full?)");
+}
+
+std::vector<json*> record_strings(Record& record, const RecordOptions& options) {
+    std::vector<json*> out = text_slots(record, options);
+    // The turn roles, by format; every other string is collected below.
+    std::vector<const json*> roles;
+    json& v = record.value;
+    const auto add_roles = [&](const char* list, const char* key) {
+        for (const json& turn : v[list])
+            roles.push_back(&turn[key]);
+    };
+    if (record.format == DatasetFormat::messages)
+        add_roles("messages", "role");
+    else if (record.format == DatasetFormat::sharegpt)
+        add_roles("conversations", "from");
+    else if (is_conversational_prompt_completion(record))
+        add_roles("prompt", "role"), add_roles("completion", "role");
+    const std::size_t slots = out.size();
+    const auto skip = [&](const json* s) {
+        return std::find(roles.begin(), roles.end(), s) != roles.end() ||
+               std::find(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(slots), s) !=
+                   out.begin() + static_cast<std::ptrdiff_t>(slots);
+    };
+    const auto walk = [&](auto& self, json& j) -> void {
+        if (j.is_string() && !skip(&j))
+            out.push_back(&j);
+        else if (j.is_structured())
+            for (json& child : j)
+                self(self, child);
+    };
+    walk(walk, v);
+    return out;
+}
+
+std::string redact_text(const PiiDetector& pii, std::string_view text) {
+    return redact(text, pii.find(text));
+}
+
+std::string rejected_entry(const RejectedDoc& d, const PiiStageConfig& pii) {
+    json e = {{"source", d.source}, {"stage", d.stage}, {"reason", d.reason}, {"detail", d.detail}};
+    if (pii.rejected == "hash")
+        e["sha256"] = d.line_sha256;
+    else if (d.record)
+        e["record"] = *d.record;
+    else
+        e["line"] = sanitize_utf8(d.line);
+    return e.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 namespace {
@@ -178,12 +226,15 @@ void balance(Outputs& out,
             dec["status"] = "dropped";
             dec["stage"] = "bias";
             dec["reason"] = dropped_by;
-            out.rejected << json{{"source", dec["source"]},
-                                 {"stage", "bias"},
-                                 {"reason", dropped_by},
-                                 {"detail", json::object()},
-                                 {"record", rec.value}}
-                                .dump()
+            const std::string source = dec.at("source").get<std::string>();
+            const std::string stage = "bias", sha256 = dec.value("sha256", "");
+            out.rejected << rejected_entry({.source = source,
+                                            .stage = stage,
+                                            .reason = dropped_by,
+                                            .detail = json::object(),
+                                            .record = &rec.value,
+                                            .line_sha256 = sha256},
+                                           s.c.pii)
                          << "\n";
         } else {
             emit(line, rec);
@@ -290,6 +341,9 @@ void publish(Outputs& out,
         {"version", kManifestVersion},
         {"slimtune_version", run.version},
         {"record_format", format_name(c.record.format)},
+        // The settings the data was curated with: what the model card and provenance quote.
+        {"profile", c.profile},
+        {"settings", run.settings.is_object() ? run.settings : json::object()},
         {"inputs", inputs},
         {"outputs",
          {{"curated.jsonl", file_entry(t / "curated.jsonl", sum.documents_out)},

@@ -254,22 +254,33 @@ int64_t dup_ngram_chars(const TokenIndex& ix, std::size_t n, SeenTable& table) {
     return repeated;
 }
 
+// Non-symbol tokens: the words of gopher_quality.
+int64_t count_words(std::string_view text) {
+    int64_t words = 0;
+    for_each_token(text, [&](std::string_view, bool symbol) { words += !symbol; });
+    return words;
+}
+
 inline double ratio(double num, double den) {
     return den > 0 ? num / den : 0.0;
 }
 
 // Fills `st` with the repetition measures in check order and returns the first failure; with
 // `stop` it returns there. A measure whose denominator is zero stays 0 and is not checked.
-std::optional<RuleFailure> measure_repetition(std::string_view text,
-                                              const GopherRepetitionConfig& cfg,
-                                              RepetitionStats& st,
-                                              bool stop) {
+void check_ngram_lists(const GopherRepetitionConfig& cfg) {
     for (const auto* list : {&cfg.top_ngram_max, &cfg.dup_ngram_max})
         for (const auto& entry : *list)
             if (entry.first < 1)
                 throw ConfigError(std::string("gopher_repetition.") +
                                   (list == &cfg.top_ngram_max ? "top_ngram_max" : "dup_ngram_max") +
                                   ": n must be >= 1; got " + std::to_string(entry.first));
+}
+
+std::optional<RuleFailure> measure_repetition(std::string_view text,
+                                              const GopherRepetitionConfig& cfg,
+                                              RepetitionStats& st,
+                                              bool stop) {
+    check_ngram_lists(cfg);
     st = RepetitionStats{0,
                          0,
                          0,
@@ -441,6 +452,9 @@ RepetitionStats repetition_stats(std::string_view text, const GopherRepetitionCo
 std::optional<RuleFailure> gopher_repetition(std::string_view text,
                                              const GopherRepetitionConfig& cfg) {
     if (!cfg.enabled)
+        return std::nullopt;
+    check_ngram_lists(cfg);
+    if (cfg.min_words > 0 && count_words(text) < cfg.min_words)
         return std::nullopt;
     RepetitionStats st;
     return measure_repetition(text, cfg, st, true);

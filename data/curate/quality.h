@@ -50,8 +50,15 @@ struct GopherQualityConfig {
 // Rule ids, in check order: gopher_dup_para_frac, gopher_dup_para_char_frac,
 // gopher_dup_line_frac, gopher_dup_line_char_frac, gopher_top_<n>gram (in list order),
 // gopher_dup_<n>gram (in list order). Every n must be >= 1 (ConfigError otherwise).
+// The rules measure fractions of the document, which mean something only for a document of
+// some length: one bigram of a 5-word sentence is already 40 % of it (> 20 %), one repeated line
+// of a 3-line chat 33 % (> 30 %). gopher_repetition passes a document of fewer than `min_words`
+// non-symbol words (the words gopher_quality counts) without checking it (ours: datatrove
+// applies the rules after its 50-word minimum, which is the default here; 0 checks every
+// document).
 struct GopherRepetitionConfig {
     bool enabled = true;
+    int64_t min_words = 50;
     double max_dup_para_frac = 0.30, max_dup_para_char_frac = 0.20;
     double max_dup_line_frac = 0.30, max_dup_line_char_frac = 0.20;
     std::vector<std::pair<int, double>> top_ngram_max{{2, 0.20}, {3, 0.18}, {4, 0.16}};

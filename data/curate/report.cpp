@@ -15,19 +15,19 @@ namespace {
 // The recipe keys each stage reads.
 const std::map<std::string, std::vector<std::string>>& stage_keys() {
     static const std::map<std::string, std::vector<std::string>> keys{
-        {"read", {"curate.format", "curate.text_field", "curate.role_map", "curate.on_bad_line"}},
-        {"normalize", {"curate.normalize."}},
-        {"length", {"curate.length."}},
-        {"quality", {"curate.quality."}},
-        {"repetition", {"curate.repetition."}},
-        {"fineweb", {"curate.fineweb."}},
-        {"exact_dedup", {"curate.dedup.exact"}},
+        {"read", {"profile", "format", "text_field", "role_map", "on_bad_line"}},
+        {"normalize", {"normalize."}},
+        {"length", {"length."}},
+        {"quality", {"quality."}},
+        {"repetition", {"repetition."}},
+        {"fineweb", {"fineweb."}},
+        {"exact_dedup", {"dedup.exact"}},
         {"near_dedup",
-         {"curate.dedup.near", "curate.dedup.ngram", "curate.dedup.bands", "curate.dedup.rows",
-          "curate.dedup.seed", "curate.dedup.threshold"}},
-        {"pii", {"curate.pii."}},
-        {"toxicity", {"curate.toxicity."}},
-        {"bias", {"curate.bias."}},
+         {"dedup.near", "dedup.ngram", "dedup.bands", "dedup.rows", "dedup.seed",
+          "dedup.threshold"}},
+        {"pii", {"pii."}},
+        {"toxicity", {"toxicity."}},
+        {"bias", {"bias."}},
     };
     return keys;
 }

@@ -11,8 +11,8 @@
 
 namespace slimtune::data::curate {
 
-// `settings` maps each curate key ("curate.quality.min_words") to its value; each stage lists
-// the keys of its section.
+// `settings` maps each curate key as the recipe's [curate] section names it
+// ("quality.min_words") to its value as text; each stage lists the keys of its section.
 nlohmann::json report_json(const CurateSummary& summary, const nlohmann::json& settings);
 
 // The same as Markdown tables, for people.

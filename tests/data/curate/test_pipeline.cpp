@@ -7,6 +7,7 @@
 #include "data/curate/manifest.h"
 #include "data/curate/normalize.h"
 #include "data/curate/pipeline.h"
+#include "tests/data/curate/corpus_util.h"
 #include "tests/test_util.h"
 
 #include <catch2/catch.hpp>
@@ -24,45 +25,21 @@ using nlohmann::json;
 
 namespace {
 
-// Neutral words: none is in a toxicity, group, pair or attribute list.
-const std::vector<std::string> kWords{
-    "the",     "and",    "of",     "to",     "with",   "system",  "value",    "process", "table",
-    "field",   "index",  "query",  "cache",  "server", "request", "response", "network", "update",
-    "service", "memory", "record", "result", "column", "packet",  "buffer",   "thread",  "signal",
-    "window",  "kernel", "socket", "stream", "vector", "matrix",  "sample",   "filter",  "module"};
+using test::lexicon_entry;
+using test::read_jsonl;
 
 // A unique, clean document of `n` words (passes every quality and repetition rule).
 std::string clean_doc(std::mt19937_64& rng, int n = 80) {
-    std::string s;
-    for (int i = 0; i < n; ++i)
-        s += (i ? " " : "") + kWords[rng() % kWords.size()];
-    return s + ".";
+    return test::neutral_words(rng, n) + ".";
 }
 
-// Replaces the `at`-th word by a word not in kWords (Jaccard of 5-gram sets about 0.9).
+// Replaces the `at`-th word by a word not in kNeutralWords (Jaccard of 5-gram sets about 0.9).
 std::string one_word_changed(const std::string& doc, int at) {
     std::istringstream in(doc);
     std::string w, out;
     for (int i = 0; in >> w; ++i)
         out += (i ? " " : "") + (i == at ? std::string("quantile") : w);
     return out;
-}
-
-std::vector<json> read_jsonl(const std::string& path) {
-    std::ifstream in(path);
-    std::vector<json> out;
-    for (std::string line; std::getline(in, line);)
-        out.push_back(json::parse(line));
-    return out;
-}
-
-std::string first_entry(const std::string& lexicon, int skip = 0) {
-    std::ifstream in(std::string(SLIMTUNE_SOURCE_DIR) + "/data/curate/lexicons/" + lexicon);
-    for (std::string line; std::getline(in, line);)
-        if (!line.empty() && line[0] != '#' && line.find(' ') == std::string::npos && skip-- == 0)
-            return line;
-    FAIL("no entry in " << lexicon);
-    return {};
 }
 
 struct Planted {
@@ -108,8 +85,8 @@ Planted write_corpus(const std::string& path) {
         ++p.pii[type];
     }
     // Toxic documents: three list words in about 85 words (score 0.035 > 0.02, 3 hits >= 2).
-    const std::string t1 = first_entry("toxicity_profanity.txt", 0);
-    const std::string t2 = first_entry("toxicity_profanity.txt", 2);
+    const std::string t1 = lexicon_entry("toxicity_profanity.txt", 0);
+    const std::string t2 = lexicon_entry("toxicity_profanity.txt", 2);
     for (int i = 0; i < 3; ++i)
         p.dropped_at[add(clean_doc(rng) + " " + t1 + " " + t2 + " " + t1 + ".")] = "toxicity";
     // Identity terms alone are never toxic.

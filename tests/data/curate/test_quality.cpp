@@ -36,6 +36,14 @@ const std::string kCleanParagraph =
     "his daughter, who painted small pictures of boats and sold them to visitors in the summer. "
     "Their cottage was warm, and the kitchen always smelled of fresh brown bread.";
 
+// datatrove's repetition filter: every rule on every document, however short (ours skips
+// documents under min_words).
+GopherRepetitionConfig datatrove_repetition() {
+    GopherRepetitionConfig cfg;
+    cfg.min_words = 0;
+    return cfg;
+}
+
 FineWebQualityConfig fineweb_on() {
     FineWebQualityConfig cfg;
     cfg.enabled = true;
@@ -129,7 +137,7 @@ TEST_CASE("quality: a clean 60-word paragraph passes all three filters", "[curat
     CHECK(st.alpha_words_ratio == Approx(60.0 / 66));
     CHECK(st.lines == 1);
     CHECK_FALSE(gopher_quality(kCleanParagraph, q));
-    CHECK_FALSE(gopher_repetition(kCleanParagraph, GopherRepetitionConfig{}));
+    CHECK_FALSE(gopher_repetition(kCleanParagraph, datatrove_repetition()));
     CHECK_FALSE(fineweb_quality(kCleanParagraph, fineweb_on()));
 }
 
@@ -262,7 +270,7 @@ TEST_CASE("quality: duplicate lines, fractions by count and by code points", "[c
     CHECK(st.dup_para_frac == 0);
     CHECK(st.dup_line_frac == 0.4);
     CHECK(st.dup_line_char_frac == 20.0 / 44);
-    require_failure(gopher_repetition(text, GopherRepetitionConfig{}), "gopher_dup_line_frac", 0.4,
+    require_failure(gopher_repetition(text, datatrove_repetition()), "gopher_dup_line_frac", 0.4,
                     0.3);
     // A trailing "\n" yields an empty last line: "x", "y", "x", "" -> 1 of 4, 1 char of 6.
     const RepetitionStats trailing = repetition_stats("x\ny\nx\n", GopherRepetitionConfig{});
@@ -281,7 +289,7 @@ TEST_CASE("quality: duplicate paragraphs split on 2+ newlines of the stripped te
     CHECK(st.dup_line_frac == 0.2);
     CHECK(st.dup_line_char_frac == 7.0 / 36);
     // "one two", "one two", "three": 1 of 3 > 0.3.
-    require_failure(gopher_repetition("one two\n\none two\n\nthree", GopherRepetitionConfig{}),
+    require_failure(gopher_repetition("one two\n\none two\n\nthree", datatrove_repetition()),
                     "gopher_dup_para_frac", 1.0 / 3, 0.3);
     // Leading newlines are stripped first: "a", "a", "b" (1 of 3), not "", "a", "a", "b"; the
     // char fraction still divides by the unstripped length 2+1+2+1+2+1 = 9.
@@ -294,7 +302,7 @@ TEST_CASE("quality: duplicate paragraphs split on 2+ newlines of the stripped te
 
 TEST_CASE("quality: top n-gram fractions, ties to the first n-gram seen", "[curate]") {
     // "a b a b c": bigram "a b" twice, 3 chars x 2 = 6 of 9.
-    require_failure(gopher_repetition("a b a b c", GopherRepetitionConfig{}), "gopher_top_2gram",
+    require_failure(gopher_repetition("a b a b c", datatrove_repetition()), "gopher_top_2gram",
                     6.0 / 9, 0.2);
     // "x yy x yy zzz w zzz w" (21 chars): "x yy" and "zzz w" both occur twice; the first seen
     // wins: 4 x 2 = 8 (not 5 x 2 = 10). Trigrams and 4-grams occur once: the first, "x yy x"
@@ -327,11 +335,39 @@ TEST_CASE("quality: duplicated n-grams with the jump-n rule", "[curate]") {
           5.0 / 13);
     // Words are concatenated without a separator: "ab c d e f" and "a bc d e f" are the same
     // 5-gram "abcdef": 6 chars of 21. Only the 5-gram is checked, so it is the rule that fails.
-    GopherRepetitionConfig only5;
+    GopherRepetitionConfig only5 = datatrove_repetition();
     only5.top_ngram_max.clear();
     only5.dup_ngram_max = {{5, 0.15}};
     require_failure(gopher_repetition("ab c d e f a bc d e f", only5), "gopher_dup_5gram", 6.0 / 21,
                     0.15);
+}
+
+TEST_CASE("quality: repetition rules pass documents under min_words unchecked", "[curate]") {
+    // The issue's sentence: "The patient was discharged home." (32 chars); every bigram occurs
+    // once and the first, "The patient" (11 chars), is 34 % of the text: datatrove drops it.
+    const std::string sentence = "The patient was discharged home.";
+    require_failure(gopher_repetition(sentence, datatrove_repetition()), "gopher_top_2gram",
+                    11.0 / 32, 0.2);
+    // With the default minimum (50 words) it passes, as does a one-sentence clinical answer
+    // that datatrove drops by its top 4-gram ("the patient should" ... ), and a short chat
+    // with a repeated line.
+    const GopherRepetitionConfig defaults;
+    CHECK(defaults.min_words == 50);
+    CHECK_FALSE(gopher_repetition(sentence, defaults));
+    const std::string answer = "Give the first dose of amoxicillin with food and the second dose "
+                               "eight hours later with food.";
+    const auto four = gopher_repetition(answer, datatrove_repetition());
+    REQUIRE(four);
+    CHECK(four->rule == "gopher_top_4gram");
+    CHECK_FALSE(gopher_repetition(answer, defaults));
+    CHECK_FALSE(gopher_repetition("Hi\nHello, how can I help?\nHi", defaults));
+    // The bound counts non-symbol words: 49 repetitive words pass, 50 are checked.
+    std::string words49 = "spam";
+    for (int k = 1; k < 49; ++k)
+        words49 += " spam";
+    CHECK_FALSE(gopher_repetition(words49 + " !!", defaults));
+    require_failure(gopher_repetition(words49 + " spam", defaults), "gopher_top_2gram",
+                    9.0 * 49 / 249, 0.2);
 }
 
 TEST_CASE("quality: repetition counts code points, not bytes", "[curate]") {
@@ -346,7 +382,7 @@ TEST_CASE("quality: repetition counts code points, not bytes", "[curate]") {
 }
 
 TEST_CASE("quality: repetition config handling", "[curate]") {
-    GopherRepetitionConfig cfg;
+    GopherRepetitionConfig cfg = datatrove_repetition();
     // Empty text: one empty paragraph and line, no duplicates, nothing divides by zero.
     CHECK_FALSE(gopher_repetition("", cfg));
     const RepetitionStats empty = repetition_stats("", cfg);
