@@ -26,7 +26,7 @@ struct LengthConfig {
     std::string tokenizer;
 };
 
-// Stage 4.
+// Stage 6.
 struct DedupConfig {
     bool exact = true; // 64-bit hash of simplify_text(text); the first occurrence is kept
     bool near = true;  // MinHash + LSH on word n-grams of the simplified text
@@ -36,7 +36,7 @@ struct DedupConfig {
     double threshold = 0.7;
 };
 
-// Stage 5: what is done with the spans PiiDetector finds.
+// Stage 7: what is done with the spans PiiDetector finds.
 struct PiiStageConfig {
     PiiConfig detect;
     std::string patterns_file;     // more extra patterns: one NAME<TAB>REGEX per line
