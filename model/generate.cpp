@@ -76,8 +76,10 @@ int32_t sample_next(std::span<float> z,
     return order[keep - 1];
 }
 
-std::vector<int32_t>
-generate(const Model& m, std::span<const int32_t> prompt, const SamplingOptions& o) {
+std::vector<int32_t> generate(const Model& m,
+                              std::span<const int32_t> prompt,
+                              const SamplingOptions& o,
+                              const TokenCallback& on_token) {
     check_sampling_options(o);
     if (prompt.empty())
         throw ConfigError("generate: the prompt has no tokens");
@@ -113,6 +115,8 @@ generate(const Model& m, std::span<const int32_t> prompt, const SamplingOptions&
         const int32_t next = sample_next(logits.values(), seq, o, rng);
         out.push_back(next);
         seq.push_back(next);
+        if (on_token)
+            on_token(next);
         if (std::find(o.stop_ids.begin(), o.stop_ids.end(), next) != o.stop_ids.end())
             break;
     }

@@ -6,6 +6,7 @@
 #include "model/transformer.h"
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <vector>
 
@@ -29,9 +30,15 @@ int32_t sample_next(std::span<float> logits,
                     const SamplingOptions& opts,
                     Rng& rng);
 
-// The tokens generated after `prompt` (the prompt itself not included).
-std::vector<int32_t>
-generate(const Model& m, std::span<const int32_t> prompt, const SamplingOptions& opts);
+// Called with each token as soon as it is sampled (a streaming printer).
+using TokenCallback = std::function<void(int32_t)>;
+
+// The tokens generated after `prompt` (the prompt itself not included); `on_token`, when set,
+// sees each of them as it comes.
+std::vector<int32_t> generate(const Model& m,
+                              std::span<const int32_t> prompt,
+                              const SamplingOptions& opts,
+                              const TokenCallback& on_token = {});
 
 // Checks option ranges (ConfigError naming the option).
 void check_sampling_options(const SamplingOptions& opts);

@@ -278,8 +278,17 @@ LoraConfig load_peft_adapter(Model& m, const std::string& dir) {
         fail(std::string("bad or missing field: ") + e.what());
     }
     Rng unused(0);
-    std::vector<LoraModule> mods = lora_attach(m, c, unused);
+    std::vector<LoraModule> mods;
+    try {
+        mods = lora_attach(m, c, unused);
+    } catch (const ConfigError& e) { // e.g. target names this model does not have
+        throw ConfigError(cfg_path + ": " + e.what());
+    }
     const std::string st_path = (fs::path(dir) / "adapter_model.safetensors").string();
+    std::error_code ec;
+    if (!fs::exists(st_path, ec) && fs::exists(fs::path(dir) / "adapter_model.bin", ec))
+        throw FormatError(st_path + ": missing; adapter_model.bin (a pickle) is not read: save "
+                                    "the adapter with safe_serialization=True");
     const io::SafetensorsFile file = io::SafetensorsFile::open(st_path);
     size_t used = 0;
     for (LoraModule& l : mods) {
@@ -292,7 +301,8 @@ LoraConfig load_peft_adapter(Model& m, const std::string& dir) {
                 throw FormatError(st_path + ": missing " + key);
             if (e->shape != t.shape())
                 throw FormatError(st_path + ": " + key + " has shape " + shape_str(e->shape) +
-                                  ", expected " + shape_str(t.shape()));
+                                  ", expected " + shape_str(t.shape()) + " for " +
+                                  m.cfg.model_type + " (an adapter for another base model?)");
             std::vector<float> v = file.read_f32(key);
             std::memcpy(t.data(), v.data(), v.size() * sizeof(float));
             ++used;

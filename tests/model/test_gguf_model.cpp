@@ -8,6 +8,7 @@
 #include "model/io/ggml_quants.h"
 #include "model/io/gguf_model.h"
 #include "model/io/gguf_tensors.h"
+#include "tests/cli_util.h"
 #include "tests/model/export_test_util.h"
 #include "tests/model/logits_util.h"
 #include "tests/test_util.h"
@@ -27,6 +28,7 @@ using namespace slimtune::io;
 using namespace slimtune::export_test;
 using Catch::Matchers::Contains;
 using nlohmann::json;
+using slimtune::test::run_cli;
 using VT = GgufValueType;
 
 namespace {
@@ -123,23 +125,6 @@ void rewrite(
 
 bool keep_all(GgufKv&) {
     return true;
-}
-
-// Runs a CLI command in-process and returns what it printed.
-std::string run_cli(int (*command)(const std::vector<std::string>&),
-                    const std::vector<std::string>& args) {
-    std::ostringstream out;
-    std::streambuf* old = std::cout.rdbuf(out.rdbuf());
-    int rc = -1;
-    try {
-        rc = command(args);
-    } catch (...) {
-        std::cout.rdbuf(old);
-        throw;
-    }
-    std::cout.rdbuf(old);
-    REQUIRE(rc == 0);
-    return out.str();
 }
 
 const char* const kSamples[] = {
@@ -414,7 +399,7 @@ TEST_CASE("gguf model: eval, generate and inspect take a .gguf", "[gguf_model]")
                         << R"({"input_ids": [1, 5, 9, 13, 17]})"
                         << "\n";
     auto eval = [&](const std::string& model) {
-        return json::parse(run_cli(train::run_eval, {"--model", model, "--data", data}));
+        return json::parse(run_cli(train::run_eval, {"--model", model, "--data", data, "--json"}));
     };
     const json hf = eval(dir), g32 = eval(f32), g8 = eval(q8);
     INFO(hf.dump() << "\n" << g32.dump() << "\n" << g8.dump());
@@ -424,7 +409,7 @@ TEST_CASE("gguf model: eval, generate and inspect take a .gguf", "[gguf_model]")
     CHECK(std::abs(g8["loss"].get<double>() - hf["loss"].get<double>()) < 0.05); // 0.009 seen
 
     auto gen = [&](const std::string& model, std::vector<std::string> extra) {
-        std::vector<std::string> args = {"--model", model, "--max-new-tokens", "8"};
+        std::vector<std::string> args = {"--model", model, "--max-new-tokens", "8", "--json"};
         args.insert(args.end(), extra.begin(), extra.end());
         return json::parse(run_cli(train::run_generate, args));
     };

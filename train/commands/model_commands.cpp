@@ -1,16 +1,20 @@
 // The commands that run a model: logits, eval, generate, inspect. --model is a Hugging Face
-// directory or a .gguf file (dequantized to float32 on load, its embedded tokenizer used).
+// directory or a .gguf file (dequantized to float32 on load, its embedded tokenizer used);
+// eval and generate apply a fine-tuning to it with --adapter (train/adapter.h).
 #include "common/error.h"
 #include "common/text.h"
 #include "data/chat_template.h"
 #include "data/examples.h"
+#include "data/tokenizer/streaming_decoder.h"
 #include "data/tokenizer/tokenizer.h"
 #include "model/autograd.h"
 #include "model/generate.h"
 #include "model/io/checkpoint.h"
+#include "model/io/gguf_adapter.h"
 #include "model/io/gguf_model.h"
 #include "model/io/npy.h"
 #include "model/transformer.h"
+#include "train/adapter.h"
 #include "train/commands/cli_util.h"
 #include "train/commands/commands.h"
 #include "train/evaluate.h"
@@ -21,10 +25,13 @@
 #include <cstdio>
 #include <filesystem>
 #include <functional>
+#include <iomanip>
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <numeric>
+#include <optional>
+#include <sstream>
 
 namespace slimtune::train {
 
@@ -67,6 +74,10 @@ const char* kWeightsHelp = "float32, or stored: keep BF16/F16 projection weights
                            "checkpoint stores them (half the memory)";
 
 const char* kModelHelp = "Hugging Face model directory, or a .gguf file";
+const char* kBaseModelHelp = "Hugging Face model directory, or a .gguf file: the base model when "
+                             "--adapter is given (a full fine-tuning run directory works too)";
+const char* kAdapterHelp = "apply a fine-tuning: a PEFT adapter directory, or a training run "
+                           "directory (its adapter/, or the model/ of a full fine-tuning)";
 
 // Whether a command needs the model's tokenizer: not at all, when the model has one (eval:
 // only text records need it), or always (generate --prompt).
@@ -86,6 +97,7 @@ LoadedModel load_for_inference(const std::string& model,
                                TokenizerUse use = TokenizerUse::None) {
     if (weights != "float32" && weights != "stored")
         throw UsageError("--weights must be float32 or stored, got '" + weights + "'");
+    std::cerr << "loading " << model << "\n";
     LoadedModel r;
     const bool wanted = use != TokenizerUse::None;
     if (!tokenizer.empty() && wanted)
@@ -137,57 +149,234 @@ int run_logits(const std::vector<std::string>& args) {
     return 0;
 }
 
+namespace {
+
+// One row of eval's table: a model and its loss on the data.
+struct EvalRow {
+    std::string label; // "model", "base" or "fine-tuned"
+    DatasetLoss loss;
+};
+
+json loss_json(const DatasetLoss& d) {
+    return {{"loss", d.loss},
+            {"perplexity", d.perplexity},
+            {"tokens", d.tokens},
+            {"examples", d.examples}};
+}
+
+// --json: one model's object as it always was; with --compare-base, both and the delta.
+json eval_json(const std::vector<EvalRow>& rows,
+               const FineTuneSource& src,
+               const std::string& data) {
+    json fine_tuned = loss_json(rows.back().loss);
+    fine_tuned["model"] = src.weights();
+    if (!src.adapter.empty())
+        fine_tuned["adapter"] = src.adapter;
+    if (rows.size() == 1) {
+        fine_tuned["data"] = data;
+        return fine_tuned;
+    }
+    json base = loss_json(rows.front().loss);
+    base["model"] = src.base;
+    const DatasetLoss &b = rows.front().loss, &f = rows.back().loss;
+    return {{"data", data},
+            {"base", base},
+            {"fine_tuned", fine_tuned},
+            {"delta", {{"loss", f.loss - b.loss}, {"perplexity", f.perplexity - b.perplexity}}}};
+}
+
+// The table: loss, perplexity, scored tokens and examples per model, then the change.
+void print_eval_table(const std::vector<EvalRow>& rows) {
+    std::ostringstream os; // formatting flags stay off std::cout
+    os << std::left << std::setw(10) << "" << std::right << std::setw(10) << "loss" << std::setw(13)
+       << "perplexity" << std::setw(10) << "tokens" << std::setw(10) << "examples"
+       << "\n";
+    os << std::fixed << std::setprecision(4);
+    for (const EvalRow& r : rows)
+        os << std::left << std::setw(10) << r.label << std::right << std::setw(10) << r.loss.loss
+           << std::setw(13) << r.loss.perplexity << std::setw(10) << r.loss.tokens << std::setw(10)
+           << r.loss.examples << "\n";
+    if (rows.size() == 2) {
+        const DatasetLoss &b = rows.front().loss, &f = rows.back().loss;
+        os << std::left << std::setw(10) << "delta" << std::right << std::showpos << std::setw(10)
+           << f.loss - b.loss << std::setw(13) << f.perplexity - b.perplexity
+           << std::setprecision(1) << std::setw(9) << 100.0 * (f.perplexity / b.perplexity - 1.0)
+           << "% perplexity\n";
+    }
+    std::cout << os.str() << std::flush;
+}
+
+} // namespace
+
 int run_eval(const std::vector<std::string>& args) {
-    std::string model_dir, data, weights, tokenizer_path, format, chat_template;
+    std::string model_dir, adapter, data, weights, tokenizer_path, format, chat_template;
     int threads = 0;
+    bool compare_base = false, as_json = false;
     po::options_description opts(
         "slimtune eval: mean next-token loss and perplexity of a JSONL dataset");
-    opts.add_options()("model", po::value(&model_dir)->required(), kModelHelp)(
+    opts.add_options()("model", po::value(&model_dir)->required(),
+                       kBaseModelHelp)("adapter", po::value(&adapter), kAdapterHelp)(
+        "compare-base", po::bool_switch(&compare_base),
+        "with --adapter: evaluate the base model too, and print both with the change")(
         "data", po::value(&data)->required(),
         "JSONL examples in any training format (docs/curation.md): scored where training "
         "learns (completions, assistant turns; labels -100 are not scored)")(
         "format", po::value(&format)->default_value("auto"),
         "record format: auto, text, prompt_completion, alpaca, messages, sharegpt, tokens")(
         "chat-template", po::value(&chat_template),
-        "for chat records: chatml, qwen3, llama3, gemma, llama2 or alpaca (default: detected)")(
+        "for chat records: chatml, qwen3, llama3, gemma, llama2 or alpaca (default: the one "
+        "recorded at training, else detected)")(
         "tokenizer", po::value(&tokenizer_path),
-        "tokenizer for text examples (default: the model's own)")(
+        "tokenizer for text examples (default: the model's own)")("json", po::bool_switch(&as_json),
+                                                                  "print JSON instead of a table")(
         "weights", po::value(&weights)->default_value("float32"), kWeightsHelp)(
         "threads", po::value(&threads)->default_value(0), "OpenMP threads (0: OMP_NUM_THREADS)");
     po::variables_map vm;
     if (!parse_options(args, opts, vm))
         return 0;
     set_threads(threads);
+    if (compare_base && adapter.empty())
+        throw UsageError("--compare-base compares a fine-tuning with its base: pass --adapter DIR");
+    const FineTuneSource src = resolve_fine_tune(model_dir, adapter, std::cerr);
     // The same reading as training (data/examples.h); the tokenizer only when there is one.
-    LoadedModel loaded =
-        load_for_inference(model_dir, weights, tokenizer_path, TokenizerUse::IfPresent);
-    const Model& m = loaded.model;
-    const std::unique_ptr<data::Tokenizer>& tok = loaded.tokenizer;
-    const data::ExampleOptions eo = data::example_options(
-        {.record = {.format = option_value("format",
-                                           [&] { return data::parse_dataset_format(format); })}},
-        chat_template, tok.get(), m.cfg.vocab_size);
-    const DatasetLoss d = dataset_loss(m, data, eo);
-    json r = {{"loss", d.loss},         {"perplexity", d.perplexity}, {"tokens", d.tokens},
-              {"examples", d.examples}, {"model", model_dir},         {"data", data}};
-    std::cout << r.dump() << "\n";
+    const std::string tmpl = chat_template_for(src, chat_template, std::cerr);
+    auto load = [&](const std::string& model) {
+        return load_for_inference(model, weights, tokenizer_path, TokenizerUse::IfPresent);
+    };
+    // ExampleOptions point at the tokenizer: `l` must outlive them.
+    auto options_for = [&](const LoadedModel& l) {
+        return data::example_options(
+            {.record = {.format = option_value(
+                            "format", [&] { return data::parse_dataset_format(format); })}},
+            tmpl, l.tokenizer.get(), l.model.cfg.vocab_size);
+    };
+    std::vector<EvalRow> rows;
+    // A full fine-tune's base is a model of its own, scored (and freed) before the fine-tune
+    // loads; an adapter's base is the model before the adapter is applied.
+    if (compare_base && !src.full_model.empty()) {
+        const LoadedModel base = load(src.base);
+        rows.push_back({"base", dataset_loss(base.model, data, options_for(base))});
+    }
+    LoadedModel loaded = load(src.weights());
+    Model& m = loaded.model;
+    const data::ExampleOptions eo = options_for(loaded);
+    if (compare_base && src.full_model.empty())
+        rows.push_back({"base", dataset_loss(m, data, eo)});
+    if (!src.adapter.empty())
+        apply_adapter(m, src.adapter, std::cerr);
+    rows.push_back({src.fine_tuned() ? "fine-tuned" : "model", dataset_loss(m, data, eo)});
+    if (as_json)
+        std::cout << eval_json(rows, src, data).dump() << "\n";
+    else
+        print_eval_table(rows);
     return 0;
 }
 
+namespace {
+
+// Prints generated tokens to stdout as they come, flushed one at a time: as text through the
+// tokenizer (complete characters only), else as comma-separated ids.
+class TokenPrinter {
+public:
+    explicit TokenPrinter(const data::Tokenizer* tok) : tok_(tok) {
+        if (tok_)
+            text_.emplace(*tok_, data::DecodeOptions{.skip_special_tokens = true});
+    }
+    void operator()(int32_t id) {
+        if (!text_)
+            write((count_++ ? "," : "") + std::to_string(id));
+        else if (static_cast<size_t>(id) < tok_->vocab_size())
+            write(text_->push(id));
+    }
+    void finish() {
+        if (text_)
+            write(text_->finish());
+        write("\n");
+    }
+
+private:
+    static void write(const std::string& piece) {
+        if (!piece.empty())
+            std::cout << piece << std::flush;
+    }
+    const data::Tokenizer* tok_;
+    std::optional<data::StreamingDecoder> text_;
+    int64_t count_ = 0;
+};
+
+// The prompt's ids: --tokens, or --prompt encoded (through the chat template with --chat).
+std::vector<int32_t> prompt_ids(const std::string& prompt,
+                                const std::string& tokens,
+                                const std::string& chat_template, // "" : the tokenizer's own
+                                bool chat,
+                                const data::Tokenizer* tok,
+                                int64_t vocab) {
+    if (prompt.empty())
+        return parse_tokens(tokens, vocab);
+    std::vector<int32_t> ids;
+    if (chat) {
+        const data::ChatTemplate tmpl =
+            chat_template.empty()
+                ? data::detect_chat_template(tok->config(), tok->source())
+                : option_value("chat-template", [&] {
+                      return data::chat_template_by_name(chat_template, tok->config());
+                  });
+        const std::vector<data::ChatMessage> turn = {{"user", prompt}};
+        // The rendered template carries its own BOS where the model wants one.
+        ids = tok->encode(data::render_chat(tmpl, turn, {.add_generation_prompt = true}), false);
+    } else {
+        ids = tok->encode(prompt, true);
+    }
+    for (int32_t id : ids)
+        if (id >= vocab)
+            throw UsageError("the tokenizer gave id " + std::to_string(id) +
+                             ", outside the model's vocabulary of " + std::to_string(vocab) +
+                             ": wrong --tokenizer?");
+    return ids;
+}
+
+// --json: the tokens, whether generation ended at EOS, and the text when there is a tokenizer.
+json generate_json(const std::vector<int32_t>& out,
+                   const std::vector<int32_t>& prompt,
+                   const SamplingOptions& s,
+                   const data::Tokenizer* tok) {
+    const bool stopped = !out.empty() && std::find(s.stop_ids.begin(), s.stop_ids.end(),
+                                                   out.back()) != s.stop_ids.end();
+    json r = {{"tokens", out}, {"stopped_at_eos", stopped}};
+    if (tok) {
+        r["prompt_tokens"] = prompt.size();
+        // A model's embedding table may be larger than its tokenizer (padding rows): ids past
+        // the tokenizer are left out of the text and counted.
+        std::vector<int32_t> known;
+        for (int32_t id : out)
+            if (static_cast<size_t>(id) < tok->vocab_size())
+                known.push_back(id);
+        r["text"] = tok->decode(known, {.skip_special_tokens = true});
+        if (known.size() != out.size())
+            r["tokens_outside_tokenizer"] = out.size() - known.size();
+    }
+    return r;
+}
+
+} // namespace
+
 int run_generate(const std::vector<std::string>& args) {
-    std::string model_dir, tokens, prompt, weights, tokenizer_path, chat_template;
+    std::string model_dir, adapter, tokens, prompt, weights, tokenizer_path, chat_template;
     int threads = 0;
     SamplingOptions s;
-    bool no_cache = false, chat = false;
-    po::options_description opts("slimtune generate: continue a token sequence");
-    opts.add_options()("model", po::value(&model_dir)->required(), kModelHelp)(
-        "tokens", po::value(&tokens), "prompt as comma-separated token ids")(
+    bool no_cache = false, chat = false, as_json = false;
+    po::options_description opts("slimtune generate: continue a prompt, printing the text as it "
+                                 "comes");
+    opts.add_options()("model", po::value(&model_dir)->required(), kBaseModelHelp)(
+        "adapter", po::value(&adapter), kAdapterHelp)("tokens", po::value(&tokens),
+                                                      "prompt as comma-separated token ids")(
         "prompt", po::value(&prompt), "prompt text (encoded with the model's tokenizer)")(
         "chat", po::bool_switch(&chat),
         "send --prompt as a user turn through the chat template, with the generation prompt")(
         "chat-template", po::value(&chat_template),
-        "with --chat: chatml, qwen3, llama3, gemma, llama2 or alpaca (default: detected)")(
-        "tokenizer", po::value(&tokenizer_path), "tokenizer (default: the model's own)")(
+        "with --chat: chatml, qwen3, llama3, gemma, llama2 or alpaca (default: the one recorded "
+        "at training, else detected)")("tokenizer", po::value(&tokenizer_path),
+                                       "tokenizer (default: the model's own)")(
         "max-new-tokens", po::value(&s.max_new_tokens)->default_value(32), "tokens to generate")(
         "temperature", po::value(&s.temperature)->default_value(0.0f), "0 is greedy")(
         "top-k", po::value(&s.top_k)->default_value(0), "keep the k most likely (0: off)")(
@@ -195,6 +384,8 @@ int run_generate(const std::vector<std::string>& args) {
         "repetition-penalty", po::value(&s.repetition_penalty)->default_value(1.0f),
         "> 1 discourages repeats (1: off)")("seed", po::value(&s.seed)->default_value(0),
                                             "sampling seed")(
+        "json", po::bool_switch(&as_json),
+        "print one JSON object at the end (tokens, text, stopped_at_eos) instead of streaming")(
         "no-cache", po::bool_switch(&no_cache), "recompute the whole sequence at every step")(
         "weights", po::value(&weights)->default_value("float32"), kWeightsHelp)(
         "threads", po::value(&threads)->default_value(0), "OpenMP threads (0: OMP_NUM_THREADS)");
@@ -207,62 +398,91 @@ int run_generate(const std::vector<std::string>& args) {
     if (chat && prompt.empty())
         throw UsageError("--chat needs --prompt");
     check_sampling_options(s);
+    const FineTuneSource src = resolve_fine_tune(model_dir, adapter, std::cerr);
     LoadedModel loaded =
-        load_for_inference(model_dir, weights, tokenizer_path,
-                           prompt.empty() ? TokenizerUse::None : TokenizerUse::Required);
-    const Model& m = loaded.model;
-    const std::unique_ptr<data::Tokenizer>& tok = loaded.tokenizer;
+        load_for_inference(src.weights(), weights, tokenizer_path,
+                           prompt.empty() ? TokenizerUse::IfPresent : TokenizerUse::Required);
+    Model& m = loaded.model;
+    const data::Tokenizer* tok = loaded.tokenizer.get();
+    if (!src.adapter.empty())
+        apply_adapter(m, src.adapter, std::cerr);
     s.stop_ids = m.cfg.eos_token_ids;
     s.use_cache = !no_cache;
-    std::vector<int32_t> ids;
-    if (!prompt.empty()) {
-        if (chat) {
-            const data::ChatTemplate tmpl =
-                chat_template.empty()
-                    ? data::detect_chat_template(tok->config(), tok->source())
-                    : option_value("chat-template", [&] {
-                          return data::chat_template_by_name(chat_template, tok->config());
-                      });
-            const std::vector<data::ChatMessage> turn = {{"user", prompt}};
-            // The rendered template carries its own BOS where the model wants one.
-            ids =
-                tok->encode(data::render_chat(tmpl, turn, {.add_generation_prompt = true}), false);
-        } else {
-            ids = tok->encode(prompt, true);
-        }
-        for (int32_t id : ids)
-            if (id >= m.cfg.vocab_size)
-                throw UsageError("the tokenizer gave id " + std::to_string(id) +
-                                 ", outside the model's vocabulary of " +
-                                 std::to_string(m.cfg.vocab_size) + ": wrong --tokenizer?");
-    } else {
-        ids = parse_tokens(tokens, m.cfg.vocab_size);
+    const std::string tmpl = chat ? chat_template_for(src, chat_template, std::cerr) : "";
+    const std::vector<int32_t> ids = prompt_ids(prompt, tokens, tmpl, chat, tok, m.cfg.vocab_size);
+    if (as_json) {
+        const std::vector<int32_t> out = generate(m, ids, s);
+        std::cout
+            << generate_json(out, ids, s, tok).dump(-1, ' ', false, json::error_handler_t::replace)
+            << "\n";
+        return 0;
     }
-    const std::vector<int32_t> out = generate(m, ids, s);
-    const bool stopped = !out.empty() && std::find(s.stop_ids.begin(), s.stop_ids.end(),
-                                                   out.back()) != s.stop_ids.end();
-    json r = {{"tokens", out}, {"stopped_at_eos", stopped}};
-    if (tok) {
-        r["prompt_tokens"] = ids.size();
-        // A model's embedding table may be larger than its tokenizer (padding rows): ids past
-        // the tokenizer are left out of the text and counted.
-        std::vector<int32_t> known;
-        for (int32_t id : out)
-            if (static_cast<size_t>(id) < tok->vocab_size())
-                known.push_back(id);
-        r["text"] = tok->decode(known, {.skip_special_tokens = true});
-        if (known.size() != out.size())
-            r["tokens_outside_tokenizer"] = out.size() - known.size();
-    }
-    std::cout << r.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
+    TokenPrinter printer(tok);
+    generate(m, ids, s, [&printer](int32_t id) { printer(id); });
+    printer.finish();
     return 0;
 }
+
+namespace {
+
+// ggml type name -> parameter count, over a GGUF's tensors.
+std::map<std::string, int64_t> gguf_dtypes(const io::GgufFile& f) {
+    std::map<std::string, int64_t> dtypes;
+    for (const io::GgufTensorInfo& t : f.tensors())
+        dtypes[std::string(io::gguf_type_layout(t.type)->name)] +=
+            std::accumulate(t.ne.begin(), t.ne.end(), int64_t{1}, std::multiplies<int64_t>());
+    return dtypes;
+}
+
+// inspect on a GGUF adapter (`export --format gguf-lora`, llama.cpp's convert_lora_to_gguf):
+// what it adapts, with what alpha and ranks, for which architecture, from which run.
+void print_gguf_adapter(const io::GgufFile& f, bool as_json) {
+    const io::GgufAdapterInfo a = io::gguf_adapter_info(f);
+    json targets = json::array(), provenance = json::object();
+    for (const io::GgufLoraTarget& t : a.targets)
+        targets.push_back({{"tensor", t.tensor}, {"rank", t.rank}, {"in", t.in}, {"out", t.out}});
+    for (const auto& [key, value] : a.provenance)
+        provenance[key] = value;
+    if (as_json) {
+        const json r = {{"type", "adapter"},
+                        {"adapter_type", a.adapter_type},
+                        {"architecture", a.architecture},
+                        {"alpha", a.alpha},
+                        {"ranks", a.ranks},
+                        {"targets", targets},
+                        {"parameters", a.parameters},
+                        {"stored_bytes", f.file_size()},
+                        {"stored_dtypes", gguf_dtypes(f)},
+                        {"provenance", provenance}};
+        std::cout << r.dump(2) << "\n";
+        return;
+    }
+    std::ostream& os = std::cout;
+    os << "GGUF " << a.adapter_type << " adapter (not a model: llama.cpp applies it to a base "
+       << a.architecture << " model with --lora)\n";
+    os << "alpha " << a.alpha << ", rank";
+    for (size_t i = 0; i < a.ranks.size(); ++i)
+        os << (i ? ", " : " ") << a.ranks[i];
+    os << "; " << a.targets.size() << " target tensors, " << a.parameters << " parameters;"
+       << " stored: " << f.file_size() << " bytes";
+    for (const auto& [dt, n] : gguf_dtypes(f))
+        os << ", " << dt << " " << n;
+    os << "\ntargets:\n";
+    for (const io::GgufLoraTarget& t : a.targets)
+        os << "  " << t.tensor << "  rank " << t.rank << ", " << t.in << " -> " << t.out << "\n";
+    os << "provenance:" << (a.provenance.empty() ? " none\n" : "\n");
+    for (const auto& [key, value] : a.provenance)
+        os << "  " << key << " = " << value << "\n";
+}
+
+} // namespace
 
 int run_inspect(const std::vector<std::string>& args) {
     std::string model_dir;
     bool as_json = false;
     po::options_description opts(
-        "slimtune inspect MODEL: what a Hugging Face model directory or a GGUF file holds");
+        "slimtune inspect MODEL: what a Hugging Face model directory, a GGUF model or a GGUF "
+        "LoRA adapter holds");
     opts.add_options()("model", po::value(&model_dir)->required(), kModelHelp);
     opts.add_options()("json", po::bool_switch(&as_json), "print JSON instead of text");
     po::positional_options_description pos;
@@ -275,10 +495,12 @@ int run_inspect(const std::vector<std::string>& args) {
     std::map<std::string, int64_t> dtypes; // dtype (a GGUF: ggml type) -> parameter count
     if (io::is_gguf_path(model_dir)) {
         const io::GgufFile f = io::GgufFile::open(model_dir);
+        if (io::is_gguf_adapter(f)) {
+            print_gguf_adapter(f, as_json);
+            return 0;
+        }
         m = model_skeleton(io::gguf_model_config(f));
-        for (const io::GgufTensorInfo& t : f.tensors())
-            dtypes[std::string(io::gguf_type_layout(t.type)->name)] +=
-                std::accumulate(t.ne.begin(), t.ne.end(), int64_t{1}, std::multiplies<int64_t>());
+        dtypes = gguf_dtypes(f);
         stored_bytes = f.file_size();
     } else {
         m = model_skeleton(read_hf_config(model_dir));

@@ -7,6 +7,7 @@
 #include "model/io/gguf_model.h"
 #include "model/io/save_model.h"
 #include "model/lora.h"
+#include "train/adapter.h"
 #include "train/evaluate.h"
 #include "train/export/ollama_modelfile.h"
 #include "train/model_card.h"
@@ -280,10 +281,19 @@ std::map<std::string, std::string> provenance_metadata(const GgufExportInfo& inf
     return meta;
 }
 
+// --adapter may name a training run directory, or a full fine-tune (train/adapter.h).
+ExportOptions with_run_resolved(ExportOptions o, std::ostream& progress) {
+    const FineTuneSource src = resolve_fine_tune(o.model_dir, o.adapter_dir, progress);
+    o.model_dir = src.weights();
+    o.adapter_dir = src.adapter;
+    return o;
+}
+
 } // namespace
 
-ExportResult export_model(const ExportOptions& o, std::ostream& progress) {
-    check_options(o);
+ExportResult export_model(const ExportOptions& options, std::ostream& progress) {
+    check_options(options);
+    const ExportOptions o = with_run_resolved(options, progress);
     ExportResult result;
     result.out = o.out;
     std::string provenance_path;
@@ -300,7 +310,7 @@ ExportResult export_model(const ExportOptions& o, std::ostream& progress) {
         src.load_all();
     LoraConfig lora_cfg;
     if (!o.adapter_dir.empty()) {
-        lora_cfg = load_peft_adapter(m, o.adapter_dir);
+        lora_cfg = apply_adapter(m, o.adapter_dir, progress);
         if (!format_needs_adapter(o.format)) {
             for (const LoraModule& l : lora_modules(m))
                 src.load({.name = l.module + ".weight",

@@ -1,0 +1,176 @@
+#include "model/io/gguf_adapter.h"
+
+#include "common/error.h"
+
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <numeric>
+#include <span>
+#include <sstream>
+#include <type_traits>
+
+namespace slimtune::io {
+
+using VT = GgufValueType;
+
+namespace {
+
+constexpr std::string_view kLoraA = ".lora_a", kLoraB = ".lora_b";
+constexpr size_t kArrayItemsShown = 8;
+
+template <typename T> std::string number_text(T v) {
+    std::ostringstream os;
+    if constexpr (sizeof(T) == 1)
+        os << static_cast<int>(v); // int8/uint8 print as numbers, not characters
+    else
+        os << v;
+    return os.str();
+}
+
+std::string scalar_text(const GgufValue& v) {
+    switch (v.type()) {
+    case VT::UINT8:
+        return number_text(v.as_u8());
+    case VT::INT8:
+        return number_text(v.as_i8());
+    case VT::UINT16:
+        return number_text(v.as_u16());
+    case VT::INT16:
+        return number_text(v.as_i16());
+    case VT::UINT32:
+        return number_text(v.as_u32());
+    case VT::INT32:
+        return number_text(v.as_i32());
+    case VT::FLOAT32:
+        return number_text(v.as_f32());
+    case VT::BOOL:
+        return v.as_bool() ? "true" : "false";
+    case VT::STRING:
+        return v.as_str();
+    case VT::UINT64:
+        return number_text(v.as_u64());
+    case VT::INT64:
+        return number_text(v.as_i64());
+    case VT::FLOAT64:
+        return number_text(v.as_f64());
+    case VT::ARRAY:
+        break;
+    }
+    return "?";
+}
+
+template <typename T> std::string items_text(std::span<const T> items) {
+    std::string s = "[";
+    for (size_t i = 0; i < items.size() && i < kArrayItemsShown; ++i) {
+        if constexpr (std::is_same_v<T, std::string>)
+            s += (i ? ", " : "") + items[i];
+        else
+            s += (i ? ", " : "") + number_text(items[i]);
+    }
+    if (items.size() > kArrayItemsShown)
+        s += ", ... (" + std::to_string(items.size()) + " items)";
+    return s + "]";
+}
+
+std::string array_text(const GgufValue& v) {
+    switch (v.array_type()) {
+    case VT::UINT8:
+        return items_text(v.as_u8_array());
+    case VT::INT8:
+        return items_text(v.as_i8_array());
+    case VT::UINT16:
+        return items_text(v.as_u16_array());
+    case VT::INT16:
+        return items_text(v.as_i16_array());
+    case VT::UINT32:
+        return items_text(v.as_u32_array());
+    case VT::INT32:
+        return items_text(v.as_i32_array());
+    case VT::FLOAT32:
+        return items_text(v.as_f32_array());
+    case VT::BOOL:
+        return items_text(v.as_bool_array());
+    case VT::STRING:
+        return items_text(v.as_str_array());
+    case VT::UINT64:
+        return items_text(v.as_u64_array());
+    case VT::INT64:
+        return items_text(v.as_i64_array());
+    case VT::FLOAT64:
+        return items_text(v.as_f64_array());
+    case VT::ARRAY:
+        break;
+    }
+    return "[" + std::to_string(v.size()) + " arrays]";
+}
+
+// "blk.0.attn_q.weight.lora_a" -> "blk.0.attn_q.weight" (and whether it is A); "" for others.
+std::string base_tensor(const std::string& name, bool& is_a) {
+    for (const std::string_view suffix : {kLoraA, kLoraB})
+        if (name.ends_with(suffix)) {
+            is_a = suffix == kLoraA;
+            return name.substr(0, name.size() - suffix.size());
+        }
+    return {};
+}
+
+} // namespace
+
+std::string gguf_value_text(const GgufValue& v) {
+    return v.is_array() ? array_text(v) : scalar_text(v);
+}
+
+bool is_gguf_adapter(const GgufFile& f) {
+    const GgufValue* t = f.find("general.type");
+    return t && t->type() == VT::STRING && t->as_str() == "adapter";
+}
+
+GgufAdapterInfo gguf_adapter_info(const GgufFile& f) {
+    GgufAdapterInfo r;
+    r.architecture = f.at("general.architecture", VT::STRING).as_str();
+    if (const GgufValue* t = f.find("adapter.type"))
+        r.adapter_type = gguf_value_text(*t);
+    if (const GgufValue* a = f.find("adapter.lora.alpha"))
+        r.alpha = a->type() == VT::FLOAT32 ? a->as_f32() : 0.0f;
+    for (const GgufKv& kv : f.metadata())
+        if (kv.key.starts_with("general.") && kv.key != "general.architecture" &&
+            kv.key != "general.type")
+            r.provenance.emplace_back(kv.key, gguf_value_text(kv.value));
+
+    // A is (r, in): ne = [in, r]; B is (out, r): ne = [r, out].
+    std::map<std::string, const GgufTensorInfo*> a_of, b_of;
+    for (const GgufTensorInfo& t : f.tensors()) {
+        r.parameters +=
+            std::accumulate(t.ne.begin(), t.ne.end(), int64_t{1}, std::multiplies<int64_t>());
+        bool is_a = false;
+        const std::string base = base_tensor(t.name, is_a);
+        if (base.empty())
+            continue;
+        if (t.ne.size() != 2)
+            throw FormatError(f.path() + ": " + t.name + " is not a matrix");
+        (is_a ? a_of : b_of)[base] = &t;
+        if (is_a)
+            r.targets.push_back({.tensor = base, .rank = t.ne[1], .in = t.ne[0], .out = 0});
+    }
+    for (GgufLoraTarget& target : r.targets) {
+        const auto b = b_of.find(target.tensor);
+        if (b == b_of.end())
+            throw FormatError(f.path() + ": " + target.tensor + std::string(kLoraA) + " has no " +
+                              std::string(kLoraB));
+        if (b->second->ne[0] != target.rank)
+            throw FormatError(f.path() + ": " + b->second->name + " has rank " +
+                              std::to_string(b->second->ne[0]) + ", its lora_a " +
+                              std::to_string(target.rank));
+        target.out = b->second->ne[1];
+        r.ranks.push_back(target.rank);
+    }
+    for (const auto& [base, b] : b_of)
+        if (!a_of.contains(base))
+            throw FormatError(f.path() + ": " + b->name + " has no " + base + std::string(kLoraA));
+    std::sort(r.ranks.begin(), r.ranks.end());
+    r.ranks.erase(std::unique(r.ranks.begin(), r.ranks.end()), r.ranks.end());
+    return r;
+}
+
+} // namespace slimtune::io
