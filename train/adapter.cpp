@@ -70,7 +70,9 @@ void resolve_adapter(const std::string& adapter, FineTuneSource& src, std::ostre
     }
     std::error_code ec;
     if (!fs::exists(adapter, ec))
-        throw ConfigError("--adapter " + adapter + ": no such directory");
+        throw ConfigError("--adapter " + adapter +
+                          ": no such directory (expected a PEFT adapter directory with "
+                          "adapter_config.json, or a training run directory)");
     throw ConfigError("--adapter " + adapter +
                       ": not a PEFT adapter (no adapter_config.json), nor a training run "
                       "directory (no adapter/ or model/ inside)");

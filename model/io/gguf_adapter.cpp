@@ -6,9 +6,9 @@
 #include <functional>
 #include <map>
 #include <numeric>
-#include <span>
 #include <sstream>
 #include <type_traits>
+#include <variant>
 
 namespace slimtune::io {
 
@@ -19,90 +19,22 @@ namespace {
 constexpr std::string_view kLoraA = ".lora_a", kLoraB = ".lora_b";
 constexpr size_t kArrayItemsShown = 8;
 
-template <typename T> std::string number_text(T v) {
-    std::ostringstream os;
-    if constexpr (sizeof(T) == 1)
-        os << static_cast<int>(v); // int8/uint8 print as numbers, not characters
-    else
-        os << v;
-    return os.str();
-}
-
-std::string scalar_text(const GgufValue& v) {
-    switch (v.type()) {
-    case VT::UINT8:
-        return number_text(v.as_u8());
-    case VT::INT8:
-        return number_text(v.as_i8());
-    case VT::UINT16:
-        return number_text(v.as_u16());
-    case VT::INT16:
-        return number_text(v.as_i16());
-    case VT::UINT32:
-        return number_text(v.as_u32());
-    case VT::INT32:
-        return number_text(v.as_i32());
-    case VT::FLOAT32:
-        return number_text(v.as_f32());
-    case VT::BOOL:
-        return v.as_bool() ? "true" : "false";
-    case VT::STRING:
-        return v.as_str();
-    case VT::UINT64:
-        return number_text(v.as_u64());
-    case VT::INT64:
-        return number_text(v.as_i64());
-    case VT::FLOAT64:
-        return number_text(v.as_f64());
-    case VT::ARRAY:
-        break;
-    }
-    return "?";
-}
-
-template <typename T> std::string items_text(std::span<const T> items) {
-    std::string s = "[";
-    for (size_t i = 0; i < items.size() && i < kArrayItemsShown; ++i) {
-        if constexpr (std::is_same_v<T, std::string>)
-            s += (i ? ", " : "") + items[i];
+// One element of a metadata value: a number, a string as is, a bool, or a nested array.
+template <typename T> std::string element_text(const T& e, bool is_bool) {
+    if constexpr (std::is_same_v<T, std::string>) {
+        return e;
+    } else if constexpr (std::is_same_v<T, GgufValue>) {
+        return gguf_value_text(e);
+    } else {
+        if (is_bool)
+            return e ? "true" : "false";
+        std::ostringstream os;
+        if constexpr (sizeof(T) == 1)
+            os << static_cast<int>(e); // int8/uint8 print as numbers, not characters
         else
-            s += (i ? ", " : "") + number_text(items[i]);
+            os << e;
+        return os.str();
     }
-    if (items.size() > kArrayItemsShown)
-        s += ", ... (" + std::to_string(items.size()) + " items)";
-    return s + "]";
-}
-
-std::string array_text(const GgufValue& v) {
-    switch (v.array_type()) {
-    case VT::UINT8:
-        return items_text(v.as_u8_array());
-    case VT::INT8:
-        return items_text(v.as_i8_array());
-    case VT::UINT16:
-        return items_text(v.as_u16_array());
-    case VT::INT16:
-        return items_text(v.as_i16_array());
-    case VT::UINT32:
-        return items_text(v.as_u32_array());
-    case VT::INT32:
-        return items_text(v.as_i32_array());
-    case VT::FLOAT32:
-        return items_text(v.as_f32_array());
-    case VT::BOOL:
-        return items_text(v.as_bool_array());
-    case VT::STRING:
-        return items_text(v.as_str_array());
-    case VT::UINT64:
-        return items_text(v.as_u64_array());
-    case VT::INT64:
-        return items_text(v.as_i64_array());
-    case VT::FLOAT64:
-        return items_text(v.as_f64_array());
-    case VT::ARRAY:
-        break;
-    }
-    return "[" + std::to_string(v.size()) + " arrays]";
 }
 
 // "blk.0.attn_q.weight.lora_a" -> "blk.0.attn_q.weight" (and whether it is A); "" for others.
@@ -118,7 +50,19 @@ std::string base_tensor(const std::string& name, bool& is_a) {
 } // namespace
 
 std::string gguf_value_text(const GgufValue& v) {
-    return v.is_array() ? array_text(v) : scalar_text(v);
+    const bool is_bool = (v.is_array() ? v.array_type() : v.type()) == VT::BOOL;
+    return std::visit(
+        [&](const auto& items) {
+            std::string s;
+            for (size_t i = 0; i < items.size() && i < kArrayItemsShown; ++i)
+                s += (i ? ", " : "") + element_text(items[i], is_bool);
+            if (!v.is_array())
+                return s;
+            if (items.size() > kArrayItemsShown)
+                s += ", ... (" + std::to_string(items.size()) + " items)";
+            return "[" + s + "]";
+        },
+        v.storage());
 }
 
 bool is_gguf_adapter(const GgufFile& f) {

@@ -5,6 +5,7 @@
 // --adapter; an adapter for another base is a one-line error naming the file; `inspect`
 // describes a GGUF LoRA adapter written by `export --format gguf-lora`.
 #include "common/error.h"
+#include "model/io/gguf_adapter.h"
 #include "tests/cli_util.h"
 #include "tests/model/export_test_util.h"
 #include "tests/test_util.h"
@@ -329,4 +330,18 @@ TEST_CASE("inspect describes a GGUF LoRA adapter written by export", "[eval_adap
     CHECK_THAT(text, Contains("alpha 8, rank 2, 4; 4 target tensors"));
     CHECK_THAT(text, Contains("  blk.1.attn_v.weight  rank 2, 64 -> 32\n"));
     CHECK_THAT(text, Contains("  general.dataset.0.manifest_sha256 = 5eed\n"));
+}
+
+TEST_CASE("inspect prints GGUF metadata values as text", "[eval_adapter]") {
+    using io::GgufValue;
+    CHECK(io::gguf_value_text(GgufValue::str("notes")) == "notes");
+    CHECK(io::gguf_value_text(GgufValue::f32(8.0f)) == "8");
+    CHECK(io::gguf_value_text(GgufValue::i8(-3)) == "-3");
+    CHECK(io::gguf_value_text(GgufValue::boolean(true)) == "true");
+    CHECK(io::gguf_value_text(GgufValue::array_bool({true, false})) == "[true, false]");
+    CHECK(io::gguf_value_text(GgufValue::array_str({"a", "b"})) == "[a, b]");
+    CHECK(io::gguf_value_text(GgufValue::array_u32({1, 2, 3, 4, 5, 6, 7, 8, 9, 10})) ==
+          "[1, 2, 3, 4, 5, 6, 7, 8, ... (10 items)]");
+    CHECK(io::gguf_value_text(GgufValue::array_arr(
+              {GgufValue::array_i32({1}), GgufValue::array_i32({2, 3})})) == "[[1], [2, 3]]");
 }
