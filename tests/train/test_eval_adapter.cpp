@@ -345,3 +345,33 @@ TEST_CASE("inspect prints GGUF metadata values as text", "[eval_adapter]") {
     CHECK(io::gguf_value_text(GgufValue::array_arr(
               {GgufValue::array_i32({1}), GgufValue::array_i32({2, 3})})) == "[[1], [2, 3]]");
 }
+
+TEST_CASE("the adapter applies unmerged to 16-bit weights and to a GGUF base", "[eval_adapter]") {
+    const Setup s("llama_gqa", "llama_gqa_lora");
+    const std::string adapter = s.adapter.string();
+    train::ExportOptions o;
+    o.model_dir = s.base.string();
+    o.types = {io::ExportType::F32};
+    o.out = s.tmp.file("base.gguf");
+    const std::string gguf = export_to(o).string();
+    const json dir = s.eval({"--adapter", adapter});
+    const json from_gguf =
+        json::parse(run_cli(train::run_eval, {"--model", gguf, "--adapter", adapter, "--data",
+                                              s.data.string(), "--json"}));
+    CHECK(from_gguf["tokens"] == dir["tokens"]);
+    CHECK(std::abs(from_gguf["loss"].get<double>() - dir["loss"].get<double>()) <= 1e-5);
+
+    // BF16 projections kept in 16 bits (a merge would refuse them) give what float32 gives.
+    const std::string bf16 =
+        (fs::path(SLIMTUNE_SOURCE_DIR) / "tests/fixtures/models/llama_gqa_bf16").string();
+    const std::string ids = s.tmp.file("ids.jsonl");
+    std::ofstream(ids) << R"({"input_ids": [1, 5, 9, 13, 17, 21, 3]})"
+                       << "\n";
+    auto eval_bf16 = [&](const char* weights) {
+        return json::parse(
+            run_cli(train::run_eval, {"--model", bf16, "--adapter", adapter, "--data", ids,
+                                      "--weights", weights, "--json"}));
+    };
+    const json stored = eval_bf16("stored"), widened = eval_bf16("float32");
+    CHECK(std::abs(stored["loss"].get<double>() - widened["loss"].get<double>()) <= 1e-5);
+}
