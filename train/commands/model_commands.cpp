@@ -274,6 +274,12 @@ int run_eval(const std::vector<std::string>& args) {
 
 namespace {
 
+// A model's embedding table may be larger than its tokenizer (padding rows): ids past the
+// tokenizer have no text.
+bool has_text(const data::Tokenizer& tok, int32_t id) {
+    return static_cast<size_t>(id) < tok.vocab_size();
+}
+
 // Prints generated tokens to stdout as they come, flushed one at a time: as text through the
 // tokenizer (complete characters only), else as comma-separated ids.
 class TokenPrinter {
@@ -285,7 +291,7 @@ public:
     void operator()(int32_t id) {
         if (!text_)
             write((count_++ ? "," : "") + std::to_string(id));
-        else if (static_cast<size_t>(id) < tok_->vocab_size())
+        else if (has_text(*tok_, id))
             write(text_->push(id));
     }
     void finish() {
@@ -345,11 +351,9 @@ json generate_json(const std::vector<int32_t>& out,
     json r = {{"tokens", out}, {"stopped_at_eos", stopped}};
     if (tok) {
         r["prompt_tokens"] = prompt.size();
-        // A model's embedding table may be larger than its tokenizer (padding rows): ids past
-        // the tokenizer are left out of the text and counted.
-        std::vector<int32_t> known;
+        std::vector<int32_t> known; // the ids with text; the others are counted
         for (int32_t id : out)
-            if (static_cast<size_t>(id) < tok->vocab_size())
+            if (has_text(*tok, id))
                 known.push_back(id);
         r["text"] = tok->decode(known, {.skip_special_tokens = true});
         if (known.size() != out.size())
