@@ -37,6 +37,15 @@ template <typename T> std::string element_text(const T& e, bool is_bool) {
     }
 }
 
+// The general.* keys about the file's layout rather than where the weights came from.
+bool is_format_key(std::string_view key) {
+    for (const std::string_view k : {"general.architecture", "general.type", "general.file_type",
+                                     "general.quantization_version", "general.alignment"})
+        if (key == k)
+            return true;
+    return false;
+}
+
 // "blk.0.attn_q.weight.lora_a" -> "blk.0.attn_q.weight" (and whether it is A); "" for others.
 std::string base_tensor(const std::string& name, bool& is_a) {
     for (const std::string_view suffix : {kLoraA, kLoraB})
@@ -78,8 +87,7 @@ GgufAdapterInfo gguf_adapter_info(const GgufFile& f) {
     if (const GgufValue* a = f.find("adapter.lora.alpha"))
         r.alpha = a->type() == VT::FLOAT32 ? a->as_f32() : 0.0f;
     for (const GgufKv& kv : f.metadata())
-        if (kv.key.starts_with("general.") && kv.key != "general.architecture" &&
-            kv.key != "general.type")
+        if (kv.key.starts_with("general.") && !is_format_key(kv.key))
             r.provenance.emplace_back(kv.key, gguf_value_text(kv.value));
 
     // A is (r, in): ne = [in, r]; B is (out, r): ne = [r, out].

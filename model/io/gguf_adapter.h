@@ -25,8 +25,9 @@ struct GgufAdapterInfo {
     std::vector<GgufLoraTarget> targets; // in file order
     std::vector<int64_t> ranks;          // the distinct ranks, ascending
     int64_t parameters = 0;
-    // Every general.* key but the architecture and type (name, base model, dataset, finetune),
-    // with its value as text.
+    // The general.* keys that say where it came from (name, base model, dataset, finetune), in
+    // file order, values as text; not the layout keys (architecture, type, file type,
+    // quantization version, alignment).
     std::vector<std::pair<std::string, std::string>> provenance;
 };
 

@@ -323,6 +323,7 @@ TEST_CASE("inspect describes a GGUF LoRA adapter written by export", "[eval_adap
     CHECK(j["provenance"]["general.dataset.0.documents_out"] == "34");
     CHECK(j["provenance"]["general.finetune"] == "lora");
     CHECK(j["provenance"].contains("general.base_model.0.name"));
+    CHECK_FALSE(j["provenance"].contains("general.file_type"));
 
     const std::string text = run_cli(train::run_inspect, {gguf});
     CHECK_THAT(text, Contains("GGUF lora adapter (not a model: llama.cpp applies it to a base "
