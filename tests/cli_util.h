@@ -1,6 +1,7 @@
 // Runs a `slimtune` subcommand in-process (train/commands/commands.h) and returns what it wrote
-// to std::cout: its result. What it writes to std::cerr (progress, messages) goes to `messages`
-// when given, else stays out of the test log (shown when the command returns non-zero).
+// to std::cout: its result. What it writes to std::cerr (progress, messages) goes to
+// `messages_out` when given (also when the command throws), else stays out of the test log
+// (shown when the command returns non-zero).
 #pragma once
 
 #include <catch2/catch.hpp>
@@ -20,6 +21,8 @@ inline std::string run_cli(int (*command)(const std::vector<std::string>&),
     auto restore = [&] {
         std::cout.rdbuf(old_out);
         std::cerr.rdbuf(old_err);
+        if (messages_out)
+            *messages_out = messages.str();
     };
     int rc = -1;
     try {
@@ -29,8 +32,6 @@ inline std::string run_cli(int (*command)(const std::vector<std::string>&),
         throw;
     }
     restore();
-    if (messages_out)
-        *messages_out = messages.str();
     INFO(messages.str());
     REQUIRE(rc == 0);
     return out.str();

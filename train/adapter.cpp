@@ -52,8 +52,7 @@ void resolve_adapter(const std::string& adapter, FineTuneSource& src, std::ostre
         src.adapter = src.provenance_dir = adapter;
         return;
     case DirKind::LoraRun:
-        src.adapter = src.provenance_dir = sub(adapter, "adapter");
-        progress << adapter << " is a training run: applying its adapter " << src.adapter << "\n";
+        src.adapter = src.provenance_dir = sub(adapter, "adapter"); // apply_adapter names it
         return;
     case DirKind::FullRun:
         src.full_model = src.provenance_dir = sub(adapter, "model");
@@ -70,12 +69,12 @@ void resolve_adapter(const std::string& adapter, FineTuneSource& src, std::ostre
     }
     std::error_code ec;
     if (!fs::exists(adapter, ec))
-        throw ConfigError("--adapter " + adapter +
-                          ": no such directory (expected a PEFT adapter directory with "
-                          "adapter_config.json, or a training run directory)");
-    throw ConfigError("--adapter " + adapter +
-                      ": not a PEFT adapter (no adapter_config.json), nor a training run "
-                      "directory (no adapter/ or model/ inside)");
+        throw UsageError("--adapter " + adapter +
+                         ": no such directory (expected a PEFT adapter directory with "
+                         "adapter_config.json, or a training run directory)");
+    throw UsageError("--adapter " + adapter +
+                     ": not a PEFT adapter (no adapter_config.json), nor a training run "
+                     "directory (no adapter/ or model/ inside)");
 }
 
 } // namespace
@@ -86,11 +85,11 @@ resolve_fine_tune(const std::string& model, const std::string& adapter, std::ost
     src.base = model;
     switch (dir_kind(model)) {
     case DirKind::PeftAdapter:
-        throw ConfigError("--model " + model + " is a PEFT adapter: pass it as --adapter " + model +
-                          " with the base model as --model");
+        throw UsageError("--model " + model + " is a PEFT adapter: pass it as --adapter " + model +
+                         " with the base model as --model");
     case DirKind::LoraRun:
-        throw ConfigError("--model " + model + " is a LoRA training run: pass the base model as " +
-                          "--model and the run as --adapter " + model);
+        throw UsageError("--model " + model + " is a LoRA training run: pass the base model as " +
+                         "--model and the run as --adapter " + model);
     case DirKind::FullRun:
         src.base.clear();
         src.full_model = src.provenance_dir = sub(model, "model");
@@ -108,8 +107,8 @@ resolve_fine_tune(const std::string& model, const std::string& adapter, std::ost
     if (adapter.empty())
         return src;
     if (!src.full_model.empty())
-        throw ConfigError("--model " + model + " is already fine-tuned; --adapter " + adapter +
-                          " would apply a second fine-tuning");
+        throw UsageError("--model " + model + " is already fine-tuned; --adapter " + adapter +
+                         " would apply a second fine-tuning");
     resolve_adapter(adapter, src, progress);
     return src;
 }

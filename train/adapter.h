@@ -31,8 +31,8 @@ struct FineTuneSource {
 };
 
 // Resolves --model and --adapter ("" when not given), saying on `progress` what a run
-// directory stood for. ConfigError (a usage error) for a directory that is none of the above,
-// a LoRA run or adapter given as --model, or a full fine-tune given twice.
+// directory stood for. UsageError for a directory that is none of the above, a LoRA run or
+// adapter given as --model, or a full fine-tune given twice.
 FineTuneSource
 resolve_fine_tune(const std::string& model, const std::string& adapter, std::ostream& progress);
 

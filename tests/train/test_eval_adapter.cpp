@@ -102,13 +102,16 @@ std::vector<std::string> table_row(const std::string& table, const std::string& 
     return {};
 }
 
-// The one-line message of what `command` throws.
+// The message of what `command` throws (main prints it as the one line on stderr), checking
+// that nothing else went to stderr before it.
 template <class E>
 std::string error_of(int (*command)(const std::vector<std::string>&),
                      const std::vector<std::string>& args) {
+    std::string messages;
     try {
-        run_cli(command, args);
+        run_cli(command, args, &messages);
     } catch (const E& e) {
+        CHECK(messages == "");
         return e.what();
     }
     FAIL("no error");
@@ -267,6 +270,14 @@ TEST_CASE("a bad --adapter is a one-line error naming the file", "[eval_adapter]
         train::run_eval, s.args({"--adapter", (kAdapters / "gpt2_lora").string()}));
     CHECK_THAT(names, Contains("gpt2_lora/adapter_config.json: lora: targets 'c_attn,c_proj' "
                                "match no linear layer of this llama model"));
+    // The same from a run directory, in one line too.
+    const fs::path bad_run = s.tmp.path / "bad_run";
+    fs::create_directories(bad_run);
+    fs::copy(kAdapters / "gpt2_lora", bad_run / "adapter", fs::copy_options::recursive);
+    CHECK_THAT(
+        error_of<ConfigError>(train::run_generate, {"--model", s.base.string(), "--adapter",
+                                                    bad_run.string(), "--prompt", "Hi", "--chat"}),
+        Contains("bad_run/adapter/adapter_config.json: lora: targets 'c_attn,c_proj'"));
     // Same names, other shapes: the Llama adapter on a narrower Llama.
     const fs::path smollm = fs::path(SLIMTUNE_SOURCE_DIR) / "tests/fixtures/models/smollm";
     const std::string shapes =

@@ -97,7 +97,6 @@ LoadedModel load_for_inference(const std::string& model,
                                TokenizerUse use = TokenizerUse::None) {
     if (weights != "float32" && weights != "stored")
         throw UsageError("--weights must be float32 or stored, got '" + weights + "'");
-    std::cerr << "loading " << model << "\n";
     LoadedModel r;
     const bool wanted = use != TokenizerUse::None;
     if (!tokenizer.empty() && wanted)
@@ -239,7 +238,9 @@ int run_eval(const std::vector<std::string>& args) {
         throw UsageError("--compare-base compares a fine-tuning with its base: pass --adapter DIR");
     const FineTuneSource src = resolve_fine_tune(model_dir, adapter, std::cerr);
     // The same reading as training (data/examples.h); the tokenizer only when there is one.
-    const std::string tmpl = chat_template_for(src, chat_template, std::cerr);
+    // Which chat template, said once the adapter has loaded (so that a bad one is one line).
+    std::ostringstream template_note;
+    const std::string tmpl = chat_template_for(src, chat_template, template_note);
     auto load = [&](const std::string& model) {
         return load_for_inference(model, weights, tokenizer_path, TokenizerUse::IfPresent);
     };
@@ -264,6 +265,7 @@ int run_eval(const std::vector<std::string>& args) {
         rows.push_back({"base", dataset_loss(m, data, eo)});
     if (!src.adapter.empty())
         apply_adapter(m, src.adapter, std::cerr);
+    std::cerr << template_note.str();
     rows.push_back({src.fine_tuned() ? "fine-tuned" : "model", dataset_loss(m, data, eo)});
     if (as_json)
         std::cout << eval_json(rows, src, data).dump() << "\n";
