@@ -323,12 +323,10 @@ std::vector<int32_t> prompt_ids(const std::string& prompt,
         return parse_tokens(tokens, vocab);
     std::vector<int32_t> ids;
     if (chat) {
-        const data::ChatTemplate tmpl =
-            chat_template.empty()
-                ? data::detect_chat_template(tok->config(), tok->source())
-                : option_value("chat-template", [&] {
-                      return data::chat_template_by_name(chat_template, tok->config());
-                  });
+        // The tokenizer's own options (SmolLM2's default system prompt) when the name is its own.
+        const data::ChatTemplate tmpl = option_value("chat-template", [&] {
+            return data::chat_template_for(chat_template, tok->config(), tok->source());
+        });
         const std::vector<data::ChatMessage> turn = {{"user", prompt}};
         // The rendered template carries its own BOS where the model wants one.
         ids = tok->encode(data::render_chat(tmpl, turn, {.add_generation_prompt = true}), false);
