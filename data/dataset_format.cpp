@@ -315,6 +315,7 @@ void for_each_record(const std::string& path,
                 throw FormatError(msg);
             if (st.bad_lines++ == 0)
                 st.first_bad = msg;
+            st.bad_line_numbers.push_back(st.lines);
             continue;
         } catch (const ConfigError& err) {
             throw ConfigError(at + err.what());

@@ -84,7 +84,8 @@ bool is_conversational_prompt_completion(const Record& record);
 // malformed lines skipped (with the first one's message).
 struct RecordReadStats {
     std::int64_t lines = 0, records = 0, bad_lines = 0;
-    std::string first_bad; // "file:line: field 'f' what"
+    std::string first_bad;                      // "file:line: field 'f' what"
+    std::vector<std::int64_t> bad_line_numbers; // 1-based, of every skipped line
 };
 
 // Reads a JSONL file as a stream and calls `sink` with each record and its 1-based line number,

@@ -196,6 +196,7 @@ void for_each_token_example(const std::string& path,
     st.examples = read.records;
     st.bad_lines = read.bad_lines;
     st.first_bad = read.first_bad;
+    st.bad_line_numbers = std::move(read.bad_line_numbers);
     if (stats)
         *stats = st;
 }

@@ -39,6 +39,7 @@ struct ExampleOptions {
 struct ExampleStats {
     std::int64_t lines = 0, examples = 0, bad_lines = 0;
     std::string first_bad; // "file:line: field: what" of the first skipped line
+    std::vector<std::int64_t> bad_line_numbers;  // 1-based, of every skipped line
     std::map<std::string, std::int64_t> formats; // examples per format name
 };
 

@@ -1,11 +1,16 @@
 #include "data/training_data.h"
 
+#include "common/atomic_file.h"
 #include "common/error.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <numeric>
 #include <ostream>
+#include <string_view>
+#include <unordered_map>
 
 namespace slimtune::data {
 
@@ -18,13 +23,16 @@ namespace {
 constexpr uint64_t kSplitStream = 0x76616c6964ULL;       // "valid"
 constexpr uint64_t kShuffleStream = 0x73687566666c65ULL; // "shuffle"
 
-// Tokenizes one JSONL file into a store and says what it read.
+// Tokenizes one JSONL file into a store and says what it read; `bad_lines` receives the line
+// numbers of the malformed lines skipped.
 TokenStore build_store(const std::string& jsonl,
                        const ExampleOptions& options,
                        const std::string& store_path,
-                       std::ostream& progress) {
+                       std::ostream& progress,
+                       std::vector<std::int64_t>& bad_lines) {
     ExampleStats st;
     TokenStore store = TokenStore::build(jsonl, options, store_path, &st);
+    bad_lines = st.bad_line_numbers;
     std::string formats;
     for (const auto& [name, n] : st.formats)
         formats += (formats.empty() ? "" : ", ") + std::to_string(n) + " " + name;
@@ -59,13 +67,15 @@ TrainingData TrainingData::open(const TrainingDataConfig& config,
                                 std::ostream& progress) {
     std::error_code ec;
     fs::create_directories(store_dir, ec);
-    TrainingData d(
-        config, seed,
-        build_store(config.train, options, (fs::path(store_dir) / "train.bin").string(), progress));
+    std::vector<std::int64_t> train_bad_lines;
+    TrainingData d(config, seed,
+                   build_store(config.train, options, (fs::path(store_dir) / "train.bin").string(),
+                               progress, train_bad_lines));
+    d.validation_bad_lines_ = std::move(train_bad_lines);
     if (!config.validation.empty()) {
         d.validation_store_.emplace(build_store(config.validation, options,
                                                 (fs::path(store_dir) / "validation.bin").string(),
-                                                progress));
+                                                progress, d.validation_bad_lines_));
         d.validation_pool_.resize(d.validation_store_->size());
         std::iota(d.validation_pool_.begin(), d.validation_pool_.end(), std::size_t{0});
     }
@@ -102,11 +112,15 @@ TokenBatch TrainingData::train_batch(const PackPlan& plan, std::size_t b) const 
     return make_batch(plan, b, views_of(train_store_));
 }
 
+const TokenStore& TrainingData::validation_store() const {
+    return validation_store_ ? *validation_store_ : train_store_;
+}
+
 std::vector<TokenBatch> TrainingData::validation_batches(int64_t max_batches) const {
     std::vector<TokenBatch> out;
     if (validation_pool_.empty())
         return out;
-    const TokenStore& store = validation_store_ ? *validation_store_ : train_store_;
+    const TokenStore& store = validation_store();
     const PackPlan plan = plan_packing(
         validation_pool_, [&](std::size_t i) { return store.length(i); }, config_.packing);
     std::size_t nb = plan.batches();
@@ -115,6 +129,60 @@ std::vector<TokenBatch> TrainingData::validation_batches(int64_t max_batches) co
     for (std::size_t b = 0; b < nb; ++b)
         out.push_back(make_batch(plan, b, views_of(store)));
     return out;
+}
+
+ExampleView TrainingData::validation_example(std::size_t k) const {
+    const std::size_t i = validation_pool_.at(k);
+    return {validation_store().ids(i), validation_store().labels(i)};
+}
+
+bool TrainingData::write_validation_records(const std::string& path) const {
+    if (validation_pool_.empty())
+        return false;
+    const std::string& source = config_.validation.empty() ? config_.train : config_.validation;
+    std::ifstream in(source, std::ios::binary);
+    if (!in)
+        throw Error(source + ": cannot open file");
+    std::error_code ec;
+    fs::create_directories(fs::path(path).parent_path(), ec);
+    // validation_pool_ is ascending, and so are the examples of the file's lines.
+    auto next_held = validation_pool_.begin();
+    write_file_atomic(path, [&](std::ostream& out) {
+        std::string line;
+        std::size_t example = 0;
+        for (std::int64_t number = 1; next_held != validation_pool_.end() && std::getline(in, line);
+             ++number) {
+            if (line.find_first_not_of(" \t\r") == std::string::npos ||
+                std::binary_search(validation_bad_lines_.begin(), validation_bad_lines_.end(),
+                                   number))
+                continue;
+            if (example++ == *next_held) {
+                out << line << "\n";
+                ++next_held;
+            }
+        }
+    });
+    if (next_held != validation_pool_.end())
+        throw Error(source + ": changed while training read it (fewer records than examples)");
+    return true;
+}
+
+std::int64_t TrainingData::validation_overlap() const {
+    const auto bytes = [](std::span<const std::int32_t> ids) {
+        return std::string_view(reinterpret_cast<const char*>(ids.data()), ids.size_bytes());
+    };
+    // Hash of a training example's ids -> the example, then an exact comparison on a hit.
+    std::unordered_map<std::size_t, std::size_t> train;
+    train.reserve(train_pool_.size());
+    for (std::size_t i : train_pool_)
+        train.emplace(std::hash<std::string_view>{}(bytes(train_store_.ids(i))), i);
+    std::int64_t overlap = 0;
+    for (std::size_t k = 0; k < validation_pool_.size(); ++k) {
+        const std::string_view v = bytes(validation_example(k).ids);
+        const auto hit = train.find(std::hash<std::string_view>{}(v));
+        overlap += hit != train.end() && bytes(train_store_.ids(hit->second)) == v;
+    }
+    return overlap;
 }
 
 } // namespace slimtune::data

@@ -60,16 +60,33 @@ public:
     // The validation batches (none without validation data), at most max_batches (0: all).
     std::vector<TokenBatch> validation_batches(int64_t max_batches) const;
 
+    // The validation examples one by one, in file order (k < validation_size()).
+    std::size_t validation_size() const { return validation_pool_.size(); }
+    ExampleView validation_example(std::size_t k) const;
+    std::size_t train_size() const { return train_pool_.size(); }
+
+    // The records that went to validation, each line as it stands in its input file (every
+    // example of data.validation, or the held-out lines of data.train), written atomically to
+    // `path`. False, and nothing written, without validation data.
+    bool write_validation_records(const std::string& path) const;
+    // How many validation examples have exactly the token ids of a training example: a
+    // validation set that overlaps the training data makes the validation loss optimistic.
+    std::int64_t validation_overlap() const;
+
     const TrainingDataConfig& config() const { return config_; }
 
 private:
     TrainingData(TrainingDataConfig config, uint64_t seed, TokenStore train);
+    const TokenStore& validation_store() const;
 
     TrainingDataConfig config_;
     uint64_t seed_;
     TokenStore train_store_;
     std::optional<TokenStore> validation_store_; // a validation file; else the split reads train
     std::vector<std::size_t> train_pool_, validation_pool_; // example indices into their store
+    // Lines of the validation records' file that data.on_bad_line = skip left out (1-based):
+    // example k is the k-th line that is neither blank nor among them.
+    std::vector<std::int64_t> validation_bad_lines_;
 };
 
 } // namespace slimtune::data

@@ -63,6 +63,9 @@ expect 1 broken_jsonl "$bin" eval --model "$fix/models/llama_gqa" --data broken.
 grep -q "^step 8/8 loss" train.err || fail "train: no progress lines on stderr"
 grep -q "wrote run/adapter" train.err || fail "train: the output path is not on stderr"
 grep -q "//" train.out train.err && fail "train: a path with //"
+# A second run into the same directory, or a resume that changes the recipe: usage errors.
+expect 2 reused_output_dir "$bin" train "$recipe" "${args[@]}" --train.output_dir run
+expect 2 resume_changed_recipe "$bin" train --resume run --optim.lr 1e-2
 
 # --help is grouped and short; --help-all explains every key.
 "$bin" train --help > help.out

@@ -4,6 +4,7 @@
 
 #include "common/rng.h"
 
+#include <algorithm>
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <cmath>
@@ -59,6 +60,15 @@ std::vector<T> random_uniform(size_t n, uint64_t seed, double lo, double hi) {
     for (auto& x : v)
         x = static_cast<T>(lo + (hi - lo) * static_cast<double>(rng.next_uniform()));
     return v;
+}
+
+// The names of the entries of `dir`, sorted.
+inline std::vector<std::string> entry_names(const std::filesystem::path& dir) {
+    std::vector<std::string> names;
+    for (const auto& e : std::filesystem::directory_iterator(dir))
+        names.push_back(e.path().filename().string());
+    std::sort(names.begin(), names.end());
+    return names;
 }
 
 // Checks |a - e| <= atol + rtol * |e| element-wise; on failure names the worst element, both

@@ -473,8 +473,14 @@ std::string check_train_checkpoint(const std::string& path) {
     }
 }
 
-std::string
-save_checkpoint_in_run(const std::string& run_dir, const TrainCheckpoint& checkpoint, int keep) {
+std::string checkpoint_in_run(const std::string& run_dir, std::int64_t step) {
+    return (fs::path(run_dir) / "checkpoints" / ("step-" + std::to_string(step) + ".h5")).string();
+}
+
+std::string save_checkpoint_in_run(const std::string& run_dir,
+                                   const TrainCheckpoint& checkpoint,
+                                   int keep,
+                                   std::optional<std::int64_t> also_keep) {
     const fs::path dir = fs::path(run_dir) / "checkpoints";
     if (checkpoint.step < 0)
         throw Error(run_dir + ": cannot save a checkpoint of step " +
@@ -483,11 +489,13 @@ save_checkpoint_in_run(const std::string& run_dir, const TrainCheckpoint& checkp
     fs::create_directories(dir, ec);
     if (ec)
         throw Error(dir.string() + ": cannot create directory: " + ec.message());
-    const std::string path = (dir / ("step-" + std::to_string(checkpoint.step) + ".h5")).string();
+    const std::string path = checkpoint_in_run(run_dir, checkpoint.step);
     write_train_checkpoint(path, checkpoint);
     if (keep > 0) {
         auto others = list_checkpoints(dir);
-        std::erase_if(others, [&](const auto& f) { return f.second == path; });
+        std::erase_if(others, [&](const auto& f) {
+            return f.second == path || (also_keep && f.first == *also_keep);
+        });
         const size_t drop = others.size() - std::min(others.size(), static_cast<size_t>(keep - 1));
         for (size_t i = 0; i < drop; ++i)
             fs::remove(others[i].second, ec); // a file we cannot delete only costs disk space

@@ -50,8 +50,11 @@ struct TrainCheckpoint {
     std::string slimtune_version;
     std::vector<NamedArray> tensors;         // trainable weights
     std::vector<NamedArray> optimizer_state; // e.g. "exp_avg/<name>", "exp_avg_sq/<name>"
-    std::map<std::string, double>
-        metrics; // "loss" of the last step, "eval_loss" of the last evaluation
+    // "loss" of the last step, "eval_loss" of the last evaluation; the run's state besides:
+    // "best_eval_loss", "best_step", "evals_since_best" (early stopping, train/early_stopping.h),
+    // "finished" (1 in the checkpoint a run ends with), "early_stopped" (1 when early stopping
+    // ended it).
+    std::map<std::string, double> metrics;
 };
 
 // Writes PATH.tmp.<pid>, fsyncs it, renames it over `path` and fsyncs the directory: `path` is
@@ -69,11 +72,18 @@ TrainCheckpoint read_train_checkpoint(const std::string& path);
 std::string check_train_checkpoint(const std::string& path);
 
 // A run directory keeps its checkpoints as RUN_DIR/checkpoints/step-<N>.h5 (N without leading
-// zeros). Writes step-<checkpoint.step>.h5 (creating the directory), then deletes the
-// checkpoints with the lowest steps so that at most `keep` remain (keep <= 0: keep all); the
-// file just written is always kept, even when older steps sort above it. Returns its path.
-std::string
-save_checkpoint_in_run(const std::string& run_dir, const TrainCheckpoint& checkpoint, int keep);
+// zeros): the path of step N's.
+std::string checkpoint_in_run(const std::string& run_dir, std::int64_t step);
+
+// Writes step-<checkpoint.step>.h5 (creating the directory), then deletes the checkpoints with
+// the lowest steps so that at most `keep` remain (keep <= 0: keep all); the file just written
+// is always kept, even when older steps sort above it, and so is the one of step `also_keep`
+// (the best validation loss, checkpoint.keep_best), which does not count toward `keep`.
+// Returns its path.
+std::string save_checkpoint_in_run(const std::string& run_dir,
+                                   const TrainCheckpoint& checkpoint,
+                                   int keep,
+                                   std::optional<std::int64_t> also_keep = std::nullopt);
 
 // The step-<N>.h5 with the highest N that passes check_train_checkpoint; nullopt when there is
 // none. Anything else in the directory (*.tmp.<pid> leftovers of a crashed write included) is

@@ -121,10 +121,20 @@ std::vector<Key> training_keys() {
         KEY(integer, "eval.every", eval.every, 0, "evaluate every N steps; 0: only at the end"),
         KEY(integer, "eval.max_batches", eval.max_batches, 0,
             "validation batches per evaluation; 0: all"),
+        KEY(integer, "eval.samples", eval.samples, 0,
+            "held-out prompts continued (greedy) at each evaluation into samples.jsonl"),
+        KEY(integer, "eval.sample_tokens", eval.sample_tokens, 1, "new tokens per sample, at most"),
+        KEY(integer, "eval.early_stopping_patience", eval.early_stopping_patience, 0,
+            "stop after N evaluations without a better validation loss; 0: never"),
+        KEY(number, "eval.early_stopping_min_delta", eval.early_stopping_min_delta, kNonNegative,
+            "an improvement must lower the validation loss by more than this"),
         KEY(integer, "checkpoint.every", checkpoint.every, 0,
             "save a checkpoint every N steps; 0: only at the end"),
         KEY(integer, "checkpoint.keep", checkpoint.keep, 1, "newest checkpoints kept on disk"),
-        KEY(integer, "log.every", log.every, 1, "write a metrics line every N steps"),
+        KEY(boolean, "checkpoint.keep_best", checkpoint.keep_best,
+            "also keep the checkpoint of the best validation loss (never rotated out)"),
+        KEY(integer, "log.every", log.every, 1,
+            "write a metrics line (and a progress line) every N steps, and the last"),
     };
 }
 
@@ -253,6 +263,17 @@ void resolve(Recipe& r, const std::set<std::string>& given, RecipeUse use) {
         if (r.data.validation_split > 0)
             exclusive("data.validation_split", "data.validation");
     }
+    // What the validation data feeds: samples, early stopping and the best checkpoint.
+    const bool validation = !r.data.validation.empty() || r.data.validation_split > 0;
+    for (const auto& [key, on] :
+         {std::pair{"eval.samples", r.eval.samples > 0},
+          {"eval.early_stopping_patience", r.eval.early_stopping_patience > 0},
+          {"checkpoint.keep_best", r.checkpoint.keep_best}})
+        if (on && !validation)
+            fail(std::string(key) +
+                 ": needs validation data; set data.validation or data.validation_split");
+    if (r.eval.early_stopping_patience > 0 && r.eval.every == 0)
+        fail("eval.early_stopping_patience: needs evaluations during the run; set eval.every");
     LoraConfig& lora = r.trainer.lora;
     if (!lora.target_regex.empty()) {
         if (given.count("lora.targets") && !lora.targets.empty())
@@ -370,6 +391,31 @@ std::string Recipe::to_ini(const std::string& only_section) const {
     return out;
 }
 
+Recipe recipe_from_ini(const std::string& text, const std::string& source) {
+    po::options_description desc;
+    for (const auto& k : keys())
+        desc.add_options()(k.name.c_str(), po::value<std::string>());
+    std::istringstream in(text);
+    Recipe r;
+    r.source = source;
+    try {
+        for (const auto& opt : po::parse_config_file(in, desc, /*allow_unregistered=*/true).options)
+            if (!opt.unregistered)
+                apply(r, opt.string_key, opt.value.empty() ? "" : opt.value.front(), source);
+    } catch (const po::error& e) {
+        throw ConfigError(source + ": " + e.what());
+    }
+    return r;
+}
+
+std::vector<KeyChange> recipe_differences(const Recipe& before, const Recipe& after) {
+    std::vector<KeyChange> out;
+    for (const auto& k : keys())
+        if (k.get(before) != k.get(after))
+            out.push_back({k.name, k.get(before), k.get(after)});
+    return out;
+}
+
 bool Recipe::operator==(const Recipe& o) const {
     return source == o.source && to_ini() == o.to_ini();
 }
@@ -409,29 +455,6 @@ std::vector<RecipeKeyDoc> recipe_key_docs() {
         out.push_back({k.name.substr(0, k.name.find('.')), k.name, v, k.expected, k.help});
     }
     return out;
-}
-
-std::string describe_outputs(const Recipe& r) {
-    const fs::path d(r.train.output_dir);
-    const std::string every = r.checkpoint.every > 0
-                                  ? "every " + std::to_string(r.checkpoint.every) + " steps"
-                                  : "at the end";
-    std::string s = (d / "recipe.ini").string() + "  the resolved recipe\n";
-    s += (d / "metrics.jsonl").string() + "  one JSON line per logged step and evaluation\n";
-    s += (d / "tokens" / "train.bin").string() +
-         "  the tokenized training data, memory-mapped (rebuilt on resume)\n";
-    s += (d / "checkpoints" / "step-N.h5").string() + "  " + every + ", the newest " +
-         std::to_string(r.checkpoint.keep) + " kept (resume continues from the newest)\n";
-    if (r.trainer.mode == "lora") {
-        s += (d / "adapter" / "adapter_config.json").string() + "  the PEFT adapter config\n";
-        s += (d / "adapter" / "adapter_model.safetensors").string() + "  the adapter weights\n";
-        s += (d / "adapter" / "README.md").string() + "  its model card (PEFT, Hub metadata)\n";
-    } else {
-        s += (d / "model").string() + "/  the fine-tuned model (config.json, model.safetensors)\n";
-    }
-    s += (d / (r.trainer.mode == "lora" ? "adapter" : "model") / kProvenanceFile).string() +
-         "  data, base model, chat template and recipe of the run (what exports use)\n";
-    return s;
 }
 
 } // namespace slimtune::train

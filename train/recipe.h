@@ -51,13 +51,20 @@ struct Recipe {
     } train;
 
     struct EvalSection {
-        int64_t every = 0;       // 0: only at the end
-        int64_t max_batches = 0; // 0: every validation batch
+        int64_t every = 0;          // 0: only at the end
+        int64_t max_batches = 0;    // 0: every validation batch
+        int64_t samples = 0;        // held-out prompts continued at each evaluation (samples.jsonl)
+        int64_t sample_tokens = 48; // new tokens per sample, at most
+        // Stop when the validation loss has not improved (by more than min_delta) for this
+        // many evaluations; 0: never.
+        int64_t early_stopping_patience = 0;
+        double early_stopping_min_delta = 0.0;
     } eval;
 
     struct CheckpointSection {
-        int64_t every = 0; // 0: only at the end
-        int keep = 2;      // newest checkpoints kept on disk
+        int64_t every = 0;      // 0: only at the end
+        int keep = 2;           // newest checkpoints kept on disk
+        bool keep_best = false; // also keep the checkpoint of the best validation loss
     } checkpoint;
 
     struct LogSection {
@@ -93,6 +100,18 @@ Recipe load_recipe(const std::string& path,
                    RecipeUse use = RecipeUse::train,
                    const Recipe& defaults = {});
 
+// A recipe from INI text as to_ini writes it (what a checkpoint stores): each known key set as
+// written, a key this version does not know ignored (one from another version), and no check
+// of paths or of the rules between keys. ConfigError naming `source` for a bad value.
+Recipe recipe_from_ini(const std::string& text, const std::string& source);
+
+// A key whose value differs between two recipes, as to_ini prints the values.
+struct KeyChange {
+    std::string key, before, after;
+};
+// Every key whose value differs from `before` to `after`, in key order.
+std::vector<KeyChange> recipe_differences(const Recipe& before, const Recipe& after);
+
 // Every curate.* key with its value as text, named as in the [curate] section
 // ("quality.min_words"): what the curation report and manifest record.
 nlohmann::json curate_settings(const Recipe& r);
@@ -110,8 +129,5 @@ struct RecipeKeyDoc {
 };
 // Every key, in section order.
 std::vector<RecipeKeyDoc> recipe_key_docs();
-
-// The files a run of `r` writes, one per line.
-std::string describe_outputs(const Recipe& r);
 
 } // namespace slimtune::train

@@ -5,6 +5,7 @@
 #include "optim/clip.h"
 #include "train/evaluate.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace slimtune::train {
@@ -39,6 +40,17 @@ std::vector<optim::ParamRef> full_param_refs(Model& model, const std::vector<std
     return refs;
 }
 
+ParamCount count_params(Model& model, const Trainer& trainer) {
+    ParamCount c;
+    for (const optim::ParamRef& p : trainer.params())
+        c.trainable += p.tensor.numel();
+    for (const NamedParam& p : model_params(model))
+        c.all += p.tensor->numel();
+    if (trainer.config().mode == "lora") // adapters are not among the model's own parameters
+        c.all += c.trainable;
+    return c;
+}
+
 Trainer::Trainer(Model& model, TrainerConfig config, int64_t total_steps)
     : model_(model), config_(std::move(config)), total_steps_(total_steps),
       dropout_rng_(config_.seed ^ 0x6c6f7261ULL) {
@@ -70,11 +82,15 @@ StepStats Trainer::step(std::span<const data::TokenBatch> micro) {
     if (micro.empty())
         throw ConfigError("a training step needs at least one micro-batch");
     int64_t total = 0;
-    for (const auto& b : micro)
-        total += b.counted;
     StepStats s;
+    for (const auto& b : micro) {
+        total += b.counted;
+        s.tokens += b.doc_ids.empty() ? b.batch * b.seq
+                                      : std::count_if(b.doc_ids.begin(), b.doc_ids.end(),
+                                                      [](int32_t doc) { return doc >= 0; });
+    }
     s.step = steps_ + 1;
-    s.tokens = total;
+    s.trainable_tokens = total;
     optimizer_->zero_grad();
     if (total == 0) {
         // Nothing to learn from (every target masked): count the step, change nothing.

@@ -41,7 +41,8 @@ struct TrainerConfig {
 struct StepStats {
     int64_t step = 0; // 1-based index of the step just taken
     double loss = 0, grad_norm = 0, lr = 0;
-    int64_t tokens = 0; // counted targets
+    int64_t tokens = 0;           // input tokens of the micro-batches (padding left out)
+    int64_t trainable_tokens = 0; // counted targets: the loss-bearing tokens
 };
 
 class Trainer {
@@ -76,6 +77,13 @@ private:
     Rng dropout_rng_;
     int64_t steps_ = 0;
 };
+
+// Parameters as PEFT's print_trainable_parameters counts them: `all` holds the model's own
+// and, in LoRA mode, the adapters'.
+struct ParamCount {
+    int64_t trainable = 0, all = 0;
+};
+ParamCount count_params(Model& model, const Trainer& trainer);
 
 // The trainable tensors of a model in LoRA mode ("<module>.lora_A" / ".lora_B", weight decay
 // on) or full mode (Hugging Face names, weight decay on matrices only).

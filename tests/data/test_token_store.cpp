@@ -54,15 +54,6 @@ void patch_u64(const std::string& path, std::size_t offset, std::uint64_t v) {
     patch(path, offset, &v, sizeof v);
 }
 
-// Every entry of `dir`, by file name.
-std::vector<std::string> entries(const fs::path& dir) {
-    std::vector<std::string> names;
-    for (const auto& e : fs::directory_iterator(dir))
-        names.push_back(e.path().filename().string());
-    std::sort(names.begin(), names.end());
-    return names;
-}
-
 // pack_examples as it was before the plan/build split (verbatim): the reference the new one
 // must match bit for bit.
 std::vector<TokenBatch>
@@ -278,7 +269,7 @@ TEST_CASE("token store: records read back as read_token_examples", "[data][token
     target = TokenStore::open(s.path());
     CHECK(target.total_tokens() == 17);
     // Only the store is left beside the JSONL: no temporaries.
-    CHECK(entries(dir.path) == std::vector<std::string>{"mixed.jsonl", "mixed.tok"});
+    CHECK(test::entry_names(dir.path) == std::vector<std::string>{"mixed.jsonl", "mixed.tok"});
 }
 
 TEST_CASE("token store: zero examples", "[data][token_store]") {
@@ -363,7 +354,8 @@ TEST_CASE("token store: a failed build leaves no files and keeps the old store",
     TokenStore::build(dir.file("good.jsonl"), {}, out);
     CHECK_THROWS_AS(TokenStore::build(dir.file("bad.jsonl"), {}, out), FormatError);
     CHECK_THROWS_WITH(TokenStore::build(dir.file("bad.jsonl"), {}, out), Contains("bad.jsonl:2"));
-    CHECK(entries(dir.path) == std::vector<std::string>{"bad.jsonl", "good.jsonl", "out.tok"});
+    CHECK(test::entry_names(dir.path) ==
+          std::vector<std::string>{"bad.jsonl", "good.jsonl", "out.tok"});
     CHECK(to_ids(TokenStore::open(out).ids(0)) == Ids{5, 6, 7});
     // Skipped lines are counted, as read_token_examples counts them.
     ExampleStats st;

@@ -5,6 +5,7 @@
 #include "tests/test_util.h"
 #include "train/provenance.h"
 #include "train/recipe.h"
+#include "train/run_dir.h"
 
 #include <algorithm>
 #include <catch2/catch.hpp>
@@ -393,9 +394,11 @@ min_lr_ratio = 0.05
 TEST_CASE("recipe: key list and outputs", "[recipe]") {
     Fixture fx;
     const auto keys = train::recipe_key_docs();
-    // 54 training keys (optim.dampening, optim.nesterov; model.name,
-    // data.allow_template_markers_as_text) + 75 curate
-    CHECK(keys.size() == 129);
+    // 59 training keys (optim.dampening, optim.nesterov; model.name,
+    // data.allow_template_markers_as_text; eval.samples, eval.sample_tokens,
+    // eval.early_stopping_patience, eval.early_stopping_min_delta, checkpoint.keep_best) + 75
+    // curate
+    CHECK(keys.size() == 134);
     CHECK(std::count_if(keys.begin(), keys.end(),
                         [](const train::RecipeKeyDoc& k) { return k.section == "curate"; }) == 75);
     const Recipe r = load_recipe(fx.write("x.ini", "[checkpoint]\nkeep = 3\n"), {});
@@ -474,4 +477,28 @@ TEST_CASE("recipe: the [curate] section, alone or in a training recipe", "[recip
         Contains("group_a:group_b"));
     CHECK_THROWS_WITH(load_recipe("", {"--curate.quality.min_wrds", "3"}, train::RecipeUse::curate),
                       Contains("did you mean 'curate.quality.min_words'"));
+}
+
+TEST_CASE("recipe: samples, early stopping and the best checkpoint need validation data",
+          "[recipe]") {
+    Fixture fx;
+    const std::string path = fx.write("v.ini", "");
+    for (const std::string key :
+         {"eval.samples", "eval.early_stopping_patience", "checkpoint.keep_best"}) {
+        INFO(key);
+        const std::string value = key == "checkpoint.keep_best" ? "true" : "2";
+        CHECK_THAT(config_error([&] {
+                       load_recipe(path, {"--" + key, value, "--eval.every", "5"});
+                   }),
+                   Contains(key + ": needs validation data; set data.validation or "
+                                  "data.validation_split"));
+        CHECK_NOTHROW(load_recipe(
+            path, {"--" + key, value, "--eval.every", "5", "--data.validation_split", "0.1"}));
+    }
+    CHECK_THAT(config_error([&] {
+                   load_recipe(path, {"--eval.early_stopping_patience", "3", "--data.validation",
+                                      fx.valid});
+               }),
+               Contains("eval.early_stopping_patience: needs evaluations during the run; set "
+                        "eval.every"));
 }

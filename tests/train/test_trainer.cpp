@@ -2,9 +2,9 @@
 // to an uninterrupted one, a run writes its metrics, checkpoints and PEFT adapter, and a
 // non-finite loss stops it with a clear error.
 #include "common/error.h"
-#include "data/curate/pipeline.h"
 #include "model/io/safetensors.h"
 #include "tests/test_util.h"
+#include "tests/train/run_util.h"
 #include "train/run.h"
 #include "train/trainer.h"
 
@@ -20,7 +20,7 @@ using slimtune::test::TempDir;
 
 namespace {
 
-const std::string kModels = std::string(SLIMTUNE_SOURCE_DIR) + "/tests/fixtures/models/";
+const std::string& kModels = test::kModelFixtures;
 
 data::TokenBatch random_batch(int64_t B, int64_t T, int64_t V, uint64_t seed) {
     Rng rng(seed);
@@ -67,13 +67,6 @@ train::TrainerConfig lora_config() {
     return c;
 }
 
-std::string read_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
 } // namespace
 
 TEST_CASE("gradient accumulation over 2 micro-batches of 4 equals one batch of 8", "[train]") {
@@ -117,38 +110,16 @@ TEST_CASE("a non-finite loss stops training with the step named", "[train]") {
 
 TEST_CASE("20 steps straight equal 10 + resume + 10, bit for bit", "[train][resume]") {
     TempDir dir("resume");
-    // Pre-tokenized data: 40 examples of varying length for the llama fixture (vocab 160).
-    const std::string data_file = dir.file("train.jsonl");
-    {
-        std::ofstream out(data_file);
-        Rng rng(9);
-        for (int e = 0; e < 40; ++e) {
-            json ids = json::array();
-            const int n = 5 + static_cast<int>(rng.next_u64() % 20);
-            for (int i = 0; i < n; ++i)
-                ids.push_back(rng.next_u64() % 160);
-            out << json{{"input_ids", ids}}.dump() << "\n";
-        }
-    }
-    // Through the gate: curated (pre-tokenized records pass exact dedup, length and manifest).
-    data::curate::CurateConfig curate;
-    curate.threads = 1;
-    const auto curated = data::curate::curate_files({data_file}, dir.file("curated"), curate);
-    REQUIRE(curated.documents_out == 40);
+    // Pre-tokenized data through the gate: 40 examples of varying length for the llama fixture.
+    const std::string data_file = test::curated(dir, "train", test::random_id_records(40, 9));
     auto config = [&](const std::string& out) {
-        train::Recipe c;
-        c.model.path = kModels + "llama_gqa";
-        c.data.train = dir.file("curated") + "/curated.jsonl";
+        train::Recipe c = test::tiny_recipe(data_file, out);
         c.data.validation_split = 0.1;
-        c.trainer = lora_config();
+        c.trainer.optimizer.lr = 1e-2;
         c.trainer.lora.dropout = 0.1; // dropout draws from the RNG that a resume must restore
         c.trainer.schedule.name = "cosine";
         c.trainer.schedule.warmup_steps = 3;
         c.train.max_steps = 20;
-        c.data.packing.batch_size = 2;
-        c.data.packing.seq_len = 32;
-        c.train.grad_accum = 2;
-        c.train.output_dir = out;
         c.checkpoint.every = 5;
         c.eval.every = 10;
         return c;
@@ -161,7 +132,7 @@ TEST_CASE("20 steps straight equal 10 + resume + 10, bit for bit", "[train][resu
     CHECK(half.steps == 10);
     const auto rest = train::run_training(config(dir.file("b")), {.resume = true}, log);
     CHECK(rest.steps == 20);
-    CHECK(read_file(dir.file("a/metrics.jsonl")).size() > 100);
+    CHECK(test::read_text(dir.file("a/metrics.jsonl")).size() > 100);
     // Identical metrics (losses, lrs, grad norms; tokens/s aside) and identical adapter bytes.
     auto strip_speed = [](const std::string& text) {
         std::string out, line;
@@ -169,16 +140,17 @@ TEST_CASE("20 steps straight equal 10 + resume + 10, bit for bit", "[train][resu
         while (std::getline(in, line)) {
             json j = json::parse(line);
             j.erase("tokens_per_s");
+            j.erase("trainable_tokens_per_s");
             out += j.dump() + "\n";
         }
         return out;
     };
-    CHECK(strip_speed(read_file(dir.file("a/metrics.jsonl"))) ==
-          strip_speed(read_file(dir.file("b/metrics.jsonl"))));
-    CHECK(read_file(dir.file("a/adapter/adapter_model.safetensors")) ==
-          read_file(dir.file("b/adapter/adapter_model.safetensors")));
-    CHECK(read_file(dir.file("a/adapter/adapter_config.json")).find("\"peft_type\": \"LORA\"") !=
-          std::string::npos);
+    CHECK(strip_speed(test::read_text(dir.file("a/metrics.jsonl"))) ==
+          strip_speed(test::read_text(dir.file("b/metrics.jsonl"))));
+    CHECK(test::read_text(dir.file("a/adapter/adapter_model.safetensors")) ==
+          test::read_text(dir.file("b/adapter/adapter_model.safetensors")));
+    CHECK(test::read_text(dir.file("a/adapter/adapter_config.json"))
+              .find("\"peft_type\": \"LORA\"") != std::string::npos);
     // keep = 2: only the two newest checkpoints remain.
     int checkpoints = 0;
     for (const auto& e : std::filesystem::directory_iterator(dir.file("a/checkpoints")))

@@ -1,10 +1,11 @@
-// slimtune train RECIPE.ini [--section.key value ...] [--resume RUN_DIR] [--print-config]
-//                [--stop-after N]
+// slimtune train RECIPE.ini [--section.key value ...] [--resume RUN_DIR] [--overwrite]
+//                [--print-config] [--stop-after N]
 #include "common/error.h"
 #include "train/commands/cli_util.h"
 #include "train/commands/commands.h"
 #include "train/recipe.h"
 #include "train/run.h"
+#include "train/run_dir.h"
 
 #include <atomic>
 #include <csignal>
@@ -20,7 +21,7 @@ namespace po = boost::program_options;
 namespace {
 
 constexpr const char* kTrainUsage =
-    "usage: slimtune train RECIPE.ini [--section.key value ...] [--resume RUN_DIR] "
+    "usage: slimtune train RECIPE.ini [--section.key value ...] [--resume RUN_DIR | --overwrite] "
     "[--print-config] [--stop-after N]\n"
     "       slimtune train --resume RUN_DIR      (continues with the run's own recipe.ini)\n"
     "\n"
@@ -28,8 +29,10 @@ constexpr const char* kTrainUsage =
     "overridden on the command line (--lora.rank 16). --print-config shows the resolved recipe\n"
     "and the files the run writes, and exits. Ctrl-C or SIGTERM finishes the step, saves a\n"
     "checkpoint and exits with 130 or 143; --resume continues bit-exactly from the newest\n"
-    "checkpoint of RUN_DIR. --stop-after N stops (with a checkpoint, exit 130) after N steps of\n"
-    "this invocation, for time-boxed runs. Progress goes to standard error.\n";
+    "checkpoint of RUN_DIR (refusing a recipe change that alters the run). A new run needs an\n"
+    "empty train.output_dir; --overwrite removes the files of the run that is there first.\n"
+    "--stop-after N stops (with a checkpoint, exit 130) after N steps of this invocation, for\n"
+    "time-boxed runs. Progress goes to standard error.\n";
 
 // Set by SIGINT (Ctrl-C) or SIGTERM (Slurm, systemd, Kubernetes, kill); the run checks it after
 // every step, writes a checkpoint and stops. The exit status is 128 + the signal's number.
@@ -62,12 +65,14 @@ struct StopSignals {
 
 int run_train(const std::vector<std::string>& args) {
     std::string recipe_path, resume_dir;
-    bool print_config = false;
+    bool print_config = false, overwrite = false;
     int64_t stop_after = 0;
     std::vector<std::string> overrides;
     po::options_description opts(std::string(kTrainUsage) + "\noptions");
     opts.add_options()("recipe", po::value(&recipe_path), "the recipe file (INI)")(
         "resume", po::value(&resume_dir), "continue the run in this directory")(
+        "overwrite", po::bool_switch(&overwrite),
+        "replace the run in train.output_dir (its own files only)")(
         "print-config", po::bool_switch(&print_config), "show the resolved recipe and exit")(
         "stop-after", po::value(&stop_after), "stop with a checkpoint after N steps")(
         "threads", po::value<std::string>(), "OpenMP threads (train.threads); 0: OMP_NUM_THREADS");
@@ -76,6 +81,8 @@ int run_train(const std::vector<std::string>& args) {
     po::variables_map vm;
     if (!parse_options(args, opts, vm, &positional, &overrides))
         return 0;
+    if (overwrite && !resume_dir.empty())
+        throw UsageError("--overwrite starts a new run and --resume continues one; give one");
     if (vm.count("stop-after") && stop_after < 1)
         throw UsageError("--stop-after must be a number of steps >= 1");
     if (recipe_path.empty()) {
@@ -100,9 +107,15 @@ int run_train(const std::vector<std::string>& args) {
     RunResult r;
     {
         const StopSignals signals;
-        const RunControl control{
-            .resume = !resume_dir.empty(), .stop_after = stop_after, .stop = &g_stop_requested};
+        const RunControl control{.resume = !resume_dir.empty(),
+                                 .overwrite = overwrite,
+                                 .stop_after = stop_after,
+                                 .stop = &g_stop_requested};
         r = run_training(recipe, control, std::cerr);
+    }
+    if (!r.nothing_to_do.empty()) {
+        std::printf("%s\n", r.nothing_to_do.c_str());
+        return 0;
     }
     if (r.interrupted) {
         const int sig = g_stop_signal;
