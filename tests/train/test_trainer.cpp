@@ -122,6 +122,10 @@ TEST_CASE("20 steps straight equal 10 + resume + 10, bit for bit", "[train][resu
         c.train.max_steps = 20;
         c.checkpoint.every = 5;
         c.eval.every = 10;
+        c.eval.samples = 2; // greedy generations at each evaluation
+        c.eval.sample_tokens = 4;
+        c.eval.early_stopping_patience = 50; // its bookkeeping goes through the checkpoint
+        c.checkpoint.keep_best = true;
         return c;
     };
     std::ostringstream log;
@@ -149,11 +153,16 @@ TEST_CASE("20 steps straight equal 10 + resume + 10, bit for bit", "[train][resu
           strip_speed(test::read_text(dir.file("b/metrics.jsonl"))));
     CHECK(test::read_text(dir.file("a/adapter/adapter_model.safetensors")) ==
           test::read_text(dir.file("b/adapter/adapter_model.safetensors")));
+    CHECK(test::read_json_lines(dir.file("a/samples.jsonl")).size() == 4); // steps 10 and 20
+    CHECK(test::read_text(dir.file("a/samples.jsonl")) ==
+          test::read_text(dir.file("b/samples.jsonl")));
     CHECK(test::read_text(dir.file("a/adapter/adapter_config.json"))
               .find("\"peft_type\": \"LORA\"") != std::string::npos);
-    // keep = 2: only the two newest checkpoints remain.
-    int checkpoints = 0;
-    for (const auto& e : std::filesystem::directory_iterator(dir.file("a/checkpoints")))
-        checkpoints += e.path().extension() == ".h5";
-    CHECK(checkpoints == 2);
+    // keep = 2: the two newest checkpoints remain, and the best one (keep_best).
+    const json prov = json::parse(test::read_text(dir.file("a/adapter/slimtune_provenance.json")));
+    const int64_t best = prov["train"]["best_step"];
+    std::vector<std::string> expected = {"step-15.h5", "step-20.h5"};
+    if (best != 15 && best != 20)
+        expected.insert(expected.begin(), "step-" + std::to_string(best) + ".h5");
+    CHECK(test::entry_names(dir.file("a/checkpoints")) == expected);
 }
