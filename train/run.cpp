@@ -1,8 +1,8 @@
 // A run, top to bottom (run_training at the end of this file):
-//   1. the curation gate: the data must come with a manifest that vouches for it; the base
-//      model's hash and the chat template (printed, checked, recorded), before anything is written
+//   1. the curation gate: the data must come with a manifest that vouches for it
 //   2. the output directory: empty for a new run (or --overwrite), the checkpoint's recipe
-//      compared with this one for a resume (train/run_dir.h)
+//      compared with this one for a resume (train/run_dir.h); then the base model's hash and
+//      the chat template (printed, checked, recorded), before anything is written
 //   3. the model, its tokenizer and the training data; the held-out records written out
 //   4. the trainer, started fresh or resumed from the newest checkpoint; the header
 //   5. the step loop: metrics, progress, evaluation (samples, early stopping) and checkpoints
@@ -465,14 +465,19 @@ RunResult run_training(const Recipe& r, const RunControl& control, std::ostream&
     if (r.train.output_dir.empty())
         throw ConfigError("train.output_dir is empty");
     Provenance prov = check_curation(r);
-    record_base_model(r, prov);
-    const std::unique_ptr<data::Tokenizer> tok = load_tokenizer(r);
-    prov.record["chat_template"] = choose_training_chat_template(r.data, tok.get(), progress);
+    // 2. The output directory, checked before anything is printed; changed only once every
+    // check has passed.
     std::optional<ResumePoint> from;
+    std::optional<NewRunDir> fresh;
     if (control.resume)
         from = open_resume_point(r, prov.manifest_sha256);
     else
-        prepare_new_run(r.train.output_dir, control.overwrite, progress);
+        fresh = check_new_run_dir(r.train.output_dir, control.overwrite);
+    record_base_model(r, prov);
+    const std::unique_ptr<data::Tokenizer> tok = load_tokenizer(r);
+    prov.record["chat_template"] = choose_training_chat_template(r.data, tok.get(), progress);
+    if (fresh)
+        prepare_new_run(*fresh, progress);
 
     Model model = load_model(r.model.path);
     const data::TrainingData data = open_data(r, model, tok.get(), progress);

@@ -104,31 +104,29 @@ std::string describe_outputs(const Recipe& r) {
     return s;
 }
 
-void prepare_new_run(const std::string& dir, bool overwrite, std::ostream& progress) {
+NewRunDir check_new_run_dir(const std::string& dir, bool overwrite) {
+    NewRunDir checked{.dir = dir};
     std::error_code ec;
-    if (!fs::exists(dir, ec)) {
-        fs::create_directories(dir, ec);
-        if (ec)
-            throw Error(dir + ": cannot create directory: " + ec.message());
-        return;
-    }
+    if (!fs::exists(dir, ec))
+        return checked;
     if (!fs::is_directory(dir, ec))
-        throw ConfigError(dir + ": train.output_dir is not a directory");
-    std::vector<fs::directory_entry> own;
+        throw UsageError(dir + ": train.output_dir is not a directory");
     std::vector<std::string> all, unknown;
     for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
         const bool directory = it->is_directory(ec);
-        (is_run_entry(it->path().filename().string(), directory)
-             ? own.push_back(*it)
-             : unknown.push_back(entry_text(*it)));
+        if (is_run_entry(it->path().filename().string(), directory))
+            checked.previous_run.push_back(entry_text(*it));
+        else
+            unknown.push_back(entry_text(*it));
         all.push_back(entry_text(*it));
     }
     if (ec)
         throw Error(dir + ": cannot list directory: " + ec.message());
     if (all.empty())
-        return;
+        return checked;
     std::sort(all.begin(), all.end());
     std::sort(unknown.begin(), unknown.end());
+    std::sort(checked.previous_run.begin(), checked.previous_run.end());
     if (!overwrite)
         throw UsageError(dir + ": not empty (" + short_list(all) +
                          "); continue that run with --resume " + dir +
@@ -138,22 +136,37 @@ void prepare_new_run(const std::string& dir, bool overwrite, std::ostream& progr
                          ": --overwrite removes only a run's own files, and this "
                          "directory also holds " +
                          short_list(unknown) + "; move them away or set another train.output_dir");
-    std::vector<std::string> removed;
-    for (const fs::directory_entry& e : own) {
-        removed.push_back(entry_text(e));
-        fs::remove_all(e.path(), ec);
+    return checked;
+}
+
+void prepare_new_run(const NewRunDir& checked, std::ostream& progress) {
+    std::error_code ec;
+    fs::create_directories(checked.dir, ec);
+    if (ec)
+        throw Error(checked.dir + ": cannot create directory: " + ec.message());
+    if (checked.previous_run.empty())
+        return;
+    for (const RunEntry& e : run_entries()) {
+        const fs::path path = fs::path(checked.dir) / e.name;
+        if (fs::exists(path, ec))
+            fs::remove_all(path, ec);
         if (ec)
-            throw Error(e.path().string() + ": cannot remove: " + ec.message());
+            throw Error(path.string() + ": cannot remove: " + ec.message());
     }
-    std::sort(removed.begin(), removed.end());
-    progress << "overwrite: removed " << short_list(removed, removed.size()) << " from " << dir
-             << "\n";
+    // Temporaries of an interrupted write ("metrics.jsonl.tmp.4242"), also a run's own.
+    for (fs::directory_iterator it(checked.dir, ec), end; !ec && it != end; it.increment(ec))
+        if (is_run_entry(it->path().filename().string(), false))
+            fs::remove(it->path(), ec);
+    progress << "overwrite: removed "
+             << short_list(checked.previous_run, checked.previous_run.size()) << " from "
+             << checked.dir << "\n";
 }
 
 const std::vector<std::string>& resume_may_change() {
     static const std::vector<std::string> keys = {
         "train.max_steps",  "train.epochs", "train.threads",
         "train.output_dir", "data.train",   "data.manifest",
+        "model.name", // the Hub id the adapter's card names, not the weights
         "eval.*",           "checkpoint.*", "log.*",
         "curate.*", // training does not read [curate]
     };

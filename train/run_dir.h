@@ -42,15 +42,23 @@ std::string run_path(const Recipe& r, const std::string& name);
 // The files a run of `r` writes, one per line (what --print-config shows).
 std::string describe_outputs(const Recipe& r);
 
-// Makes `dir` ready for a new run: creates it when missing. An existing directory must be
-// empty; with `overwrite` it may hold a run's own entries, which are removed (and listed on
-// `progress`). Otherwise a ConfigError names the directory and what is in it.
-void prepare_new_run(const std::string& dir, bool overwrite, std::ostream& progress);
+// A new run's directory, checked before anything is printed or written: it is missing or
+// empty, or, with `overwrite`, holds nothing but a run's own entries (`previous_run`, as
+// "checkpoints/ (2 entries)"), which prepare_new_run removes. Otherwise a UsageError names the
+// directory and what is in it. Changes nothing.
+struct NewRunDir {
+    std::string dir;
+    std::vector<std::string> previous_run = {};
+};
+NewRunDir check_new_run_dir(const std::string& dir, bool overwrite);
+// Creates the directory and removes the previous run's entries (listed on `progress`).
+void prepare_new_run(const NewRunDir& checked, std::ostream& progress);
 
 // The recipe keys a resume may change, in one place: "section.*" stands for a whole section.
 // They change how long the run goes, where and how often it evaluates, logs and saves, and the
-// threads; every other key changes the training itself. data.train and data.manifest are paths:
-// the data's identity is its manifest hash, compared on its own.
+// threads, or only what the result's card says (model.name); every other key changes the
+// training itself. data.train and data.manifest are paths: the data's identity is its manifest
+// hash, compared on its own.
 const std::vector<std::string>& resume_may_change();
 
 // The newest readable checkpoint of a run to resume, read whole, after checking that it was

@@ -72,7 +72,7 @@ TEST_CASE("a reused output directory is refused; a resume refuses a changed reci
     b.trainer.optimizer.lr = 1e-2;
     CHECK_THROWS_WITH(train::run_training(b, {}, log),
                       Catch::Contains(out +
-                                      ": not empty (adapter/ (3 entries), "
+                                      ": not empty (adapter/ (4 entries), "
                                       "checkpoints/ (2 entries), data/ (1 entry), "
                                       "metrics.jsonl, recipe.ini, tokens/ (1 entry)); "
                                       "continue that run with --resume " +
@@ -116,7 +116,7 @@ TEST_CASE("a reused output directory is refused; a resume refuses a changed reci
     b.checkpoint.every = 3;
     std::ostringstream overwrite_log;
     CHECK(train::run_training(b, {.overwrite = true}, overwrite_log).steps == 6);
-    CHECK_THAT(overwrite_log.str(), Catch::Contains("overwrite: removed adapter/ (3 entries), "
+    CHECK_THAT(overwrite_log.str(), Catch::Contains("overwrite: removed adapter/ (4 entries), "
                                                     "checkpoints/ (2 entries), data/ (1 entry), "
                                                     "metrics.jsonl, recipe.ini, tokens/"));
     CHECK(test::entry_names(out + "/checkpoints") ==
@@ -132,8 +132,8 @@ TEST_CASE("a reused output directory is refused; a resume refuses a changed reci
 TEST_CASE("the keys a resume may change are the documented ones", "[train][run_dir]") {
     CHECK(train::resume_may_change() ==
           std::vector<std::string>{"train.max_steps", "train.epochs", "train.threads",
-                                   "train.output_dir", "data.train", "data.manifest", "eval.*",
-                                   "checkpoint.*", "log.*", "curate.*"});
+                                   "train.output_dir", "data.train", "data.manifest", "model.name",
+                                   "eval.*", "checkpoint.*", "log.*", "curate.*"});
     train::Recipe before, after;
     after.eval.every = 3;
     after.trainer.schedule.warmup_steps = 7;
