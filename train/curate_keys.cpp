@@ -97,7 +97,7 @@ CurateRecipe load_curate_recipe(const std::string& path,
         choice = data::curate::choose_profile(inputs, asked.curate.record);
     Recipe defaults;
     defaults.curate = data::curate::profile_config(choice.profile);
-    Recipe recipe = load_recipe(path, overrides, RecipeUse::curate, defaults);
+    Recipe recipe = load_recipe(path, overrides, RecipeUse::curate, &defaults);
     recipe.curate.profile = choice.profile;
     return {std::move(recipe), std::move(choice)};
 }

@@ -310,7 +310,7 @@ void resolve(Recipe& r, const std::set<std::string>& given, RecipeUse use) {
 Recipe load_recipe(const std::string& path,
                    const std::vector<std::string>& overrides,
                    RecipeUse use,
-                   const Recipe& defaults) {
+                   const Recipe* defaults) {
     std::istringstream none;
     std::ifstream file;
     std::istream& in =
@@ -338,7 +338,7 @@ Recipe load_recipe(const std::string& path,
         }
     }();
 
-    Recipe r = defaults;
+    Recipe r = defaults ? *defaults : Recipe();
     r.source = path;
     std::set<std::string> given;
     std::map<std::string, int> seen; // key -> occurrences so far in the file

@@ -94,11 +94,13 @@ enum class RecipeUse { train, curate };
 // belong to (optim::check_optimizer, optim::check_schedule) and that model.path, data.train,
 // data.validation and lora.init exist.
 // For RecipeUse::curate, `path` may be "" (the defaults plus the overrides). The keys apply on
-// top of `defaults` (curate: the chosen profile's values).
+// top of `*defaults` (curate: the chosen profile's values), or of Recipe{} when null. (A
+// pointer, not a `= {}` default argument: GCC 12 under -fsanitize warns about that temporary's
+// std::map members as maybe-uninitialized.)
 Recipe load_recipe(const std::string& path,
                    const std::vector<std::string>& overrides = {},
                    RecipeUse use = RecipeUse::train,
-                   const Recipe& defaults = {});
+                   const Recipe* defaults = nullptr);
 
 // A recipe from INI text as to_ini writes it (what a checkpoint stores): each known key set as
 // written, a key this version does not know ignored (one from another version), and no check
