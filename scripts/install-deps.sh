@@ -12,7 +12,8 @@ set -euo pipefail
 
 pkgs=(build-essential cmake ninja-build pkg-config libomp-dev
       libeigen3-dev libhdf5-dev libboost-program-options-dev nlohmann-json3-dev
-      libpcre2-dev libutf8proc-dev libxxhash-dev libssl-dev libphonenumber-dev)
+      libpcre2-dev libutf8proc-dev libxxhash-dev libssl-dev libphonenumber-dev
+      libdnnl-dev)
 for arg in "$@"; do
     case "$arg" in
         --tests)

@@ -36,6 +36,13 @@ struct TrainerConfig {
     optim::ScheduleConfig schedule;
     double max_grad_norm = 1.0; // 0: no clipping
     uint64_t seed = 42;         // adapter init and dropout
+    // Storage of the frozen linear weights (and a frozen head/embedding) while training:
+    // float32, bfloat16 (their matmuls run BF16 x BF16 -> FP32), or auto = bfloat16 where the
+    // CPU has AMX or AVX-512 BF16. Trainable tensors, norms, attention and the loss stay FP32.
+    std::string base_dtype = "auto"; // auto | float32 | bfloat16
+    // Keep only each block's input in the forward and recompute the block during backward:
+    // activation memory per block falls to one [tokens, hidden] tensor for ~1/3 more compute.
+    bool checkpoint_activations = false;
 };
 
 struct StepStats {

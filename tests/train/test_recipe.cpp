@@ -394,11 +394,11 @@ min_lr_ratio = 0.05
 TEST_CASE("recipe: key list and outputs", "[recipe]") {
     Fixture fx;
     const auto keys = train::recipe_key_docs();
-    // 59 training keys (optim.dampening, optim.nesterov; model.name,
+    // 61 training keys (model.base_dtype, train.checkpoint_activations; optim.dampening, optim.nesterov; model.name,
     // data.allow_template_markers_as_text; eval.samples, eval.sample_tokens,
     // eval.early_stopping_patience, eval.early_stopping_min_delta, checkpoint.keep_best) + 75
     // curate
-    CHECK(keys.size() == 134);
+    CHECK(keys.size() == 136);
     CHECK(std::count_if(keys.begin(), keys.end(),
                         [](const train::RecipeKeyDoc& k) { return k.section == "curate"; }) == 75);
     const Recipe r = load_recipe(fx.write("x.ini", "[checkpoint]\nkeep = 3\n"), {});
