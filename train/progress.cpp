@@ -36,6 +36,8 @@ void print_run_header(std::ostream& out, const RunHeader& h) {
                                    : 0.0);
     out << "trainable params: " << with_commas(h.params.trainable)
         << " || all params: " << with_commas(h.params.all) << " || trainable%: " << pct << "\n";
+    if (!h.base.empty())
+        out << h.base << "\n";
     out << "effective batch: " << h.batch_size << " sequences x " << h.grad_accum
         << " micro-batches x " << h.seq_len
         << " tokens = " << with_commas(h.batch_size * h.grad_accum * h.seq_len)

@@ -14,6 +14,7 @@ namespace slimtune::train {
 // What train prints before its first step.
 struct RunHeader {
     ParamCount params;
+    std::string base; // how the frozen base is held (Trainer::base_note); empty: no line
     int64_t batch_size = 0, grad_accum = 0, seq_len = 0; // the effective batch
     int64_t train_examples = 0, validation_examples = 0;
     int64_t tokens_per_epoch = 0; // packed (after truncation), padding left out
@@ -21,6 +22,7 @@ struct RunHeader {
 };
 // (The chat template lines come earlier, where the run chooses its template.)
 // trainable params: 4,884,480 || all params: 139,399,488 || trainable%: 3.5039   (PEFT's form)
+// frozen base: bfloat16, matmuls on avx512-bf16 (oneDNN), FP32 accumulation
 // effective batch: 4 sequences x 2 micro-batches x 512 tokens = 4,096 tokens per step
 // data: 1,200 training examples (301,544 tokens per epoch), 60 validation examples
 // steps: 600 (75 per epoch)

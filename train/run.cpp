@@ -503,6 +503,7 @@ RunResult run_training(const Recipe& r, const RunControl& control, std::ostream&
     if (cursor.epoch != 0)
         plan = data.epoch_plan(cursor.epoch);
     print_run_header(progress, {.params = count_params(model, trainer),
+                                .base = trainer.base_note(),
                                 .batch_size = r.data.packing.batch_size,
                                 .grad_accum = r.train.grad_accum,
                                 .seq_len = r.data.packing.seq_len,

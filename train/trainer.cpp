@@ -2,6 +2,8 @@
 
 #include "common/error.h"
 #include "model/autograd.h"
+#include "model/half.h"
+#include "model/kernels/gemm.h"
 #include "optim/clip.h"
 #include "train/evaluate.h"
 
@@ -51,6 +53,50 @@ ParamCount count_params(Model& model, const Trainer& trainer) {
     return c;
 }
 
+bool wants_bf16_base(const TrainerConfig& config) {
+    if (config.base_dtype == "float32")
+        return false;
+    if (config.base_dtype == "bfloat16") {
+        if (config.mode != "lora")
+            throw ConfigError("model.base_dtype = bfloat16 needs train.mode = lora: full "
+                              "fine-tuning updates the weights in float32");
+        return true;
+    }
+    if (config.base_dtype != "auto")
+        throw ConfigError("model.base_dtype must be auto, float32 or bfloat16, got '" +
+                          config.base_dtype + "'");
+    return config.mode == "lora" && kernels::bf16_gemm_available();
+}
+
+void hold_frozen_base_in_bf16(Model& model) {
+    for (const NamedParam& p : model_params(model)) {
+        Tensor& t = *p.tensor;
+        const bool matrix =
+            p.projection || p.slot == ParamSlot::Embed || p.slot == ParamSlot::LmHead;
+        if (!matrix || t.requires_grad() || t.storage() == Storage::BF16)
+            continue;
+        if (t.storage() != Storage::F32) // an f16 checkpoint kept in 16 bits: bf16 from its values
+            throw ConfigError("model.base_dtype = bfloat16: " + p.name +
+                              " is held in float16; load the model with float32 weights");
+        std::vector<uint16_t> bits(static_cast<size_t>(t.numel()));
+        const float* v = t.data();
+        for (size_t i = 0; i < bits.size(); ++i)
+            bits[i] = f32_to_bf16(v[i]);
+        t = Tensor::from_half(t.shape(), std::move(bits), Storage::BF16);
+    }
+}
+
+std::string base_dtype_note(bool bf16_base) {
+    if (!bf16_base)
+        return "frozen base: float32";
+    const std::string isa = kernels::bf16_gemm_isa();
+    if (kernels::bf16_gemm_available())
+        return "frozen base: bfloat16, matmuls on " + isa + " (oneDNN), FP32 accumulation";
+    return "frozen base: bfloat16, matmuls widened to float32: this CPU has no AVX-512 BF16 or "
+           "AMX" +
+           std::string(isa == "none" ? "" : " (turned off by SLIMTUNE_GEMM=portable)");
+}
+
 Trainer::Trainer(Model& model, TrainerConfig config, int64_t total_steps)
     : model_(model), config_(std::move(config)), total_steps_(total_steps),
       dropout_rng_(config_.seed ^ 0x6c6f7261ULL) {
@@ -76,6 +122,10 @@ Trainer::Trainer(Model& model, TrainerConfig config, int64_t total_steps)
         throw ConfigError("the run has no optimizer step (check train.max_steps / epochs)");
     optim::check_schedule(config_.schedule);
     optimizer_ = optim::make_optimizer(config_.optimizer, params_);
+    const bool bf16_base = wants_bf16_base(config_);
+    if (bf16_base)
+        hold_frozen_base_in_bf16(model_);
+    base_note_ = base_dtype_note(bf16_base);
 }
 
 StepStats Trainer::step(std::span<const data::TokenBatch> micro) {

@@ -71,6 +71,8 @@ public:
     // The config as trained: with lora_init, `lora` is the adapter's own.
     const TrainerConfig& config() const { return config_; }
     int64_t total_steps() const { return total_steps_; }
+    // One line on how the frozen base is held and multiplied ("frozen base: bfloat16, ...").
+    const std::string& base_note() const { return base_note_; }
     // Continue from a checkpoint: the step counter (weights and optimizer state are restored by
     // the caller through params() and optimizer()).
     void set_steps_done(int64_t steps) { steps_ = steps; }
@@ -83,7 +85,15 @@ private:
     std::unique_ptr<optim::Optimizer> optimizer_;
     Rng dropout_rng_;
     int64_t steps_ = 0;
+    std::string base_note_;
 };
+
+// Whether config asks for the frozen base in bfloat16 (auto: in lora mode on a CPU with the BF16
+// dot product); throws ConfigError for bfloat16 in full mode or an unknown value.
+bool wants_bf16_base(const TrainerConfig& config);
+// Replaces the model's frozen projection, embedding and head weights by their bfloat16 rounding
+// (nearest, ties to even): what the BF16 matmuls read, at half the memory.
+void hold_frozen_base_in_bf16(Model& model);
 
 // Parameters as PEFT's print_trainable_parameters counts them: `all` holds the model's own
 // and, in LoRA mode, the adapters'.

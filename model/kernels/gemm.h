@@ -40,6 +40,9 @@ void gemm_force_portable(bool on);
 
 namespace slimtune::kernels {
 
+// n 16-bit values (bf16, or IEEE f16 when !bf16) widened to float32, exactly.
+void widen_half(const uint16_t* src, float* dst, int64_t n, bool bf16);
+
 // Products with a frozen weight W (N, K) stored as 16-bit bits (bf16, or IEEE f16 when !bf16),
 // as linear() needs them. W is widened to float32 a block of rows at a time and multiplied
 // through gemm(), so the full float32 weight never exists.
@@ -62,6 +65,33 @@ void gemm_dy_w_half(int64_t M,
                     int64_t ldy,
                     const uint16_t* W,
                     bool bf16,
+                    float* dX,
+                    int64_t ldx);
+
+// The same two products in BF16 x BF16 -> FP32 (gemm_bf16.cpp, oneDNN on AVX-512 BF16 or AMX):
+// the float operand is rounded to bf16 first. gemm_a_wt_half / gemm_dy_w_half take this path
+// for a bf16 W whenever bf16_gemm_available(), and widen W to float32 otherwise.
+bool bf16_gemm_available();
+// Turns the BF16 path off (tests compare it with the widening path). It is also off at start-up
+// under SLIMTUNE_GEMM=portable (an AVX2-only CPU); SLIMTUNE_NO_AMX=1 keeps it on AVX-512 BF16.
+void bf16_gemm_force_off(bool off);
+// "amx", "avx512-bf16", or "none" (the CPU has neither).
+const char* bf16_gemm_isa();
+void bf16_gemm_a_wt(int64_t M,
+                    int64_t N,
+                    int64_t K,
+                    const float* A,
+                    int64_t lda,
+                    const uint16_t* W,
+                    float beta,
+                    float* C,
+                    int64_t ldc);
+void bf16_gemm_dy_w(int64_t M,
+                    int64_t N,
+                    int64_t K,
+                    const float* dY,
+                    int64_t ldy,
+                    const uint16_t* W,
                     float* dX,
                     int64_t ldx);
 

@@ -155,6 +155,12 @@ Tensor embedding(const Tensor& weight, std::span<const int32_t> ids) {
                                                    std::to_string(vocab) + ")");
     const int64_t n = static_cast<int64_t>(ids.size());
     Tensor y = Tensor::zeros({n, dim});
+    if (weight.storage() != Storage::F32) { // a frozen 16-bit table (no gradient): widen rows
+        const bool bf16 = weight.storage() == Storage::BF16;
+        for (int64_t i = 0; i < n; ++i)
+            kernels::widen_half(weight.half_data() + ids[i] * dim, y.data() + i * dim, dim, bf16);
+        return y;
+    }
     kernels::embedding_fwd(weight.data(), ids.data(), y.data(), n, dim);
     if (should_record({&weight}))
         record("embedding", y,

@@ -88,6 +88,7 @@ Tensor linear_cross_entropy(const Tensor& hidden,
     const LossSetup s = check_targets("linear_cross_entropy", targets, rows, vocab, opts);
     const bool rec = should_record({&hidden, &weight}) && s.denom > 0;
     const bool need_h = rec && hidden.requires_grad(), need_w = rec && weight.requires_grad();
+    const bool half = weight.storage() != Storage::F32, bf16 = weight.storage() == Storage::BF16;
 
     int64_t chunk =
         opts.chunk_rows > 0 ? opts.chunk_rows : std::max<int64_t>(1, (int64_t{8} << 20) / vocab);
@@ -101,8 +102,12 @@ Tensor linear_cross_entropy(const Tensor& hidden,
     for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
         const int64_t n = std::min(chunk, rows - r0);
         const float* h = hidden.data() + r0 * dim;
-        kernels::gemm<float>(false, true, n, vocab, dim, 1.0f, h, dim, weight.data(), dim, 0.0f,
-                             logits.data(), vocab);
+        if (half) // a frozen 16-bit head (bf16 on the BF16 dot-product path where there is one)
+            kernels::gemm_a_wt_half(n, vocab, dim, h, dim, weight.half_data(), bf16, 0.0f,
+                                    logits.data(), vocab);
+        else
+            kernels::gemm<float>(false, true, n, vocab, dim, 1.0f, h, dim, weight.data(), dim, 0.0f,
+                                 logits.data(), vocab);
         kernels::softmax_xent_fwd(logits.data(), targets.data() + r0, row_loss.data() + r0,
                                   lse.data() + r0, n, vocab, opts.logit_scale);
         if (!rec)
@@ -110,7 +115,10 @@ Tensor linear_cross_entropy(const Tensor& hidden,
         // The chunk's logits become dloss/dlogits in place, then feed both gradient GEMMs.
         kernels::softmax_xent_bwd(logits.data(), targets.data() + r0, lse.data() + r0, g,
                                   logits.data(), n, vocab, opts.logit_scale, true);
-        if (need_h) // dh (n, C) = dlogits (n, V) W (V, C)
+        if (need_h && half) // dh (n, C) += dlogits (n, V) W (V, C), dh still zero here
+            kernels::gemm_dy_w_half(n, vocab, dim, logits.data(), vocab, weight.half_data(), bf16,
+                                    dh.data() + r0 * dim, dim);
+        else if (need_h)
             kernels::gemm<float>(false, false, n, dim, vocab, 1.0f, logits.data(), vocab,
                                  weight.data(), dim, 0.0f, dh.data() + r0 * dim, dim);
         if (need_w) // dW (V, C) += dlogits^T h

@@ -11,7 +11,13 @@ K = 10 optimizer steps exactly as transformers + PEFT + torch.optim would, in fl
   * gradient accumulation over 2 micro-batches whose losses are normalised by the number of
     counted targets of both together (so the step equals one batch of both);
 
-plus one full fine-tuning case (every parameter trainable, weight decay on matrices only).
+plus one full fine-tuning case (every parameter trainable, weight decay on matrices only), and
+two LoRA cases with the frozen base in bfloat16 (slimtune's model.base_dtype = bfloat16): the
+frozen projection, embedding and head weights rounded to bf16 (nearest, ties to even); the
+activations entering those matmuls rounded to bf16 in the forward, and the output gradients
+entering their input-gradient matmuls rounded to bf16 in the backward; products accumulated in
+float32, as autocast's oneDNN matmuls do. LoRA A/B, norms, attention, the loss and AdamW stay
+float32.
 Writes tests/golden/train/<case>.safetensors: initial adapters, the batches, per-step loss, lr
 and gradient norm, and the final trainable weights. Deterministic (seeded generators, one
 thread). Run with the system interpreter:
@@ -42,12 +48,43 @@ HYPER = dict(beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.01, max_grad_norm=
              warmup_steps=2, min_lr_ratio=0.1)
 
 CASES = [
-    # name, fixture, mode, lora targets (PEFT list), rank, alpha, lr
-    ("lora_llama", "llama_gqa", "lora", ["q_proj", "v_proj", "o_proj", "down_proj"], 4, 8.0, 5e-3),
-    ("lora_qwen2", "qwen2", "lora", "all-linear", 4, 16.0, 5e-3),
-    ("lora_gpt2", "gpt2", "lora", ["c_attn", "c_proj"], 4, 8.0, 5e-3),
-    ("full_llama", "llama_gqa", "full", None, 0, 0.0, 1e-3),
+    # name, fixture, mode, lora targets (PEFT list), rank, alpha, lr, frozen base dtype
+    ("lora_llama", "llama_gqa", "lora", ["q_proj", "v_proj", "o_proj", "down_proj"], 4, 8.0, 5e-3,
+     "float32"),
+    ("lora_qwen2", "qwen2", "lora", "all-linear", 4, 16.0, 5e-3, "float32"),
+    ("lora_gpt2", "gpt2", "lora", ["c_attn", "c_proj"], 4, 8.0, 5e-3, "float32"),
+    ("full_llama", "llama_gqa", "full", None, 0, 0.0, 1e-3, "float32"),
+    ("lora_llama_bf16", "llama_gqa", "lora", "all-linear", 4, 8.0, 5e-3, "bfloat16"),
+    ("lora_gpt2_bf16", "gpt2", "lora", ["c_attn", "c_proj"], 4, 8.0, 5e-3, "bfloat16"),
 ]
+
+
+def to_bf16(t):
+    """float32 -> nearest bfloat16 (ties to even) -> float32: torch's own rounding."""
+    return t.to(torch.bfloat16).to(torch.float32)
+
+
+class Bf16Matmul(torch.autograd.Function):
+    """x @ w^T with x rounded to bf16 (w, frozen, already is); backward rounds dy to bf16 before
+    dy @ w. Products of bf16 values are exact in float32; only the summation order differs from
+    a BF16 kernel's."""
+
+    @staticmethod
+    def forward(ctx, x, w_t):
+        ctx.save_for_backward(w_t)
+        return to_bf16(x) @ w_t
+
+    @staticmethod
+    def backward(ctx, dy):
+        (w_t,) = ctx.saved_tensors
+        return to_bf16(dy) @ w_t.T, None
+
+
+BF16_BASE = False  # set per case by run_case
+
+
+def base_matmul(x, w_t):
+    return Bf16Matmul.apply(x, w_t) if BF16_BASE else x @ w_t
 
 
 def lr_factor(step, total):
@@ -107,7 +144,7 @@ def forward_hidden(a, W, lora, ids):
 
     def proj(key, x, conv1d):
         w, b = W[key + ".weight"], W.get(key + ".bias")
-        y = x @ w if conv1d else x @ w.T
+        y = base_matmul(x, w if conv1d else w.T)
         if b is not None:
             y = y + b
         if key in lora:
@@ -147,7 +184,7 @@ def forward_hidden(a, W, lora, ids):
 
 
 def summed_ce(hidden, head, targets, logits_scaling):
-    logits = (hidden @ head.T) / logits_scaling
+    logits = base_matmul(hidden, head.T) / logits_scaling
     return torch.nn.functional.cross_entropy(logits, targets.reshape(-1), ignore_index=-100,
                                              reduction="sum")
 
@@ -167,9 +204,15 @@ def draw_batches(seed, V):
     return ids, targets
 
 
-def run_case(name, fixture, mode, targets, rank, alpha, lr, seed):
+def run_case(name, fixture, mode, targets, rank, alpha, lr, base_dtype, seed):
+    global BF16_BASE
+    BF16_BASE = base_dtype == "bfloat16"
     torch.manual_seed(seed)
     cfg, a, W = load_fixture(fixture)
+    if BF16_BASE:  # what slimtune holds in bf16: every block projection, the embedding, the head
+        for k in W:
+            if W[k].dim() == 2 and "wpe" not in k:
+                W[k] = to_bf16(W[k])
     logits_scaling = getattr(a, "logits_scaling", 1.0)
     g = torch.Generator().manual_seed(seed + 1)
     lora, tensors_out, params, decay = {}, [], [], []
@@ -228,6 +271,8 @@ def run_case(name, fixture, mode, targets, rank, alpha, lr, seed):
             "targets": json.dumps(targets), "rank": str(rank), "alpha": repr(alpha),
             "lr": repr(lr), "steps": str(K_STEPS), "accum": str(ACCUM),
             "hyper": json.dumps(HYPER, sort_keys=True), "torch": torch.__version__}
+    if BF16_BASE:
+        meta["base_dtype"] = base_dtype
     print("%-11s loss %.6f -> %.6f  grad norm %.4f -> %.4f  (%d tensors)" %
           (name, losses[0], losses[-1], norms[0], norms[-1], len(params)))
     return encode_safetensors(tensors_out, meta)

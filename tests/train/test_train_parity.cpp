@@ -2,8 +2,10 @@
 // LoRA (Llama with GQA, Qwen2 all-linear, GPT-2 Conv1D) and of full fine-tuning, with AdamW,
 // warmup + cosine, clipping and accumulation over 2 micro-batches, from the same initial
 // adapters on the same batches. Every step's loss within 1e-5 relative, the final trainable
-// weights within 1e-5.
+// weights within 1e-5. Two more LoRA cases run on a bfloat16 frozen base against a reference
+// that rounds as slimtune does (tolerances at their test case).
 #include "model/io/safetensors.h"
+#include "model/kernels/gemm.h"
 #include "model/lora.h"
 #include "tests/test_util.h"
 #include "train/trainer.h"
@@ -45,13 +47,22 @@ std::vector<data::TokenBatch> batches_of(const io::SafetensorsFile& g) {
     return out;
 }
 
-void run_case(const std::string& name) {
+// Relative tolerances of a case: the first step's loss and gradient norm (before any update,
+// where the arithmetic alone differs), every later step's, and the final trainable weights.
+struct Tolerance {
+    double first_loss = 1e-5, first_grad_norm = 1e-4;
+    double loss = 1e-5, grad_norm = 1e-4, weight = 1e-5;
+};
+
+void run_case(const std::string& name, Tolerance tol = {}) {
     const io::SafetensorsFile g = io::SafetensorsFile::open(kGolden + name + ".safetensors");
     const auto& meta = g.metadata();
     const json hyper = json::parse(meta.at("hyper"));
     Model m = load_model(kModels + meta.at("fixture"));
     train::TrainerConfig cfg;
     cfg.mode = meta.at("mode");
+    // The float32 goldens are PyTorch in float32; the bf16 ones round as model.base_dtype does.
+    cfg.base_dtype = meta.contains("base_dtype") ? meta.at("base_dtype") : "float32";
     cfg.optimizer.name = "adamw";
     cfg.optimizer.lr = std::stod(meta.at("lr"));
     cfg.optimizer.beta1 = hyper["beta1"];
@@ -87,8 +98,13 @@ void run_case(const std::string& name) {
         const auto s = trainer.step(std::span(micro).subspan(step * accum, accum));
         INFO(name << " step " << step + 1);
         CHECK(s.lr == Approx(lrs[step]).epsilon(1e-12));
-        CHECK(s.loss == Approx(losses[step]).epsilon(1e-5));
-        CHECK(s.grad_norm == Approx(norms[step]).epsilon(1e-4));
+        CHECK(s.loss == Approx(losses[step]).epsilon(step == 0 ? tol.first_loss : tol.loss));
+        CHECK(s.grad_norm ==
+              Approx(norms[step]).epsilon(step == 0 ? tol.first_grad_norm : tol.grad_norm));
+        if (std::getenv("SLIMTUNE_TEST_REPORT"))
+            std::printf("%s step %zu loss rel err %.3g grad norm rel err %.3g\n", name.c_str(),
+                        step + 1, std::abs(s.loss / losses[step] - 1),
+                        std::abs(s.grad_norm / norms[step] - 1));
     }
     // Final weights: within 1e-5 (absolute, plus 1e-5 relative for the larger full weights).
     double worst = 0;
@@ -106,7 +122,7 @@ void run_case(const std::string& name) {
     }
     INFO(name << ": worst weight error " << worst << " over " << compared << " tensors");
     CHECK(compared == trainer.params().size());
-    CHECK(worst < 1e-5);
+    CHECK(worst < tol.weight);
     if (std::getenv("SLIMTUNE_TEST_REPORT"))
         std::printf("%-48s worst weight error %.3g\n", (name + " training parity").c_str(), worst);
 }
@@ -122,4 +138,27 @@ TEST_CASE("LoRA training matches PyTorch + PEFT step for step", "[train][parity]
 
 TEST_CASE("full fine-tuning matches PyTorch step for step", "[train][parity]") {
     run_case("full_llama");
+}
+
+TEST_CASE("LoRA on a bfloat16 frozen base matches PyTorch with the same bf16 rounding",
+          "[train][parity][bf16]") {
+    // With the BF16 dot product (oneDNN) both sides round the same values to bf16 and multiply
+    // them exactly; they differ only in float32 summation order, which now and then moves an
+    // activation across a bf16 rounding boundary: step 1 agrees to ~1e-6 (loss) and ~5e-5
+    // (gradient norm), and AdamW's normalised updates carry such flips on to ~3e-4 by step 10.
+    // Without it (an AVX2-only CPU, SLIMTUNE_GEMM=portable) slimtune widens the weights and
+    // keeps activations in float32: step 1 is then ~2e-4 off (so the tight first-step bound
+    // tells the two paths apart) and the rest stays within the same BF16 band.
+    const bool kernel = kernels::bf16_gemm_available();
+    const Tolerance tol{.first_loss = kernel ? 2e-5 : 1e-3,
+                        .first_grad_norm = kernel ? 2e-4 : 1e-2,
+                        .loss = 1e-3,
+                        .grad_norm = 3e-3,
+                        .weight = 1e-3};
+    INFO("bf16 kernel: " << kernels::bf16_gemm_isa()
+                         << (kernels::bf16_gemm_available() ? "" : " (off)"));
+    for (const char* name : {"lora_llama_bf16", "lora_gpt2_bf16"})
+        DYNAMIC_SECTION(name) {
+            run_case(name, tol);
+        }
 }
