@@ -3,6 +3,7 @@
 #pragma once
 
 #include "common/rng.h"
+#include "model/kernels/gemm.h"
 
 #include <algorithm>
 #include <atomic>
@@ -19,6 +20,16 @@
 #include <vector>
 
 namespace slimtune::test {
+
+// Multiplies bf16 weights on the widening path (exact float32 products) for the scope, as on a
+// CPU without the BF16 dot product; the previous setting comes back at its end.
+struct WidenBf16Scope {
+    bool was = kernels::bf16_gemm_available();
+    WidenBf16Scope() { kernels::bf16_gemm_force_off(true); }
+    ~WidenBf16Scope() { kernels::bf16_gemm_force_off(!was); }
+    WidenBf16Scope(const WidenBf16Scope&) = delete;
+    WidenBf16Scope& operator=(const WidenBf16Scope&) = delete;
+};
 
 // A fresh directory under the system temp dir (unique per process and call), removed with
 // everything in it at scope exit.
