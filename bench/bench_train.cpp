@@ -1,10 +1,17 @@
 // Training throughput of slimtune's Trainer on a Hugging Face checkpoint: tokens/s of full
 // optimizer steps (forward, backward, clipping, AdamW) on random token batches, LoRA or full
-// fine-tuning, plus peak RSS. The PyTorch peer is bench/torch_train.py; bench/run_train.sh runs
-// both. Prints and writes (--json) one object with the same keys as the peer's.
+// fine-tuning, plus peak RSS (VmHWM). The PyTorch peer is bench/torch_train.py;
+// bench/run_train.sh runs both. Prints and writes (--json) one object with the same keys as the
+// peer's.
 //
 //   bench_train --model DIR --mode lora|full [--targets q_proj,v_proj] [--rank 8] [--alpha 16]
-//               [--batch 4] [--seq 256] [--steps 5] [--warmup 2] [--threads 2] [--json OUT]
+//               [--batch 4] [--seq 256] [--steps 5] [--warmup 2] [--threads 2]
+//               [--base-dtype float32|bfloat16|auto] [--checkpoint-activations] [--json OUT]
+//
+// --base-dtype sets TrainerConfig::base_dtype (the storage of the frozen linear weights and the
+// precision of their matmuls; default float32 here, where the Trainer's own default is auto) and
+// --checkpoint-activations sets TrainerConfig::checkpoint_activations (recompute each block in
+// backward). The FLOPs per token count the model's work only, never the recomputation.
 #include "common/error.h"
 #include "common/process.h"
 #include "model/lora.h"
@@ -12,15 +19,46 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <omp.h>
+#include <sstream>
 #include <string>
-#include <sys/resource.h>
 
 using namespace slimtune;
 using Clock = std::chrono::steady_clock;
+
+// The process's peak resident set (VmHWM of /proc/self/status) in MiB; 0 when unreadable.
+static double peak_rss_mib() {
+    std::ifstream f("/proc/self/status");
+    std::string line;
+    while (std::getline(f, line))
+        if (line.rfind("VmHWM:", 0) == 0) {
+            std::istringstream in(line.substr(6));
+            double kib = 0;
+            in >> kib;
+            return kib / 1024.0;
+        }
+    return 0;
+}
+
+// The whole of `v` as an integer / a number; throws std::invalid_argument otherwise.
+static int64_t whole_int(const std::string& v) {
+    size_t used = 0;
+    const long long x = std::stoll(v, &used);
+    if (used != v.size())
+        throw std::invalid_argument(v);
+    return x;
+}
+static double whole_double(const std::string& v) {
+    size_t used = 0;
+    const double x = std::stod(v, &used);
+    if (used != v.size() || !std::isfinite(x))
+        throw std::invalid_argument(v);
+    return x;
+}
 
 int main(int argc, char** argv) {
     slimtune::keep_freed_memory_resident(); // as the slimtune CLI does
@@ -28,8 +66,14 @@ int main(int argc, char** argv) {
     int64_t rank = 8, batch = 4, seq = 256, steps = 5, warmup = 2;
     double alpha = 16;
     int threads = 2;
+    std::string base_dtype = "float32";
+    bool checkpoint_activations = false;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
+        if (a == "--checkpoint-activations") {
+            checkpoint_activations = true;
+            continue;
+        }
         if (i + 1 >= argc) {
             std::fprintf(stderr, "bench_train: option '%s' needs a value\n", a.c_str());
             return 2;
@@ -42,22 +86,24 @@ int main(int argc, char** argv) {
                 mode = v;
             else if (a == "--targets")
                 targets = v;
+            else if (a == "--base-dtype")
+                base_dtype = v;
             else if (a == "--json")
                 json_out = v;
             else if (a == "--rank")
-                rank = std::stoll(v);
+                rank = whole_int(v);
             else if (a == "--alpha")
-                alpha = std::stod(v);
+                alpha = whole_double(v);
             else if (a == "--batch")
-                batch = std::stoll(v);
+                batch = whole_int(v);
             else if (a == "--seq")
-                seq = std::stoll(v);
+                seq = whole_int(v);
             else if (a == "--steps")
-                steps = std::stoll(v);
+                steps = whole_int(v);
             else if (a == "--warmup")
-                warmup = std::stoll(v);
+                warmup = whole_int(v);
             else if (a == "--threads")
-                threads = std::stoi(v);
+                threads = static_cast<int>(std::clamp<int64_t>(whole_int(v), -1, 4096));
             else {
                 std::fprintf(stderr, "bench_train: unknown option '%s'\n", a.c_str());
                 return 2;
@@ -67,13 +113,27 @@ int main(int argc, char** argv) {
             return 2;
         }
     }
-    if (model_dir.empty() || steps < 1 || warmup < 0 || batch < 1 || seq < 2 || threads < 1) {
-        std::fprintf(stderr, "bench_train: --model is required; steps, batch, threads >= 1\n");
+    if (model_dir.empty() || steps < 1 || warmup < 0 || batch < 1 || seq < 2 || threads < 1 ||
+        rank < 1) {
+        std::fprintf(stderr, "bench_train: --model is required; --steps, --batch, --threads, "
+                             "--rank >= 1, --seq >= 2, --warmup >= 0\n");
+        return 2;
+    }
+    if (base_dtype != "float32" && base_dtype != "bfloat16" && base_dtype != "auto") {
+        std::fprintf(stderr, "bench_train: --base-dtype '%s' is not float32, bfloat16 or auto\n",
+                     base_dtype.c_str());
+        return 2;
+    }
+    if (mode != "lora" && mode != "full") {
+        std::fprintf(stderr, "bench_train: --mode '%s' is not lora or full\n", mode.c_str());
         return 2;
     }
     try {
         omp_set_num_threads(threads);
         Model m = load_model(model_dir);
+        if (m.cfg.max_positions > 0 && seq > m.cfg.max_positions)
+            throw Error("--seq " + std::to_string(seq) + " exceeds the model's " +
+                        std::to_string(m.cfg.max_positions) + " positions");
         train::TrainerConfig cfg;
         cfg.mode = mode;
         for (size_t at = 0; at <= targets.size();) {
@@ -87,6 +147,8 @@ int main(int argc, char** argv) {
         cfg.optimizer.lr = 1e-4;
         cfg.schedule.name = "constant";
         cfg.max_grad_norm = 1.0;
+        cfg.base_dtype = base_dtype;
+        cfg.checkpoint_activations = checkpoint_activations;
         train::Trainer trainer(m, cfg, steps + warmup);
         // Random ids, labels = ids (every position but the last predicts the next token).
         Rng rng(1234);
@@ -134,8 +196,6 @@ int main(int argc, char** argv) {
         const double attn = 6.0 * static_cast<double>(m.cfg.n_layer) * static_cast<double>(seq) *
                             static_cast<double>(m.cfg.n_head * m.cfg.head_dim);
         const double flops = (mode == "full" ? 6.0 : 4.0) * static_cast<double>(n_matmul) + attn;
-        rusage ru{};
-        getrusage(RUSAGE_SELF, &ru);
         const std::string name = model_dir.substr(model_dir.find_last_of('/') + 1);
         const nlohmann::json out = {
             {"model", name},
@@ -145,10 +205,12 @@ int main(int argc, char** argv) {
             {"batch", batch},
             {"seq", seq},
             {"threads", threads},
+            {"base_dtype", base_dtype},
+            {"checkpoint_activations", checkpoint_activations},
             {"tokens_per_s", static_cast<double>(batch * seq) / median},
             {"step_s_median", median},
             {"step_s_all", times},
-            {"peak_rss_mb", static_cast<double>(ru.ru_maxrss) / 1024.0},
+            {"peak_rss_mb", peak_rss_mib()},
             {"trainable_params", trainable},
             {"matmul_params", n_matmul},
             {"flops_per_token", flops},

@@ -1,21 +1,31 @@
 #!/usr/bin/python3
-"""Random float32 checkpoints in the true Hugging Face layout for bench/run_forward.sh.
+"""Random float32 checkpoints in the true Hugging Face layout for bench/run_forward.sh and
+bench/run_train.sh.
 
-Two models at their real sizes, written once into bench/out/models/<name>/ (git-ignored, not
-committed; about 1 GB in all):
+Three models at their real sizes, written once into bench/out/models/<name>/ (git-ignored, not
+committed; about 1 GB for the first two, 2 GB for the Qwen2.5 shape):
 
   gpt2_124m     GPT-2 small: vocab 50257, n_positions 1024, n_embd 768, 12 layers, 12 heads,
                 tied head; keys `transformer.*`, Conv1D weights stored [in, out]
   smollm2_135m  SmolLM2-135M (llama): vocab 49152, hidden 576, intermediate 1536, 30 layers,
                 9 heads / 3 KV heads, rope_theta 100000, rms_norm_eps 1e-5, tied head,
                 max_position_embeddings 2048
+  qwen25_05b    Qwen2.5-0.5B (qwen2): vocab 151936, hidden 896, intermediate 4864, 24 layers,
+                14 heads / 2 KV heads (head_dim 64), q/k/v biases (o_proj and the MLP have
+                none), rope_theta 1e6, rms_norm_eps 1e-6, tied head, max_position_embeddings
+                32768, no sliding window; 494 M parameters, 1.98 GB of F32 (kept F32, not the
+                hub's BF16, so that the float32 peer computes exactly what slimtune reads)
 
 Each directory holds config.json and generation_config.json with the keys and spellings of
 the hub's files (torch_dtype says float32, which is what the weights are here) and one
 model.safetensors (F32, tensors sorted by name, metadata {"format": "pt"}, no lm_head.weight:
 the head is tied, as save_pretrained writes it; no GPT-2 attn.bias mask buffers). Matrices
-and embeddings are N(0, 0.02), norm weights 1, biases 0. Deterministic: every tensor has its
+and embeddings are N(0, 0.02), norm weights 1, biases 0 except Qwen2's q/k/v biases, which are
+N(0, 0.02) too (so the bias path is exercised). Deterministic: every tensor has its
 own numpy PCG64 stream seeded from (model seed, crc32 of its name).
+
+The safetensors file is streamed, one tensor at a time (peak memory: the largest tensor, not
+the whole model); its bytes are those gen_ops.encode_safetensors would write.
 
 A directory is built under a temporary name and renamed into place, and it carries a stamp
 file (.bench-checkpoint.json: generator version, config, SHA-256 of every file); a directory
@@ -29,6 +39,7 @@ import hashlib
 import json
 import os
 import shutil
+import struct
 import sys
 import time
 import zlib
@@ -38,7 +49,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests" / "reference"))
-from gen_ops import encode_safetensors, write_atomic  # noqa: E402  (the safetensors writer)
+from gen_ops import write_atomic  # noqa: E402
 
 GENERATOR = "bench/make_bench_checkpoints.py"
 VERSION = 1          # bump whenever the bytes this script writes change
@@ -109,6 +120,36 @@ SMOLLM2_135M_CONFIG = {
 }
 
 
+# The hub's config.json of Qwen/Qwen2.5-0.5B, key for key, except torch_dtype (bfloat16 there;
+# these weights are float32).
+QWEN25_05B_CONFIG = {
+    "architectures": ["Qwen2ForCausalLM"],
+    "attention_dropout": 0.0,
+    "bos_token_id": 151643,
+    "eos_token_id": 151643,
+    "hidden_act": "silu",
+    "hidden_size": 896,
+    "initializer_range": 0.02,
+    "intermediate_size": 4864,
+    "max_position_embeddings": 32768,
+    "max_window_layers": 24,
+    "model_type": "qwen2",
+    "num_attention_heads": 14,
+    "num_hidden_layers": 24,
+    "num_key_value_heads": 2,
+    "rms_norm_eps": 1e-06,
+    "rope_theta": 1000000.0,
+    "sliding_window": 32768,
+    "tie_word_embeddings": True,
+    "torch_dtype": "float32",
+    "transformers_version": "4.40.1",
+    "use_cache": True,
+    "use_mrope": False,
+    "use_sliding_window": False,
+    "vocab_size": 151936,
+}
+
+
 def gpt2_params(c):
     """(HF name, shape, kind) of every tensor GPT2LMHeadModel.save_pretrained writes."""
     V, P, C, L = c["vocab_size"], c["n_positions"], c["n_embd"], c["n_layer"]
@@ -128,7 +169,8 @@ def gpt2_params(c):
 
 
 def llama_params(c):
-    """(HF name, shape, kind) of every tensor LlamaForCausalLM.save_pretrained writes."""
+    """(HF name, shape, kind) of every tensor LlamaForCausalLM (or Qwen2ForCausalLM: q/k/v
+    biases) save_pretrained writes."""
     V, C, F, L = c["vocab_size"], c["hidden_size"], c["intermediate_size"], c["num_hidden_layers"]
     D = c.get("head_dim") or C // c["num_attention_heads"]
     nq, nkv = c["num_attention_heads"] * D, c["num_key_value_heads"] * D
@@ -139,6 +181,10 @@ def llama_params(c):
                 (p + "self_attn.q_proj.weight", (nq, C), "w"),
                 (p + "self_attn.k_proj.weight", (nkv, C), "w"),
                 (p + "self_attn.v_proj.weight", (nkv, C), "w"),
+                *([(p + "self_attn.q_proj.bias", (nq,), "w"),
+                   (p + "self_attn.k_proj.bias", (nkv,), "w"),
+                   (p + "self_attn.v_proj.bias", (nkv,), "w")]
+                  if c["model_type"] == "qwen2" else []),
                 (p + "self_attn.o_proj.weight", (C, nq), "w"),
                 (p + "post_attention_layernorm.weight", (C,), "one"),
                 (p + "mlp.gate_proj.weight", (F, C), "w"),
@@ -157,6 +203,10 @@ MODELS = {
     "smollm2_135m": dict(seed=135, config=SMOLLM2_135M_CONFIG, params=llama_params,
                          generation={"_from_model_config": True, "bos_token_id": 0,
                                      "eos_token_id": 0, "transformers_version": "4.42.3"}),
+    "qwen25_05b": dict(seed=500, config=QWEN25_05B_CONFIG, params=llama_params,
+                       generation={"bos_token_id": 151643, "do_sample": False,
+                                   "eos_token_id": 151643, "max_new_tokens": 2048,
+                                   "transformers_version": "4.37.0"}),
 }
 
 
@@ -220,6 +270,41 @@ def replace_dir(tmp, final):
         os.rename(tmp, final)
 
 
+def write_safetensors(path, seed, params, metadata):
+    """Streams the F32 tensors `params` ((name, shape, kind), written in this order) into
+    `path` (temp file + rename); returns (bytes, SHA-256 hex digest, parameter count). The
+    bytes equal gen_ops.encode_safetensors': the same header JSON, padding and data order."""
+    header = {"__metadata__": {str(k): str(v) for k, v in metadata.items()}}
+    offset = 0
+    for name, shape, _ in params:
+        n = 4 * int(np.prod(shape, dtype=np.int64))
+        header[name] = {"dtype": "F32", "shape": [int(x) for x in shape],
+                        "data_offsets": [offset, offset + n]}
+        offset += n
+    hdr = json.dumps(header, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+    hdr += b" " * ((-(8 + len(hdr))) % 8)  # 8 + N is a multiple of 8
+    head = struct.pack("<Q", len(hdr)) + hdr
+    digest = hashlib.sha256(head)
+    tmp = path.parent / ("." + path.name + ".tmp")
+    count = 0
+    try:
+        with open(tmp, "wb") as f:
+            f.write(head)
+            for name, shape, kind in params:
+                data = tensor(seed, name, shape, kind).astype("<f4", copy=False).tobytes()
+                digest.update(data)
+                f.write(data)
+                count += int(np.prod(shape, dtype=np.int64))
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return len(head) + offset, digest.hexdigest(), count
+
+
 def build(out, name, spec):
     """Writes the directory under a temporary name, then renames it into place."""
     final = out / name
@@ -229,20 +314,17 @@ def build(out, name, spec):
     tmp.mkdir(parents=True)
     try:
         cfg = spec["config"]
-        items = [(n, "F32", tensor(spec["seed"], n, shape, kind))
-                 for n, shape, kind in sorted(spec["params"](cfg))]
-        n_params = sum(a.size for _, _, a in items)
         files = {"config.json": dump_json(cfg),
                  "generation_config.json": dump_json(spec["generation"])}
-        files["model.safetensors"] = encode_safetensors(items, {"format": "pt"})
-        del items
         stamp = expected_stamp(name, spec)
         stamp["files"] = {}
         for fname, blob in files.items():
             write_atomic(tmp / fname, blob)
             stamp["files"][fname] = [len(blob), hashlib.sha256(blob).hexdigest()]
-        size = sum(len(b) for b in files.values())
-        del files
+        st_size, st_hash, n_params = write_safetensors(
+            tmp / "model.safetensors", spec["seed"], sorted(spec["params"](cfg)), {"format": "pt"})
+        stamp["files"]["model.safetensors"] = [st_size, st_hash]
+        size = sum(len(b) for b in files.values()) + st_size
         write_atomic(tmp / STAMP, dump_json(stamp))
         replace_dir(tmp, final)
         return n_params, size

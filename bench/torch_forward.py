@@ -312,14 +312,17 @@ class LlamaAttention(nn.Module):
         C, Hq = cfg["hidden_size"], cfg["num_attention_heads"]
         Hkv = cfg.get("num_key_value_heads") or Hq
         bias = bool(cfg.get("attention_bias", False))
+        # Qwen2Attention: q, k, v always carry a bias, o_proj never does.
+        qkv_bias = True if cfg.get("model_type") == "qwen2" else bias
+        o_bias = False if cfg.get("model_type") == "qwen2" else bias
         self.layer_idx = layer_idx
         self.head_dim = head_dim
         self.num_key_value_groups = Hq // Hkv
         self.scaling = head_dim ** -0.5
-        self.q_proj = skip_init(nn.Linear, C, Hq * head_dim, bias=bias)
-        self.k_proj = skip_init(nn.Linear, C, Hkv * head_dim, bias=bias)
-        self.v_proj = skip_init(nn.Linear, C, Hkv * head_dim, bias=bias)
-        self.o_proj = skip_init(nn.Linear, Hq * head_dim, C, bias=bias)
+        self.q_proj = skip_init(nn.Linear, C, Hq * head_dim, bias=qkv_bias)
+        self.k_proj = skip_init(nn.Linear, C, Hkv * head_dim, bias=qkv_bias)
+        self.v_proj = skip_init(nn.Linear, C, Hkv * head_dim, bias=qkv_bias)
+        self.o_proj = skip_init(nn.Linear, Hq * head_dim, C, bias=o_bias)
 
     def forward(self, hidden_states, position_embeddings, attention_mask, past_key_value=None):
         input_shape = hidden_states.shape[:-1]
@@ -476,16 +479,19 @@ def load_model(model_dir):
     mt = cfg.get("model_type")
     if mt == "gpt2":
         model = GPT2LMHeadModel(cfg)
-    elif mt == "llama":
+    elif mt in ("llama", "qwen2"):  # Qwen2ForCausalLM = Llama + q/k/v biases
+        if mt == "qwen2" and cfg.get("use_sliding_window", False):
+            sys.exit("torch_forward.py: qwen2 use_sliding_window true is not implemented")
         model = LlamaForCausalLM(cfg)
     else:
-        sys.exit("torch_forward.py: model_type %r is not implemented (gpt2, llama are)" % mt)
+        sys.exit("torch_forward.py: model_type %r is not implemented (gpt2, llama, qwen2 are)"
+                 % mt)
     state = load_state(model_dir)
     if mt == "gpt2":  # as from_pretrained: a base-model file lacks the prefix; masks are buffers
         state = {(k if k.startswith(("transformer.", "lm_head.")) else "transformer." + k): v
                  for k, v in state.items()
                  if not k.endswith((".attn.bias", ".attn.masked_bias"))}
-    if mt == "llama" and model.tied:
+    if mt in ("llama", "qwen2") and model.tied:
         state.pop("lm_head.weight", None)  # a tied file may carry the head too; unused
     model.tie_weights()
     params = dict(model.named_parameters())  # tied: one entry, under the embedding's name
@@ -509,11 +515,13 @@ def load_model(model_dir):
 # --------------------------------------------------------------------------------------------
 
 
-def gemm_gflops(m=1024, k=768, n=768, reps=10, min_time=0.3):
+def gemm_gflops(m=1024, k=768, n=768, reps=10, min_time=0.3, dtype=torch.float32):
+    """Best-of GFLOP/s of x[m, k] @ w[n, k].t() in `dtype` (float32: the BLAS; bfloat16: what
+    torch dispatches a bf16 matmul to, oneDNN when torch.backends.mkldnn is available)."""
     g = torch.Generator().manual_seed(1234)
-    x = torch.rand(m, k, generator=g) * 2 - 1
-    w = torch.rand(n, k, generator=g) * 2 - 1
-    c = torch.empty(m, n)
+    x = (torch.rand(m, k, generator=g) * 2 - 1).to(dtype)
+    w = (torch.rand(n, k, generator=g) * 2 - 1).to(dtype)
+    c = torch.empty(m, n, dtype=dtype)
     torch.matmul(x, w.t(), out=c)  # warm-up
     times = []
     while len(times) < reps or (sum(times) < min_time and len(times) < 1000):
