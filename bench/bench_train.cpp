@@ -207,6 +207,7 @@ int main(int argc, char** argv) {
             {"threads", threads},
             {"base_dtype", base_dtype},
             {"checkpoint_activations", checkpoint_activations},
+            {"base_note", trainer.base_note()},
             {"tokens_per_s", static_cast<double>(batch * seq) / median},
             {"step_s_median", median},
             {"step_s_all", times},

@@ -64,6 +64,11 @@ def want_of(side, precision, ckpt, **common):
     return dict(common, base_dtype=base, checkpoint_activations=ckpt)
 
 
+def num(x):
+    """A tokens/s figure: whole numbers from 10 up, two significant digits below."""
+    return f"{x:.0f}" if x >= 10 else f"{x:.2g}"
+
+
 def mfu(tps, fpt, peak):
     return f"{100 * tps * fpt / (peak * 1e9):.1f}%" if peak > 0 else "n/a"
 
@@ -121,13 +126,14 @@ def table(args):
         fpt = p["flops_per_token"]
         peak = args.peak_bf16 if prec == "bf16" else args.peak
         ratio = s["tokens_per_s"] / p["tokens_per_s"]
-        met = ratio >= 1.0
-        if rss_limit is not None:
-            met = met and s["peak_rss_mb"] <= rss_limit
-        if ckpt and "smollm2_lora" in best:
-            met = met and s["peak_rss_mb"] < best["smollm2_lora"][0]["peak_rss_mb"]
+        missed = [] if ratio >= 1.0 else ["ratio"]
+        if rss_limit is not None and s["peak_rss_mb"] > rss_limit:
+            missed.append("RSS")
+        if ckpt and "smollm2_lora" in best and \
+                s["peak_rss_mb"] >= best["smollm2_lora"][0]["peak_rss_mb"]:
+            missed.append("RSS")
         print(f"| {label} | {s['tokens_per_s']:.1f} | {p['tokens_per_s']:.1f} | **{ratio:.2f}** "
-              f"| {target} ({'met' if met else 'not met'}) | {mfu(s['tokens_per_s'], fpt, peak)} "
+              f"| {target} ({'not met: ' + ', '.join(missed) if missed else 'met'}) | {mfu(s['tokens_per_s'], fpt, peak)} "
               f"| {mfu(p['tokens_per_s'], fpt, peak)} | {s['peak_rss_mb']:.0f} "
               f"| {p['peak_rss_mb']:.0f} |")
         notes.append(f"{n}: {p['flops_formula']} = {fpt / 1e6:.1f} MFLOP per token; trainable "
@@ -136,6 +142,9 @@ def table(args):
         if abs(s["flops_per_token"] / fpt - 1) > 0.01:
             notes.append(f"WARNING {n}: slimtune counts {s['flops_per_token'] / 1e6:.1f} MFLOP "
                          "per token; the MFU columns both use the peer's count")
+        if prec == "bf16":
+            notes.append(f"{n}: slimtune: {s.get('base_note') or '(no base note)'}; peer: "
+                         f"{p.get('bf16_matmul_backend', '?')}")
         sl, pl = s.get("first_loss"), p.get("first_loss")
         if isinstance(sl, (int, float)) and isinstance(pl, (int, float)):
             tol = 2e-5 if prec == "fp32" else 1e-2  # BF16 matmuls round differently per side
@@ -157,7 +166,7 @@ def table(args):
         print(f"- {line}")
     if "smollm2_lora_ckpt" in best and "smollm2_lora" in best:
         (s0, p0), (s1, p1) = best["smollm2_lora"], best["smollm2_lora_ckpt"]
-        cost = lambda a, b: (f"{a['tokens_per_s']:.0f} -> {b['tokens_per_s']:.0f} tokens/s "
+        cost = lambda a, b: (f"{num(a['tokens_per_s'])} -> {num(b['tokens_per_s'])} tokens/s "
                              f"({100 * (b['tokens_per_s'] / a['tokens_per_s'] - 1):+.0f}%), peak "
                              f"RSS {a['peak_rss_mb']:.0f} -> {b['peak_rss_mb']:.0f} MB "
                              f"({100 * (b['peak_rss_mb'] / a['peak_rss_mb'] - 1):+.0f}%)")
@@ -171,7 +180,7 @@ def table(args):
                   "there yet), so this row is FP32 against the peer's autocast.")
     for r in range(args.rounds):
         print(f"- round {r + 1} (slimtune/PyTorch tokens/s): " + "; ".join(
-            f"{n} {S[n][r]['tokens_per_s']:.0f}/{P[n][r]['tokens_per_s']:.0f}"
+            f"{n} {num(S[n][r]['tokens_per_s'])}/{num(P[n][r]['tokens_per_s'])}"
             for n in args.names))
     f32 = [p["gemm_gflops"] for p in allp]
     if min(f32) < 0.3 * args.peak:
