@@ -45,7 +45,7 @@
 # tokens; a fixed batch 4 would make the seq 2048 steps 8x longer than the seq 256 ones), threads
 # 1 and 2, FP32 and BF16 base (peer: autocast), both sides, one round (slimtune first for even
 # configurations, the peer first for odd ones), --warmup 1 --steps 2 unless given; table in
-# bench/out/train_scaling.md. About 10-15 minutes on an idle machine.
+# bench/out/train_scaling.md. Estimated 10-15 minutes on an idle machine (not yet timed idle).
 #
 # JSON each side writes (--json OUT), keys checked by bench/train_table.py: "model" (the
 # directory's name), "mode", "tokens_per_s" > 0, "peak_rss_mb", "flops_per_token", "threads"
