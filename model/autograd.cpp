@@ -17,7 +17,8 @@ struct TapeEntry {
 
 struct Tape {
     std::vector<TapeEntry> entries;
-    uint64_t generation = 1; // bumped at every clear, so stale node indices are detected
+    uint64_t generation = 1; // a fresh one at every clear, so stale node indices are detected
+    uint64_t generations_issued = 1; // tapes nest (checkpointing): each gets its own generation
     bool grad_on = true;
 };
 
@@ -25,6 +26,40 @@ Tape& tape() {
     thread_local Tape t;
     return t;
 }
+
+// Entries are released newest first so saved tensors die in reverse creation order.
+void drop_entries(std::vector<TapeEntry>& entries) {
+    while (!entries.empty())
+        entries.pop_back();
+}
+
+// For its lifetime the thread records on a fresh, empty tape with grad on; the enclosing tape
+// is set aside untouched and restored afterwards. This lets a backward closure record and
+// backpropagate a sub-graph while the outer backward is walking its own entries (swapping
+// vectors keeps the outer entries' addresses, so the closure being run stays valid).
+class NestedTape {
+public:
+    NestedTape() : outer_generation_(tape().generation), outer_grad_on_(tape().grad_on) {
+        Tape& tp = tape();
+        outer_.swap(tp.entries);
+        tp.generation = ++tp.generations_issued;
+        tp.grad_on = true;
+    }
+    ~NestedTape() {
+        Tape& tp = tape();
+        drop_entries(tp.entries);
+        tp.entries.swap(outer_);
+        tp.generation = outer_generation_;
+        tp.grad_on = outer_grad_on_;
+    }
+    NestedTape(const NestedTape&) = delete;
+    NestedTape& operator=(const NestedTape&) = delete;
+
+private:
+    std::vector<TapeEntry> outer_;
+    uint64_t outer_generation_;
+    bool outer_grad_on_;
+};
 
 } // namespace
 
@@ -59,10 +94,8 @@ void record(const char* op, Tensor& output, std::function<void()> backward) {
 
 void clear_tape() {
     Tape& tp = tape();
-    // Entries are released newest first so saved tensors die in reverse creation order.
-    while (!tp.entries.empty())
-        tp.entries.pop_back();
-    ++tp.generation;
+    drop_entries(tp.entries);
+    tp.generation = ++tp.generations_issued;
 }
 
 size_t tape_size() {
@@ -105,6 +138,31 @@ void backward(const Tensor& loss) {
                          " (pass an upstream gradient for other tensors)");
     const float one = 1.0f;
     backward(loss, std::span<const float>(&one, 1));
+}
+
+std::function<void()>
+checkpoint_backward(const Tensor& x, const Tensor& y, std::function<Tensor(const Tensor&)> replay) {
+    return [x, y, run_again = std::move(replay)] {
+        NestedTape nested;
+        Tensor x_copy = x.detach(); // shares x's values: the input is not kept twice
+        if (x.requires_grad())
+            x_copy.set_requires_grad(true);
+        const Tensor y_again = run_again(x_copy);
+        if (y_again.numel() != y.numel())
+            throw ShapeError("checkpoint: the replay gave shape " + shape_str(y_again.shape()) +
+                             ", the forward " + shape_str(y.shape()));
+        backward(y_again, y.grad_values());
+        if (!x.requires_grad() || !x_copy.has_grad())
+            return;
+        if (!x.has_grad()) { // x's only use was f (a block's input): take the buffer as it is
+            x.impl()->grad.swap(x_copy.impl()->grad);
+            return;
+        }
+        float* dx = x.grad();
+        const std::span<const float> dx_copy = x_copy.grad_values();
+        for (size_t i = 0; i < dx_copy.size(); ++i)
+            dx[i] += dx_copy[i];
+    };
 }
 
 } // namespace slimtune

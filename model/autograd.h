@@ -39,6 +39,16 @@ void record(const char* op, Tensor& output, std::function<void()> backward);
 void backward(const Tensor& loss);
 void backward(const Tensor& output, std::span<const float> grad_output);
 
+// Activation checkpointing, the reentrant form of torch.utils.checkpoint. A checkpointed op
+// computes y = f(x) (f may read parameters) with recording off, so none of f's intermediates
+// outlive the forward pass, and records the closure this returns on y. During backward it calls
+// `replay` on a leaf copy of x with recording on, on a tape of its own, backpropagates y's
+// gradient through that sub-graph into the parameters f reads, and adds the copy's gradient to
+// x's. `replay` must recompute f's values exactly (restart any random stream where the forward
+// started it), or the gradients belong to another function.
+std::function<void()>
+checkpoint_backward(const Tensor& x, const Tensor& y, std::function<Tensor(const Tensor&)> replay);
+
 // Drops every recorded entry (what is left of a forward pass that will not be backpropagated).
 void clear_tape();
 size_t tape_size();

@@ -1,10 +1,13 @@
 #include "model/block.h"
 
 #include "common/error.h"
+#include "model/autograd.h"
 #include "model/ops/ops.h"
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
+#include <optional>
 
 namespace slimtune {
 
@@ -107,15 +110,12 @@ static void cache_append(Tensor& dst, const Tensor& src, int64_t at) {
     std::copy_n(src.data(), src.numel(), dst.data() + at * row);
 }
 
-Tensor block_forward(const BlockConfig& c,
-                     const BlockParams& p,
-                     const Tensor& x,
-                     const TokenLayout& t,
-                     KvCache* cache) {
-    if (x.ndim() != 3 || x.dim(0) != t.batch || x.dim(1) != t.seq || x.dim(2) != c.hidden)
-        throw ShapeError("block_forward: expected x [" + std::to_string(t.batch) + ", " +
-                         std::to_string(t.seq) + ", " + std::to_string(c.hidden) + "], got " +
-                         shape_str(x.shape()));
+// The block's math; block_forward checks x and decides whether to checkpoint it.
+static Tensor block_compute(const BlockConfig& c,
+                            const BlockParams& p,
+                            const Tensor& x,
+                            const TokenLayout& t,
+                            KvCache* cache) {
     const int64_t B = t.batch, T = t.seq, D = c.head_dim;
     const int64_t nq = c.n_head * D, nkv = c.n_head_kv * D;
     Tensor h = apply_norm(c, p.norm1, x);
@@ -167,6 +167,78 @@ Tensor block_forward(const BlockConfig& c,
     if (c.residual_multiplier != 1.0f)
         mlp_out = scale(mlp_out, c.residual_multiplier);
     return add(res, mlp_out);
+}
+
+// Whether backward has anything to reach in the block's parameters (LoRA adapters included).
+static bool block_trains(const BlockParams& p) {
+    const auto trains = [](const Tensor& t) { return t.defined() && t.requires_grad(); };
+    for (const NormParams* n : {&p.norm1, &p.norm2})
+        if (trains(n->weight) || trains(n->bias))
+            return true;
+    for (const LinearParams* l : {&p.qkv, &p.q, &p.k, &p.v, &p.o, &p.up, &p.gate, &p.down})
+        if (trains(l->weight) || trains(l->bias) || trains(l->lora.a) || trains(l->lora.b))
+            return true;
+    return false;
+}
+
+// What a checkpointed block needs to run again during backward: copies of the token layout
+// (the caller's spans need not outlive the forward pass) and the dropout stream as it was when
+// the block started drawing, so the replay draws the same masks.
+struct BlockReplay {
+    int64_t batch, seq;
+    std::vector<int32_t> positions, doc_ids;
+    std::optional<Rng> dropout_start; // empty: no dropout (evaluation)
+};
+
+// One tape entry for the whole block: the forward runs unrecorded and keeps nothing but x; the
+// entry's backward runs the block again (recorded) from x and backpropagates through it.
+static Tensor block_checkpointed(const BlockConfig& c,
+                                 const BlockParams& p,
+                                 const Tensor& x,
+                                 const TokenLayout& t) {
+    std::optional<Rng> dropout_start;
+    if (t.dropout_rng)
+        dropout_start = *t.dropout_rng; // before the forward below advances the stream
+    Tensor y;
+    {
+        NoGradGuard unrecorded;
+        y = block_compute(c, p, x, t, nullptr);
+    }
+    if (!x.requires_grad() && !block_trains(p))
+        return y; // nothing to backpropagate into: no entry, as with any op
+    auto replay = std::make_shared<const BlockReplay>(
+        BlockReplay{.batch = t.batch,
+                    .seq = t.seq,
+                    .positions = {t.positions.begin(), t.positions.end()},
+                    .doc_ids = {t.doc_ids.begin(), t.doc_ids.end()},
+                    .dropout_start = dropout_start});
+    // c and p are captured by value (handles to the same parameter tensors), so the entry does
+    // not depend on the caller's structs outliving the forward pass.
+    auto run_again = [c, p, replay](const Tensor& x_again) {
+        std::optional<Rng> dropout_rng = replay->dropout_start;
+        const TokenLayout layout{.batch = replay->batch,
+                                 .seq = replay->seq,
+                                 .positions = replay->positions,
+                                 .doc_ids = replay->doc_ids,
+                                 .dropout_rng = dropout_rng ? &*dropout_rng : nullptr};
+        return block_compute(c, p, x_again, layout, nullptr);
+    };
+    record("checkpoint_block", y, checkpoint_backward(x, y, std::move(run_again)));
+    return y;
+}
+
+Tensor block_forward(const BlockConfig& c,
+                     const BlockParams& p,
+                     const Tensor& x,
+                     const TokenLayout& t,
+                     KvCache* cache) {
+    if (x.ndim() != 3 || x.dim(0) != t.batch || x.dim(1) != t.seq || x.dim(2) != c.hidden)
+        throw ShapeError("block_forward: expected x [" + std::to_string(t.batch) + ", " +
+                         std::to_string(t.seq) + ", " + std::to_string(c.hidden) + "], got " +
+                         shape_str(x.shape()));
+    if (t.checkpoint_activations && !cache && grad_enabled())
+        return block_checkpointed(c, p, x, t);
+    return block_compute(c, p, x, t, cache);
 }
 
 } // namespace slimtune

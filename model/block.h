@@ -71,6 +71,9 @@ struct TokenLayout {
     std::span<const int32_t> positions, doc_ids;
     // Training-time randomness (LoRA dropout); null means evaluation: no dropout.
     Rng* dropout_rng = nullptr;
+    // Activation checkpointing: while recording, each block keeps only its input on the tape
+    // and runs again during backward (less memory, one more forward of every block).
+    bool checkpoint_activations = false;
 };
 
 // Validates the configuration (ConfigError naming the bad field).
@@ -82,7 +85,8 @@ BlockParams block_init(const BlockConfig& cfg, int64_t n_layer, Rng& rng, bool t
 void block_for_each_param(BlockParams& p,
                           const std::function<void(const std::string&, Tensor&)>& f);
 // x: (B, T, C) -> (B, T, C). With a cache (batch 1, inference only) the T new tokens attend
-// to the cached ones too.
+// to the cached ones too. With layout.checkpoint_activations (and recording on) the block is
+// one tape entry that keeps x and replays the block in backward, with the same dropout masks.
 Tensor block_forward(const BlockConfig& cfg,
                      const BlockParams& p,
                      const Tensor& x,

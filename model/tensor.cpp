@@ -3,9 +3,52 @@
 #include "common/error.h"
 
 #include <algorithm>
+#include <atomic>
 #include <limits>
 
 namespace slimtune {
+
+namespace {
+
+std::atomic<int64_t> g_live_bytes{0}, g_peak_bytes{0};
+
+void count_alloc(size_t bytes) {
+    const auto n = static_cast<int64_t>(bytes);
+    const int64_t now = g_live_bytes.fetch_add(n, std::memory_order_relaxed) + n;
+    int64_t peak = g_peak_bytes.load(std::memory_order_relaxed);
+    while (now > peak &&
+           !g_peak_bytes.compare_exchange_weak(peak, now, std::memory_order_relaxed)) {
+    }
+}
+void count_free(size_t bytes) {
+    g_live_bytes.fetch_sub(static_cast<int64_t>(bytes), std::memory_order_relaxed);
+}
+
+// Tensor values whose bytes tensor_bytes() counts for as long as some view holds them.
+template <class T> std::shared_ptr<std::vector<T>> counted(std::vector<T> values) {
+    const size_t bytes = values.size() * sizeof(T);
+    count_alloc(bytes);
+    return std::shared_ptr<std::vector<T>>(new std::vector<T>(std::move(values)),
+                                           [bytes](std::vector<T>* v) {
+                                               count_free(bytes);
+                                               delete v;
+                                           });
+}
+
+} // namespace
+
+TensorBytes tensor_bytes() {
+    return {g_live_bytes.load(std::memory_order_relaxed),
+            g_peak_bytes.load(std::memory_order_relaxed)};
+}
+
+void reset_tensor_bytes_peak() {
+    g_peak_bytes.store(g_live_bytes.load(std::memory_order_relaxed), std::memory_order_relaxed);
+}
+
+TensorImpl::~TensorImpl() {
+    count_free(grad.size() * sizeof(float));
+}
 
 std::string shape_str(const Shape& s) {
     std::string r = "[";
@@ -43,7 +86,7 @@ Tensor Tensor::from(const Shape& shape, std::vector<float> values, bool requires
     Tensor t;
     t.impl_ = std::make_shared<TensorImpl>();
     t.impl_->shape = shape;
-    t.impl_->storage = std::make_shared<std::vector<float>>(std::move(values));
+    t.impl_->storage = counted(std::move(values));
     t.impl_->requires_grad = requires_grad;
     return t;
 }
@@ -58,7 +101,7 @@ Tensor Tensor::from_half(const Shape& shape, std::vector<uint16_t> bits, Storage
     t.impl_->shape = shape;
     t.impl_->storage = std::make_shared<std::vector<float>>();
     t.impl_->kind = kind;
-    t.impl_->half = std::make_shared<std::vector<uint16_t>>(std::move(bits));
+    t.impl_->half = counted(std::move(bits));
     return t;
 }
 
@@ -165,8 +208,10 @@ bool Tensor::has_grad() const {
 
 float* Tensor::grad() const {
     TensorImpl& t = checked(impl_);
-    if (t.grad.empty())
+    if (t.grad.empty()) {
         t.grad.assign(static_cast<size_t>(shape_numel(t.shape)), 0.0f);
+        count_alloc(t.grad.size() * sizeof(float));
+    }
     return t.grad.data();
 }
 
@@ -175,7 +220,8 @@ std::span<const float> Tensor::grad_values() const {
 }
 
 void Tensor::zero_grad() {
-    std::vector<float>().swap(checked(impl_).grad);
+    count_free(checked(impl_).grad.size() * sizeof(float));
+    std::vector<float>().swap(impl_->grad);
 }
 
 Tensor Tensor::detach() const {

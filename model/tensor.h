@@ -31,7 +31,21 @@ struct TensorImpl {
     bool requires_grad = false;
     int64_t node = -1;       // index of the producing tape entry; -1 for a leaf
     uint64_t generation = 0; // tape generation the node index belongs to
+
+    TensorImpl() = default;
+    TensorImpl(const TensorImpl&) = delete;
+    TensorImpl& operator=(const TensorImpl&) = delete;
+    ~TensorImpl(); // gives the gradient buffer's bytes back to tensor_bytes()
 };
+
+// Bytes held by tensor values (float32 and 16-bit storage) and gradient buffers, all threads
+// together: now, and the most at any moment since the last reset. What tests measure activation
+// checkpointing with; nothing else depends on it.
+struct TensorBytes {
+    int64_t live = 0, peak = 0;
+};
+TensorBytes tensor_bytes();
+void reset_tensor_bytes_peak(); // peak := live
 
 class Tensor {
 public:

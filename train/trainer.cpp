@@ -154,7 +154,8 @@ StepStats Trainer::step(std::span<const data::TokenBatch> micro) {
                                  .seq = b.seq,
                                  .positions = b.positions,
                                  .doc_ids = b.doc_ids,
-                                 .dropout_rng = &dropout_rng_};
+                                 .dropout_rng = &dropout_rng_,
+                                 .checkpoint_activations = config_.checkpoint_activations};
         Tensor h = model_hidden(model_, b.ids, layout);
         Tensor loss = model_loss(model_, h, b.targets, static_cast<double>(total));
         const double value = static_cast<double>(loss.item());
