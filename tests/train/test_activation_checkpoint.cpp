@@ -251,7 +251,8 @@ TEST_CASE("checkpoint: full fine-tuning gradients equal the plain graph's bit fo
     require_same_gradients(plain, forward_backward(spec, b));
 }
 
-TEST_CASE("checkpoint: a LoRA training run is the same run, step for step", "[checkpoint][train]") {
+TEST_CASE("checkpoint: a training run (LoRA, full) is the same run, step for step",
+          "[checkpoint][train]") {
     const auto mode = GENERATE(std::string("lora"), std::string("full"));
     INFO(mode);
     train::TrainerConfig cfg;
@@ -294,9 +295,10 @@ TEST_CASE("checkpoint: the forward keeps one tensor per block and the peak falls
     const Pass ckpt = forward_backward(spec, b);
     require_same_gradients(plain, ckpt);
     const int64_t layers = 8, activation = 4 * 64 * 64 * 4; // bytes of one [B*T, C] tensor
-    // Checkpointed, the tape holds each block's input and output (the next block's input), the
-    // embedding, the final norm's input and output and the loss's saved input gradient: about
-    // layers + 4 activations. Recorded, every block keeps a dozen or more.
+    // Checkpointed, the tape holds the embedding output (block 0's input), every block's output
+    // (the next one's input) and the final norm's output: layers + 2 activations (measured:
+    // exactly that, 655 364 B with the loss scalar); +4 leaves room for the loss's own saved
+    // tensors. Recorded, every block keeps ~21 (measured: 11 042 820 B in all).
     INFO("held: plain " << plain.held_bytes << " B, checkpointed " << ckpt.held_bytes
                         << " B; peak: plain " << plain.peak_bytes << " B, checkpointed "
                         << ckpt.peak_bytes << " B; one activation " << activation << " B");
