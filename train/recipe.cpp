@@ -97,7 +97,8 @@ std::vector<Key> training_keys() {
         KEY(integer, "train.seed", trainer.seed, 0, "seed of init, dropout, shuffle and split"),
         KEY(integer, "train.threads", train.threads, 0, "CPU threads; 0: all cores"),
         KEY(boolean, "train.checkpoint_activations", trainer.checkpoint_activations,
-            "recompute each block in backward: less memory, ~1/3 (full) to ~1/2 (LoRA) more compute"),
+            "recompute each block in backward: less memory, ~1/3 (full) to ~1/2 (LoRA) more "
+            "compute"),
         KEY(text, "train.output_dir", train.output_dir, "a directory",
             "where metrics, checkpoints and the result go"),
         KEY(boolean, "train.packing", data.packing.pack, "pack examples into each sequence"),

@@ -41,8 +41,8 @@ struct TrainerConfig {
     // CPU has AMX or AVX-512 BF16. Trainable tensors, norms, attention and the loss stay FP32.
     std::string base_dtype = "auto"; // auto | float32 | bfloat16
     // Keep only each block's input in the forward and recompute the block during backward:
-    // activation memory per block falls to one [tokens, hidden] tensor for ~1/3 (full) to ~1/2 (LoRA, whose frozen base has no
-    // weight gradient to amortise the replay) more compute.
+    // activation memory per block falls to one [tokens, hidden] tensor, for ~1/3 (full) to ~1/2
+    // (LoRA: no weight gradient of the frozen base to amortise the replay) more compute.
     bool checkpoint_activations = false;
 };
 
