@@ -122,11 +122,17 @@ void backward(const Tensor& output, std::span<const float> grad_output) {
     float* g = output.grad();
     for (size_t i = 0; i < grad_output.size(); ++i)
         g[i] += grad_output[i];
-    // Replay from the output's own entry down; later entries cannot contribute to it.
-    for (int64_t i = impl->node; i >= 0; --i) {
-        TapeEntry& e = tp.entries[static_cast<size_t>(i)];
+    // Replay from the output's own entry down; later entries cannot contribute to it. Each
+    // entry is dropped once replayed, so what only it kept alive (saved activations, its
+    // output and that output's gradient) is freed at once: peak memory is the forward's
+    // activations plus a few gradients, not the activations plus every activation gradient.
+    while (static_cast<int64_t>(tp.entries.size()) > impl->node + 1)
+        tp.entries.pop_back();
+    while (!tp.entries.empty()) {
+        TapeEntry& e = tp.entries.back();
         if (e.output.has_grad())
             e.backward();
+        tp.entries.pop_back();
     }
     clear_tape();
 }
