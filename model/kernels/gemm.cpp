@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <omp.h>
 
 namespace slimtune::kernels {
 

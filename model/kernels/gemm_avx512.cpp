@@ -7,6 +7,8 @@
 
 #define Eigen EigenAvx512
 #include <Eigen/Core>
+#include <algorithm>
+#include <omp.h>
 
 namespace slimtune::kernels::avx512 {
 #include "model/kernels/gemm_eigen.inc"
