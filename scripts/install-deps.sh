@@ -25,7 +25,8 @@ for arg in "$@"; do
             command -v go >/dev/null || pkgs+=(golang-go) # ollama's Go templates
             ;;
         # OpenBLAS matters: without it Debian's torch calls the reference BLAS (≈50x slower).
-        --bench) pkgs+=(python3-torch python3-numpy libopenblas0-openmp) ;;
+        # linux-perf: `perf record` / `perf report` for profiling the training step.
+        --bench) pkgs+=(python3-torch python3-numpy libopenblas0-openmp linux-perf) ;;
         --reference) pkgs+=(python3-torch python3-numpy) ;;
         *) echo "install-deps.sh: unknown option '$arg' (known: --tests, --bench, --reference)" >&2; exit 2 ;;
     esac
