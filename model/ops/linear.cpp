@@ -27,7 +27,9 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
             std::copy_n(bias.data(), out, y.data() + r * out);
     const bool half = weight.storage() != Storage::F32; // a frozen 16-bit weight
     const bool bf16 = weight.storage() == Storage::BF16;
-    const float beta = bias.defined() ? 1.0f : 0.0f;
+    // y is either zeros or the bias: accumulating onto it (beta 1) gives the same bits as
+    // beta 0 without the GEMM's own zeroing pass over the output.
+    const float beta = 1.0f;
     if (half)
         kernels::gemm_a_wt_half(n, out, in, x.data(), in, weight.half_data(), bf16, beta, y.data(),
                                 out);
@@ -71,7 +73,7 @@ Tensor lora_linear(const Tensor& x,
     // t (n, r) = x_lora A^T, then y += scaling * t B^T. `y` already holds its own record
     // (linear's); the adapter's part is recorded on the same output below.
     Tensor t = Tensor::zeros({n, r});
-    gemm<float>(false, true, n, r, in, 1.0f, x_lora.data(), in, a.data(), in, 0.0f, t.data(), r);
+    gemm<float>(false, true, n, r, in, 1.0f, x_lora.data(), in, a.data(), in, 1.0f, t.data(), r);
     gemm<float>(false, true, n, out, r, scaling, t.data(), r, b.data(), r, 1.0f, y.data(), out);
     if (should_record({&x_lora, &a, &b}))
         record("lora_linear", y, [x_lora, a, b, y, t, n, in, out, r, scaling] {
