@@ -1,5 +1,6 @@
 // Cross-entropy losses: on full logits, and fused with the output projection.
 #include "model/kernels/gemm.h"
+#include "model/kernels/parallel.h"
 #include "model/kernels/softmax_xent.h"
 #include "model/ops/op_util.h"
 #include "model/ops/ops.h"
@@ -39,6 +40,21 @@ LossSetup check_targets(const char* op,
     }
     s.denom = opts.normalizer > 0 ? opts.normalizer : static_cast<double>(s.counted);
     return s;
+}
+
+// grad(t) += up * g. The usual case (the loss is the root, up = 1, and nothing has written
+// t's gradient yet: the head is replayed first) hands g over as the gradient, which saves a
+// pass over it and a second buffer of its size (the vocab x dim head gradient in full tuning).
+void accumulate_grad(const Tensor& t, std::vector<float>& g, float up) {
+    if (up == 1.0f && !t.has_grad()) {
+        t.impl()->grad = std::move(g);
+        return;
+    }
+    float* dst = t.grad();
+    const int64_t n = static_cast<int64_t>(g.size());
+#pragma omp parallel for schedule(static) if (n > kernels::kParallelMinWork)
+    for (int64_t i = 0; i < n; ++i)
+        dst[i] += up * g[static_cast<size_t>(i)];
 }
 
 float mean_loss(const std::vector<float>& row_loss, const LossSetup& s) {
@@ -93,6 +109,10 @@ Tensor linear_cross_entropy(const Tensor& hidden,
     int64_t chunk =
         opts.chunk_rows > 0 ? opts.chunk_rows : std::max<int64_t>(1, (int64_t{8} << 20) / vocab);
     chunk = std::min(chunk, std::max<int64_t>(rows, 1));
+    // Equal chunks rather than a short last one: every chunk streams the whole head weight
+    // (and dW) through memory, which a chunk of a few rows would pay for nothing.
+    if (opts.chunk_rows <= 0 && rows > 0)
+        chunk = (rows + (rows + chunk - 1) / chunk - 1) / ((rows + chunk - 1) / chunk);
     std::vector<float> logits(static_cast<size_t>(chunk * vocab));
     std::vector<float> row_loss(static_cast<size_t>(rows)), lse(static_cast<size_t>(rows));
     // Gradients of the loss (for an upstream gradient of 1), filled chunk by chunk.
@@ -128,18 +148,12 @@ Tensor linear_cross_entropy(const Tensor& hidden,
     Tensor y = Tensor::full({}, mean_loss(row_loss, s));
     if (rec)
         record("linear_cross_entropy", y,
-               [hidden, weight, y, dh = std::move(dh), dw = std::move(dw)] {
+               [hidden, weight, y, dh = std::move(dh), dw = std::move(dw)]() mutable {
                    const float up = y.grad()[0];
-                   if (!dh.empty()) {
-                       float* gh = hidden.grad();
-                       for (size_t i = 0; i < dh.size(); ++i)
-                           gh[i] += up * dh[i];
-                   }
-                   if (!dw.empty()) {
-                       float* gw = weight.grad();
-                       for (size_t i = 0; i < dw.size(); ++i)
-                           gw[i] += up * dw[i];
-                   }
+                   if (!dh.empty())
+                       accumulate_grad(hidden, dh, up);
+                   if (!dw.empty())
+                       accumulate_grad(weight, dw, up);
                });
     return y;
 }
