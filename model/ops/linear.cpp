@@ -27,9 +27,10 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
             std::copy_n(bias.data(), out, y.data() + r * out);
     const bool half = weight.storage() != Storage::F32; // a frozen 16-bit weight
     const bool bf16 = weight.storage() == Storage::BF16;
-    // y is either zeros or the bias: accumulating onto it (beta 1) gives the same bits as
-    // beta 0 without the GEMM's own zeroing pass over the output.
-    const float beta = 1.0f;
+    // y is either zeros or the bias: on the float32 GEMM, accumulating onto it (beta 1) gives
+    // the same bits as beta 0 without the GEMM's own zeroing pass over the output (oneDNN's
+    // BF16 product overwrites for free, and would read y for a beta of 1).
+    const float beta = bias.defined() || !half ? 1.0f : 0.0f;
     if (half)
         kernels::gemm_a_wt_half(n, out, in, x.data(), in, weight.half_data(), bf16, beta, y.data(),
                                 out);
