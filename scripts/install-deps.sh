@@ -6,7 +6,7 @@
 #   scripts/install-deps.sh --tests    also what the test suite needs (Catch2, Node.js + npm for
 #                                      the reference tokenizers and llama.cpp, Go for ollama's
 #                                      templates, groff to check the man page)
-#   scripts/install-deps.sh --bench    also the benchmark peer: PyTorch with OpenBLAS
+#   scripts/install-deps.sh --bench    also the benchmark peer (PyTorch with OpenBLAS) and perf
 #   scripts/install-deps.sh --reference  also what regenerates golden files (PyTorch, NumPy)
 set -euo pipefail
 
