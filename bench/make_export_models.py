@@ -41,8 +41,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from make_bench_checkpoints import (SMOLLM2_135M_CONFIG, dump_json, llama_params, replace_dir,  # noqa: E402
-                                    read_stamp, tensor)
+from make_bench_checkpoints import (QWEN25_05B_CONFIG, SMOLLM2_135M_CONFIG,  # noqa: E402
+                                    dump_json, llama_params, replace_dir, read_stamp, tensor)
 
 GENERATOR = "bench/make_export_models.py"
 VERSION = 1          # bump whenever the bytes this script writes change
@@ -52,33 +52,6 @@ NPM = HERE.parent / "tests" / "reference" / "node_modules"
 SMOLLM2_135M_GPT2_CONFIG = dict(SMOLLM2_135M_CONFIG, vocab_size=50257, bos_token_id=50256,
                                 eos_token_id=50256)
 
-# The hub's config.json of Qwen/Qwen2.5-0.5B, key for key, except torch_dtype (bfloat16 there).
-QWEN25_05B_CONFIG = {
-    "architectures": ["Qwen2ForCausalLM"],
-    "attention_dropout": 0.0,
-    "bos_token_id": 151643,
-    "eos_token_id": 151643,
-    "hidden_act": "silu",
-    "hidden_size": 896,
-    "initializer_range": 0.02,
-    "intermediate_size": 4864,
-    "max_position_embeddings": 32768,
-    "max_window_layers": 24,
-    "model_type": "qwen2",
-    "num_attention_heads": 14,
-    "num_hidden_layers": 24,
-    "num_key_value_heads": 2,
-    "rms_norm_eps": 1e-06,
-    "rope_theta": 1000000.0,
-    "sliding_window": 32768,
-    "tie_word_embeddings": True,
-    "torch_dtype": "float32",
-    "transformers_version": "4.40.1",
-    "use_cache": True,
-    "use_mrope": False,
-    "use_sliding_window": False,
-    "vocab_size": 151936,
-}
 
 
 def qwen2_params(c):
