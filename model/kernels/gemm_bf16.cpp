@@ -63,18 +63,28 @@ Engine& engine() {
 // A bounded cache: generation calls with a new M every token would otherwise grow it forever.
 constexpr size_t kMaxPrimitives = 512;
 
+// The plain layouts of one matmul's operands, for its primitive and to wrap the caller's pointers.
+struct Operands {
+    dnnl::memory::desc src, weights, dst;
+};
+
+Operands operands_of(const ShapeKey& key) {
+    const auto [M, N, K, ldc, weight_transposed, beta] = key;
+    using dt = dnnl::memory::data_type;
+    // weights (K, N): W (N, K) row-major seen transposed has strides (1, K); W (K, N) itself (N, 1)
+    return {
+        {{M, K}, dt::bf16, {K, 1}},
+        {{K, N}, dt::bf16, weight_transposed ? dnnl::memory::dims{1, K} : dnnl::memory::dims{N, 1}},
+        {{M, N}, dt::f32, {ldc, 1}}};
+}
+
 dnnl::matmul primitive_for(const ShapeKey& key) {
     Engine& e = engine();
     const std::lock_guard lock(e.mutex);
     if (auto it = e.primitives.find(key); it != e.primitives.end())
         return it->second;
-    const auto [M, N, K, ldc, weight_transposed, beta] = key;
-    using dt = dnnl::memory::data_type;
-    const dnnl::memory::desc src({M, K}, dt::bf16, {K, 1});
-    // weights (K, N): W (N, K) row-major seen transposed has strides (1, K); W (K, N) itself (N, 1)
-    const dnnl::memory::desc weights(
-        {K, N}, dt::bf16, weight_transposed ? dnnl::memory::dims{1, K} : dnnl::memory::dims{N, 1});
-    const dnnl::memory::desc dst({M, N}, dt::f32, {ldc, 1});
+    const float beta = std::get<5>(key);
+    const auto [src, weights, dst] = operands_of(key);
     dnnl::primitive_attr attr;
     if (beta != 0.0f) {
         dnnl::post_ops ops;
@@ -100,16 +110,12 @@ const uint16_t* round_to_bf16(const float* a, int64_t M, int64_t K, int64_t ld) 
 }
 
 void run(const ShapeKey& key, const uint16_t* src, const uint16_t* weight, float* dst) {
-    const auto [M, N, K, ldc, weight_transposed, beta] = key;
     const dnnl::matmul mm = primitive_for(key);
     dnnl::engine& eng = engine().engine;
-    using dt = dnnl::memory::data_type;
-    // The descriptors again, only to wrap the caller's pointers (no copy).
-    dnnl::memory s({{M, K}, dt::bf16, {K, 1}}, eng, const_cast<uint16_t*>(src));
-    dnnl::memory w(
-        {{K, N}, dt::bf16, weight_transposed ? dnnl::memory::dims{1, K} : dnnl::memory::dims{N, 1}},
-        eng, const_cast<uint16_t*>(weight));
-    dnnl::memory d({{M, N}, dt::f32, {ldc, 1}}, eng, dst);
+    const Operands op = operands_of(key); // wraps the caller's pointers, no copy
+    dnnl::memory s(op.src, eng, const_cast<uint16_t*>(src));
+    dnnl::memory w(op.weights, eng, const_cast<uint16_t*>(weight));
+    dnnl::memory d(op.dst, eng, dst);
     thread_local dnnl::stream stream(eng);
     mm.execute(stream, {{DNNL_ARG_SRC, s}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DST, d}});
     stream.wait();
