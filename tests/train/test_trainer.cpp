@@ -22,7 +22,8 @@ namespace {
 
 const std::string& kModels = test::kModelFixtures;
 
-data::TokenBatch random_batch(int64_t B, int64_t T, int64_t V, uint64_t seed) {
+// Row r leaves its first skip + r % 3 targets and its last one out of the loss.
+data::TokenBatch random_batch(int64_t B, int64_t T, int64_t V, uint64_t seed, int64_t skip = 0) {
     Rng rng(seed);
     data::TokenBatch b;
     b.batch = B;
@@ -36,8 +37,7 @@ data::TokenBatch random_batch(int64_t B, int64_t T, int64_t V, uint64_t seed) {
     for (int64_t r = 0; r < B; ++r)
         for (int64_t t = 0; t < T; ++t) {
             const size_t i = static_cast<size_t>(r * T + t);
-            // Rows mask different numbers of targets, so micro-batches count differently.
-            const bool masked = t == T - 1 || t < r % 3;
+            const bool masked = t == T - 1 || t < skip + r % 3;
             b.targets.push_back(masked ? -100 : b.ids[i + 1]);
             b.counted += !masked;
         }
@@ -78,7 +78,10 @@ struct AccumulationTolerance {
 // Trains the llama fixture twice, once on micro-batches {a, b} and once on their concatenation,
 // and compares every step's loss and gradient norm and the final adapters.
 void check_accumulation(const std::string& base_dtype, AccumulationTolerance tol) {
-    const auto a = random_batch(4, 12, 160, 1), b = random_batch(4, 12, 160, 2);
+    // 41 and 29 counted targets: a mean of the two micro-batch means would weigh them wrongly.
+    const auto a = random_batch(4, 12, 160, 1), b = random_batch(4, 12, 160, 2, 3);
+    REQUIRE(a.counted == 41);
+    REQUIRE(b.counted == 29);
     const auto both = concat(a, b);
     Model m1 = load_model(kModels + "llama_gqa");
     Model m2 = load_model(kModels + "llama_gqa");
@@ -117,8 +120,7 @@ TEST_CASE("gradient accumulation on a bf16 base agrees with one batch to bf16 ro
     // oneDNN may pick another blocking for 48 rows than for 96 (CI's CPU did), so a product's fp32
     // sum can differ in its last bits; where that flips the bf16 rounding of the next layer's
     // input, the difference grows to about bf16's 2^-9 on that element. Mis-weighted
-    // micro-batches would differ by percents: this micro-batch pair counts 38 and 38 targets
-    // with different per-row masks.
+    // micro-batches (41 and 29 targets) would differ by far more.
     // Without a BF16 dot product the bf16 base is widened and the same bounds hold loosely.
     check_accumulation("bfloat16", {.loss = 1e-4, .grad_norm = 1e-3, .param = 1e-3});
 }
