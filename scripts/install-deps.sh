@@ -13,7 +13,7 @@ set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config libomp-dev
       libeigen3-dev libhdf5-dev libboost-program-options-dev nlohmann-json3-dev
       libpcre2-dev libutf8proc-dev libxxhash-dev libssl-dev libphonenumber-dev
-      libdnnl-dev)
+      libdnnl-dev zlib1g-dev dict-gcide)
 for arg in "$@"; do
     case "$arg" in
         --tests)
