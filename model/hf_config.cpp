@@ -3,7 +3,10 @@
 #include "common/error.h"
 #include "common/text.h"
 
+#include <array>
+#include <charconv>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -297,6 +300,96 @@ BlockConfig block_config(const ModelConfig& c) {
     b.residual_multiplier = c.residual_multiplier;
     b.bias = c.qkv_bias || c.o_bias || c.mlp_bias;
     return b;
+}
+
+} // namespace slimtune
+
+namespace slimtune {
+namespace {
+
+// transformers' class for the family: config.json's "architectures".
+const char* architecture_name(Family f) {
+    switch (f) {
+    case Family::Gpt2:
+        return "GPT2LMHeadModel";
+    case Family::Llama:
+        return "LlamaForCausalLM";
+    case Family::Qwen2:
+        return "Qwen2ForCausalLM";
+    case Family::Granite:
+        return "GraniteForCausalLM";
+    }
+    return "?";
+}
+
+// A float config value as the double with the float's shortest digits (1e-05, not
+// 9.999999747378752e-06), as Python writes the value it was given.
+double shortest(float v) {
+    std::array<char, 32> buf{};
+    const auto end = std::to_chars(buf.data(), buf.data() + buf.size(), v).ptr;
+    return std::strtod(std::string(buf.data(), end).c_str(), nullptr);
+}
+
+} // namespace
+
+std::string hf_config_json(const ModelConfig& c) {
+    json j;
+    if (c.family == Family::Gpt2) {
+        j = {{"architectures", {architecture_name(c.family)}},
+             {"model_type", "gpt2"},
+             {"vocab_size", c.vocab_size},
+             {"n_embd", c.hidden},
+             {"n_layer", c.n_layer},
+             {"n_head", c.n_head},
+             {"n_positions", c.max_positions},
+             {"n_ctx", c.max_positions},
+             {"n_inner", c.intermediate},
+             {"layer_norm_epsilon", shortest(c.norm_eps)},
+             {"activation_function", "gelu_new"},
+             {"tie_word_embeddings", c.tie_word_embeddings}};
+    } else {
+        j = {{"architectures", {architecture_name(c.family)}},
+             {"model_type", c.model_type},
+             {"vocab_size", c.vocab_size},
+             {"hidden_size", c.hidden},
+             {"num_hidden_layers", c.n_layer},
+             {"num_attention_heads", c.n_head},
+             {"num_key_value_heads", c.n_head_kv},
+             {"head_dim", c.head_dim},
+             {"intermediate_size", c.intermediate},
+             {"max_position_embeddings", c.max_positions},
+             {"rms_norm_eps", shortest(c.norm_eps)},
+             {"rope_theta", c.rope_theta},
+             {"hidden_act", "silu"},
+             {"tie_word_embeddings", c.tie_word_embeddings}};
+        if (c.family != Family::Qwen2) {
+            j["attention_bias"] = c.qkv_bias;
+            j["mlp_bias"] = c.mlp_bias;
+        }
+        if (c.rope_scaling.kind == RopeScaling::Kind::Linear)
+            j["rope_scaling"] = {{"rope_type", "linear"}, {"factor", c.rope_scaling.factor}};
+        if (c.rope_scaling.kind == RopeScaling::Kind::Llama3)
+            j["rope_scaling"] = {
+                {"rope_type", "llama3"},
+                {"factor", c.rope_scaling.factor},
+                {"low_freq_factor", c.rope_scaling.low_freq_factor},
+                {"high_freq_factor", c.rope_scaling.high_freq_factor},
+                {"original_max_position_embeddings", c.rope_scaling.original_max_positions}};
+        if (c.family == Family::Granite) {
+            j["embedding_multiplier"] = shortest(c.embedding_multiplier);
+            j["residual_multiplier"] = shortest(c.residual_multiplier);
+            j["attention_multiplier"] = shortest(c.attention_multiplier);
+            j["logits_scaling"] = shortest(c.logits_scaling);
+        }
+    }
+    if (c.bos_token_id >= 0)
+        j["bos_token_id"] = c.bos_token_id;
+    if (c.eos_token_ids.size() == 1)
+        j["eos_token_id"] = c.eos_token_ids[0];
+    else if (!c.eos_token_ids.empty())
+        j["eos_token_id"] = c.eos_token_ids;
+    j["torch_dtype"] = c.torch_dtype.empty() ? "float32" : c.torch_dtype;
+    return j.dump(2) + "\n";
 }
 
 } // namespace slimtune

@@ -44,6 +44,10 @@ ModelConfig read_hf_config(const std::string& dir);
 // Parses config.json text; `where` names the file in messages.
 ModelConfig parse_hf_config(const std::string& json_text, const std::string& where);
 
+// config.json text for `cfg`, as transformers writes it for the family (what parse_hf_config
+// reads back to the same config): how `slimtune init` writes a new model's directory.
+std::string hf_config_json(const ModelConfig& cfg);
+
 // RoPE inverse frequencies with the config's scaling applied (transformers' default, linear
 // and llama3 rules). Empty for GPT-2 (learned positions).
 std::vector<double> rope_frequencies(const ModelConfig& cfg);

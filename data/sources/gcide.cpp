@@ -101,7 +101,9 @@ std::string strip_markup(std::string_view s) {
             --depth;
             continue;
         }
-        if (depth > 0)
+        // The dictionary is ASCII with bracketed accent codes; v0.48 has three stray CP1252
+        // bytes, which would make the JSONL invalid UTF-8.
+        if (depth > 0 || static_cast<unsigned char>(c) >= 0x80)
             continue;
         if (c == '\\') { // a pronunciation: skip to its closing backslash
             const size_t close = s.find('\\', i + 1);

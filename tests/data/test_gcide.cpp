@@ -74,6 +74,8 @@ TEST_CASE("GCIDE markup: accent codes, etymologies, pronunciations, attributions
     CHECK(gcide::plain_text("a quotation.   --Milton.\n   next") == "a quotation. next");
     CHECK(gcide::plain_text("a word (called \"X\" by some)") == "a word (called \"X\" by some)");
     CHECK(gcide::plain_text("unclosed [etymology") == "unclosed");
+    CHECK(gcide::plain_text("it\x92s") == "its"); // a stray CP1252 byte
+
 }
 
 TEST_CASE("GCIDE field labels that name medicine", "[data][gcide]") {

@@ -123,3 +123,41 @@ TEST_CASE("hf_config: generation_config.json overrides the EOS ids", "[model][un
     CHECK_THROWS_WITH(read_hf_config(dir.string()), Contains("generation_config.json"));
     std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("hf_config: the written config.json reads back to the same config", "[model][unit]") {
+    for (const char* fixture : {"gpt2", "granite", "llama3_scaled", "llama_gqa",
+                                "llama_linear_rope", "qwen2", "smollm"}) {
+        INFO(fixture);
+        const ModelConfig a =
+            read_hf_config(std::string(SLIMTUNE_SOURCE_DIR) + "/tests/fixtures/models/" + fixture);
+        const ModelConfig b = parse_hf_config(hf_config_json(a), "written");
+        CHECK(b.model_type == a.model_type);
+        CHECK(b.family == a.family);
+        for (auto [x, y] : {std::pair{a.vocab_size, b.vocab_size},
+                            {a.hidden, b.hidden},
+                            {a.n_layer, b.n_layer},
+                            {a.n_head, b.n_head},
+                            {a.n_head_kv, b.n_head_kv},
+                            {a.head_dim, b.head_dim},
+                            {a.intermediate, b.intermediate},
+                            {a.max_positions, b.max_positions}})
+            CHECK(x == y);
+        CHECK(b.norm_eps == a.norm_eps);
+        CHECK(b.rope_theta == a.rope_theta);
+        CHECK(b.rope_scaling.kind == a.rope_scaling.kind);
+        CHECK(b.rope_scaling.factor == a.rope_scaling.factor);
+        CHECK(b.rope_scaling.original_max_positions == a.rope_scaling.original_max_positions);
+        CHECK(b.qkv_bias == a.qkv_bias);
+        CHECK(b.o_bias == a.o_bias);
+        CHECK(b.mlp_bias == a.mlp_bias);
+        CHECK(b.tie_word_embeddings == a.tie_word_embeddings);
+        CHECK(b.embedding_multiplier == a.embedding_multiplier);
+        CHECK(b.residual_multiplier == a.residual_multiplier);
+        CHECK(b.attention_multiplier == a.attention_multiplier);
+        CHECK(b.logits_scaling == a.logits_scaling);
+        CHECK(b.bos_token_id == a.bos_token_id);
+        CHECK(b.eos_token_ids == a.eos_token_ids);
+    }
+    // Floats are written with their own shortest digits.
+    CHECK_THAT(hf_config_json(parse_hf_config(kLlama, "k")), Contains("\"rms_norm_eps\": 1e-05"));
+}

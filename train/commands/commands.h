@@ -18,6 +18,8 @@ int run_chat_template(const std::vector<std::string>& args);
 int run_train(const std::vector<std::string>& args);
 int run_curate(const std::vector<std::string>& args);
 int run_export(const std::vector<std::string>& args);
+int run_init(const std::vector<std::string>& args);
+int run_corpus(const std::vector<std::string>& args);
 int run_help(const std::vector<std::string>& args);
 
 // One subcommand: its name, what it does in a line, and its entry point.
