@@ -325,8 +325,11 @@ TEST_CASE("recipe: every shipped recipe parses", "[recipe]") {
         if (e.path().extension() == ".ini")
             names.push_back(e.path().filename().string());
     std::sort(names.begin(), names.end());
-    CHECK(names == std::vector<std::string>{"gpt2.ini", "llama-3.2-1b.ini", "qwen2.5-0.5b.ini",
-                                            "smollm2-135m-full.ini", "smollm2-135m.ini"});
+    CHECK(names == std::vector<std::string>{"gpt2.ini", "llama-3.2-1b.ini", "pretrain-tiny.ini",
+                                            "qwen2.5-0.5b.ini", "smollm2-135m-full.ini",
+                                            "smollm2-135m.ini"});
+    // Pretraining from scratch has its own rates and batches (checked below).
+    std::erase(names, "pretrain-tiny.ini");
     for (const auto& name : names) {
         INFO(name);
         const Recipe r = load_recipe((dir / name).string(),
@@ -343,6 +346,12 @@ TEST_CASE("recipe: every shipped recipe parses", "[recipe]") {
         CHECK_FALSE(r.data.allow_template_markers_as_text);
         CHECK(train::is_hub_model_id(r.model.name));
     }
+    const auto pretrain = load_recipe((dir / "pretrain-tiny.ini").string(),
+                                      {"--model.path", fx.model, "--data.train", fx.train});
+    CHECK(pretrain.trainer.mode == "full");
+    CHECK(pretrain.train.output_dir == "runs/pretrain-tiny");
+    CHECK(pretrain.trainer.optimizer.lr == 3e-3);
+    CHECK(pretrain.data.packing.pack);
     const auto gpt2 = load_recipe((dir / "gpt2.ini").string(),
                                   {"--model.path", fx.model, "--data.train", fx.train});
     CHECK(gpt2.trainer.lora.rank == 8);
@@ -394,10 +403,10 @@ min_lr_ratio = 0.05
 TEST_CASE("recipe: key list and outputs", "[recipe]") {
     Fixture fx;
     const auto keys = train::recipe_key_docs();
-    // 61 training keys (model.base_dtype, train.checkpoint_activations; optim.dampening, optim.nesterov; model.name,
-    // data.allow_template_markers_as_text; eval.samples, eval.sample_tokens,
-    // eval.early_stopping_patience, eval.early_stopping_min_delta, checkpoint.keep_best) + 75
-    // curate
+    // 61 training keys (model.base_dtype, train.checkpoint_activations; optim.dampening,
+    // optim.nesterov; model.name, data.allow_template_markers_as_text; eval.samples,
+    // eval.sample_tokens, eval.early_stopping_patience, eval.early_stopping_min_delta,
+    // checkpoint.keep_best) + 75 curate
     CHECK(keys.size() == 136);
     CHECK(std::count_if(keys.begin(), keys.end(),
                         [](const train::RecipeKeyDoc& k) { return k.section == "curate"; }) == 75);

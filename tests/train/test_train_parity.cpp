@@ -137,7 +137,11 @@ TEST_CASE("LoRA training matches PyTorch + PEFT step for step", "[train][parity]
 }
 
 TEST_CASE("full fine-tuning matches PyTorch step for step", "[train][parity]") {
-    run_case("full_llama");
+    // AdamW moves every weight by ~lr whatever its gradient's size, so where a gradient is near
+    // zero a float32 summation-order difference can move the weight by a fraction of lr: the
+    // final weights came within 1.12e-5 on an AVX2-only EPYC (eigen-avx2 kernels), below 1e-5
+    // with AVX-512; losses and gradient norms keep the 1e-5 / 1e-4 bounds.
+    run_case("full_llama", {.weight = 3e-5});
 }
 
 TEST_CASE("LoRA on a bfloat16 frozen base matches PyTorch with the same bf16 rounding",
