@@ -232,8 +232,10 @@ Value apply_filter(Interpreter& in, const std::string& name, Value value, CallAr
                                                            : std::nullopt,
                                true, true));
     }
-    if (name == "upper" || name == "lower" || name == "title" || name == "capitalize")
+    if (name == "upper" || name == "lower" || name == "capitalize")
         return Value::of(change_case(to_text(value), name));
+    if (name == "title")
+        return Value::of(change_case(to_text(value), "title_words"));
     if (name == "replace") {
         const Value* old = arg(a, 0, "old");
         const Value* with = arg(a, 1, "new");
@@ -413,7 +415,10 @@ Value apply_filter(Interpreter& in, const std::string& name, Value value, CallAr
                                             : 0.0);
         const double x = (value.kind == Value::Kind::real ? value.real : double(value.integer)) * p;
         const std::string how = method ? method->str() : "common";
-        const double r = how == "ceil" ? std::ceil(x) : how == "floor" ? std::floor(x) : std::round(x);
+        // Python's round() rounds halves to even, as nearbyint does by default.
+        const double r = how == "ceil"    ? std::ceil(x)
+                         : how == "floor" ? std::floor(x)
+                                          : std::nearbyint(x);
         return Value::of(r / p);
     }
     if (name == "int" || name == "float")

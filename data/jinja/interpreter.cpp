@@ -174,8 +174,6 @@ void Interpreter::exec_for(const Node& n, Text& out) {
     }
     auto state = std::make_shared<LoopState>();
     state->items = std::make_shared<const List>(std::move(items));
-    if (const Value* outer = lookup("loop"); outer && outer->kind == Value::Kind::loop)
-        state->depth = outer->loop->depth + 1;
     Value loop;
     loop.kind = Value::Kind::loop;
     loop.loop = state;

@@ -26,7 +26,6 @@ struct Limits {
 struct LoopState {
     std::shared_ptr<const List> items;
     std::size_t index = 0;
-    int depth = 1;
 };
 
 class Interpreter {

@@ -189,10 +189,10 @@ Value loop_attribute(const LoopState& l, const std::string& name) {
         return Value::of(i == n - 1);
     if (name == "length")
         return Value::of(n);
-    if (name == "depth")
-        return Value::of(static_cast<std::int64_t>(l.depth));
+    if (name == "depth") // recursive loops only go deeper; nested loops are depth 1
+        return Value::of(std::int64_t{1});
     if (name == "depth0")
-        return Value::of(static_cast<std::int64_t>(l.depth - 1));
+        return Value::of(std::int64_t{0});
     if (name == "previtem")
         return i > 0 ? (*l.items)[l.index - 1] : Value::undefined("there is no previous item");
     if (name == "nextitem")

@@ -639,6 +639,8 @@ private:
 
     NodePtr parse_call(NodePtr callee, Node::Kind kind) {
         NodePtr n = node(kind, cur());
+        n->line = callee->line; // errors point at what is called
+        n->column = callee->column;
         n->children.push_back(std::move(callee));
         parse_call_args(*n);
         return n;

@@ -165,29 +165,58 @@ Text replace(const Text& s, const std::string& old, const Text& with, std::int64
     return out;
 }
 
+namespace {
+
+// Full case mappings where they differ from the simple ones chat text meets (ß).
+std::string mapped(char32_t cp, utf8proc_int32_t (*simple)(utf8proc_int32_t), const char* sharp_s) {
+    std::string out;
+    if (cp == 0xDF && sharp_s)
+        return sharp_s;
+    append_utf8(out, static_cast<char32_t>(simple(static_cast<utf8proc_int32_t>(cp))));
+    return out;
+}
+std::string upper(char32_t cp) {
+    return mapped(cp, utf8proc_toupper, "SS");
+}
+std::string lower(char32_t cp) {
+    return mapped(cp, utf8proc_tolower, nullptr);
+}
+std::string title(char32_t cp) {
+    return mapped(cp, utf8proc_totitle, "Ss");
+}
+
+bool title_word_separator(char32_t cp) { // Jinja2's title filter splits at [-\s({\[<]+
+    return is_python_space(cp) || cp == '-' || cp == '(' || cp == '{' || cp == '[' || cp == '<';
+}
+
+} // namespace
+
 Text change_case(const Text& s, const std::string& how) {
     Text out;
     const std::string& b = s.str();
-    bool previous_cased = false;
+    bool previous_cased = false, word_start = true;
     std::size_t i = 0, k = 0;
     while (i < b.size()) {
         const std::size_t start = i;
         const char32_t cp = next_code_point(b, i);
         const auto c = static_cast<utf8proc_int32_t>(cp);
-        utf8proc_int32_t mapped = c;
-        if (how == "upper")
-            mapped = utf8proc_toupper(c);
-        else if (how == "lower")
-            mapped = utf8proc_tolower(c);
-        else if (how == "swapcase")
-            mapped = utf8proc_isupper(c) ? utf8proc_tolower(c) : utf8proc_toupper(c);
-        else if (how == "capitalize")
-            mapped = k == 0 ? utf8proc_totitle(c) : utf8proc_tolower(c);
-        else // title: the first cased letter of each run of cased letters
-            mapped = previous_cased ? utf8proc_tolower(c) : utf8proc_totitle(c);
-        previous_cased = is_cased_letter(cp);
         std::string piece;
-        append_utf8(piece, static_cast<char32_t>(mapped));
+        if (how == "upper")
+            piece = upper(cp);
+        else if (how == "lower")
+            piece = lower(cp);
+        else if (how == "swapcase")
+            piece = utf8proc_isupper(c) ? lower(cp) : upper(cp);
+        else if (how == "capitalize")
+            piece = k == 0 ? title(cp) : lower(cp);
+        else if (how == "title") // str.title: the first of each run of cased letters
+            piece = previous_cased ? lower(cp) : title(cp);
+        else { // "title_words", Jinja2's title filter: word starts upper-cased, the rest lower
+            const bool separator = title_word_separator(cp);
+            piece = separator ? lower(cp) : word_start ? upper(cp) : lower(cp);
+            word_start = separator;
+        }
+        previous_cased = is_cased_letter(cp);
         out.append(piece, s.tag_at(start));
         ++k;
     }

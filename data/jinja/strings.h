@@ -18,7 +18,7 @@ std::vector<Text> split(const Text& s, const std::optional<std::string>& sep,
 std::vector<Text> split_lines(const Text& s);
 // str.replace (count < 0: all).
 Text replace(const Text& s, const std::string& old, const Text& with, std::int64_t count);
-// upper, lower, title, capitalize, swapcase.
+// upper, lower, capitalize, swapcase, title (str.title) or title_words (Jinja2's title filter).
 Text change_case(const Text& s, const std::string& how);
 std::int64_t count(const std::string& s, const std::string& sub);
 // str.find / str.rfind in code points; -1 when absent.

@@ -8,11 +8,12 @@ namespace slimtune::data::jinja {
 namespace {
 
 // Jinja2 refuses a template naming an unknown filter or test when it compiles it, whether or
-// not that part would run.
+// not that part would run, except inside an if statement or conditional expression (there it
+// fails when it runs).
 void check_names(const Body& body, const std::string& name);
 
 void check_node(const Node* n, const std::string& name) {
-    if (!n)
+    if (!n || n->kind == Node::Kind::if_ || n->kind == Node::Kind::condition)
         return;
     if (n->kind == Node::Kind::filter && !is_filter(n->name))
         fail_at(name, n->line, n->column, "no filter named '" + n->name + "'");
@@ -20,10 +21,6 @@ void check_node(const Node* n, const std::string& name) {
         fail_at(name, n->line, n->column, "no test named '" + n->name + "'");
     for (const NodePtr& c : n->children)
         check_node(c.get(), name);
-    for (const auto& [cond, body] : n->branches) {
-        check_node(cond.get(), name);
-        check_names(body, name);
-    }
     check_names(n->body, name);
     check_names(n->else_body, name);
 }

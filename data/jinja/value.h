@@ -80,6 +80,7 @@ struct Value {
     static Value of(double d);
     static Value of(Text t);
     static Value of(std::string s, std::int32_t tag = 0);
+    static Value of(const char* s) { return of(std::string(s)); } // not of(bool)
     static Value of(List l, bool tuple = false);
     static Value of(std::shared_ptr<Dict> d);
     static Value function(std::string name, Function f);
