@@ -218,3 +218,33 @@ TEST_CASE("chat engine: a reply mixed with other messages is refused, not guesse
     CHECK(segs[1].text == "[A]</s>"); // what the template writes after the user turn
     CHECK(segs[1].trainable);
 }
+
+TEST_CASE("chat_template = auto renders a template of no named format through the engine",
+          "[chat][jinja]") {
+    // Qwen3's tokenizer carrying a Phi-3 style template: none of the named formats.
+    TokenizerConfig config = test::npm_config("qwen3");
+    config.chat_template = test::reference_template("zephyr.jinja");
+    config.eos_token = "<|im_end|>";
+    CHECK_THROWS(detect_chat_template(config, "zephyr"));
+    const ChatTemplate t = chat_template_for("auto", config, "zephyr");
+    CHECK(t.name == "jinja");
+    REQUIRE(t.engine);
+    const std::vector<ChatMessage> conversation = {
+        {"system", "Be brief."}, {"user", "Hi"}, {"assistant", "Hello!"}};
+    CHECK(render_chat(t, conversation) ==
+          "<|system|>\nBe brief.<|im_end|>\n<|user|>\nHi<|im_end|>\n<|assistant|>\nHello!<|im_end|>\n");
+    CHECK(render_chat(t, conversation, {.add_generation_prompt = true}).ends_with("<|assistant|>"));
+    const std::vector<ChatSegment> segments = render_chat_segments(t, conversation);
+    REQUIRE(segments.size() == 3);
+    CHECK(segments[1].text == "Hello!<|im_end|>");
+    CHECK(segments[1].trainable);
+    CHECK(segments[2].text == "\n");
+    // The export keeps the tokenizer's own text, and writes it for another tokenizer.
+    CHECK(exported_chat_template_jinja(t, config, "zephyr").empty());
+    CHECK(chat_template_jinja(t) == config.chat_template);
+    CHECK(chat_template_for("jinja", config, "zephyr").jinja_source == config.chat_template);
+    // A template that does not parse is refused with its line and column.
+    config.chat_template = "{% for m in messages %}\n{{ m.content }\n{% endfor %}";
+    CHECK_THROWS_WITH(chat_template_for("auto", config, "broken"),
+                      Catch::Contains("broken chat_template:2:"));
+}
