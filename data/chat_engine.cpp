@@ -45,8 +45,9 @@ jj::Text ChatEngine::render_tagged(const ordered_json& messages,
                               " is not a JSON object");
         auto d = std::make_shared<jj::Dict>();
         for (const auto& [k, v] : m.items())
-            d->items.emplace_back(jj::Value::of(k),
-                                  jj::from_json(v, k == "role" ? 0 : static_cast<std::int32_t>(i + 1)));
+            d->items.emplace_back(
+                jj::Value::of(k),
+                jj::from_json(v, k == "role" ? 0 : static_cast<std::int32_t>(i + 1)));
         list.push_back(jj::Value::of(std::move(d)));
     }
     vars.set(jj::Value::of("messages"), jj::Value::of(std::move(list)));
@@ -90,9 +91,9 @@ std::vector<ChatSegment> ChatEngine::segments(const ordered_json& messages,
             generation_prompt.emplace();
             try {
                 const std::string with = render_tagged(messages, options, true).str();
-                const std::string without =
-                    options.add_generation_prompt ? render_tagged(messages, options, false).str()
-                                                  : text;
+                const std::string without = options.add_generation_prompt
+                                                ? render_tagged(messages, options, false).str()
+                                                : text;
                 if (with.starts_with(without))
                     *generation_prompt = with.substr(without.size());
             } catch (const ConfigError&) {

@@ -35,13 +35,13 @@ struct Node {
         list,      // [children...] (tuple: (children...))
         dict,      // {children[0]: children[1], ...}
         // statements
-        text,      // output `value` (template text)
-        print,     // {{ children[0] }}
-        if_,       // children: cond, body; cond, body ...; else body (cond null)
-        for_,      // targets; children[0] iterable, children[1] filter (or null); body, else
-        set,       // targets (or name.attr); children[0] value; or body when block_set
-        macro,     // name; params with defaults in children; body
-        call_block, // {% call m(args) %}body{% endcall %}: children[0] the call
+        text,         // output `value` (template text)
+        print,        // {{ children[0] }}
+        if_,          // children: cond, body; cond, body ...; else body (cond null)
+        for_,         // targets; children[0] iterable, children[1] filter (or null); body, else
+        set,          // targets (or name.attr); children[0] value; or body when block_set
+        macro,        // name; params with defaults in children; body
+        call_block,   // {% call m(args) %}body{% endcall %}: children[0] the call
         filter_block, // {% filter f %}body{% endfilter %}: children[0] a filter on null
         break_,
         continue_,
@@ -53,7 +53,7 @@ struct Node {
     Value value;
     std::vector<NodePtr> children;
     std::vector<std::string> ops;      // compare operators / binary operator in ops[0]
-    std::vector<std::string> targets; // for/set names; set ns.attr: {"ns", "attr"} with attr_set
+    std::vector<std::string> targets;  // for/set names; set ns.attr: {"ns", "attr"} with attr_set
     std::vector<std::string> keywords; // keyword argument names (call, filter, test, macro params)
     std::size_t positional = 0;        // call/filter/test: how many children are positional args
     bool negated = false, tuple_target = false, attr_set = false, block_set = false,

@@ -13,14 +13,7 @@ namespace slimtune::data::jinja {
 
 namespace {
 
-const Value* arg(CallArgs& a, std::size_t index, const char* name) {
-    if (index < a.positional.size())
-        return &a.positional[index];
-    for (const auto& [k, v] : a.keyword)
-        if (k == name)
-            return &v;
-    return nullptr;
-}
+const auto arg = argument;
 
 bool flag(CallArgs& a, std::size_t index, const char* name) {
     const Value* v = arg(a, index, name);
@@ -52,8 +45,9 @@ Value attribute_path(Interpreter& in, const Value& v, const std::string& path) {
         const bool digits = !part.empty() && std::all_of(part.begin(), part.end(), ::isdigit);
         if (cur.is_undefined())
             return cur;
-        cur = get_item(in, cur, digits ? Value::of(static_cast<std::int64_t>(std::stoll(part)))
-                                       : Value::of(part));
+        cur = get_item(in, cur,
+                       digits ? Value::of(static_cast<std::int64_t>(std::stoll(part)))
+                              : Value::of(part));
         from = dot + 1;
     }
     return cur;
@@ -69,8 +63,8 @@ Value sort_key(const Value& v, bool case_sensitive) {
 
 CallArgs rest_args(const CallArgs& a, std::size_t skip) {
     CallArgs r;
-    r.positional.assign(a.positional.begin() + static_cast<std::ptrdiff_t>(
-                                                   std::min(skip, a.positional.size())),
+    r.positional.assign(a.positional.begin() +
+                            static_cast<std::ptrdiff_t>(std::min(skip, a.positional.size())),
                         a.positional.end());
     r.keyword = a.keyword;
     return r;
@@ -161,7 +155,9 @@ Value sorted(Interpreter& in, const Value& value, CallArgs& a, bool reverse_arg)
 }
 
 Value to_number(Interpreter& in, const Value& v, bool real, const Value* fallback) {
-    auto def = [&] { return fallback ? *fallback : real ? Value::of(0.0) : Value::of(std::int64_t{0}); };
+    auto def = [&] {
+        return fallback ? *fallback : real ? Value::of(0.0) : Value::of(std::int64_t{0});
+    };
     if (v.kind == Value::Kind::integer || v.kind == Value::Kind::boolean)
         return real ? Value::of(static_cast<double>(v.integer)) : Value::of(v.integer);
     if (v.kind == Value::Kind::real)
@@ -190,23 +186,24 @@ Value to_number(Interpreter& in, const Value& v, bool real, const Value* fallbac
 
 bool is_filter(const std::string& n) {
     static const char* const kFilters[] = {
-        "abs", "attr", "capitalize", "count", "length", "default", "d", "dictsort", "escape", "e",
-        "first", "last", "float", "int", "indent", "items", "join", "list", "lower", "upper",
-        "title", "trim", "replace", "map", "max", "min", "reject", "rejectattr", "select",
-        "selectattr", "reverse", "round", "safe", "sort", "string", "sum", "tojson", "unique",
-        "wordcount"};
-    return std::any_of(std::begin(kFilters), std::end(kFilters),
-                       [&](const char* f) { return n == f; });
+        "abs",      "attr",       "capitalize", "count",    "length", "default", "d",
+        "dictsort", "escape",     "e",          "first",    "last",   "float",   "int",
+        "indent",   "items",      "join",       "list",     "lower",  "upper",   "title",
+        "trim",     "replace",    "map",        "max",      "min",    "reject",  "rejectattr",
+        "select",   "selectattr", "reverse",    "round",    "safe",   "sort",    "string",
+        "sum",      "tojson",     "unique",     "wordcount"};
+    return is_one_of(n, kFilters);
 }
 
 bool is_test(const std::string& n) {
     static const char* const kTests[] = {
-        "defined", "undefined", "none", "boolean", "false", "true", "integer", "float", "number",
-        "string", "mapping", "iterable", "sequence", "callable", "sameas", "escaped", "in",
-        "eq", "equalto", "==", "ne", "!=", "lt", "lessthan", "<", "le", "<=", "gt",
-        "greaterthan", ">", "ge", ">=", "divisibleby", "odd", "even", "lower", "upper",
-        "filter", "test"};
-    return std::any_of(std::begin(kTests), std::end(kTests), [&](const char* t) { return n == t; });
+        "defined",     "undefined", "none",     "boolean", "false",       "true",     "integer",
+        "float",       "number",    "string",   "mapping", "iterable",    "sequence", "callable",
+        "sameas",      "escaped",   "in",       "eq",      "equalto",     "==",       "ne",
+        "!=",          "lt",        "lessthan", "<",       "le",          "<=",       "gt",
+        "greaterthan", ">",         "ge",       ">=",      "divisibleby", "odd",      "even",
+        "lower",       "upper",     "filter",   "test"};
+    return is_one_of(n, kTests);
 }
 
 Value apply_filter(Interpreter& in, const std::string& name, Value value, CallArgs& a) {
@@ -227,10 +224,9 @@ Value apply_filter(Interpreter& in, const std::string& name, Value value, CallAr
         return Value::of(length(in, value));
     if (name == "trim") {
         const Value* chars = arg(a, 0, "chars");
-        return Value::of(strip(to_text(value),
-                               chars && chars->is_string() ? std::optional(chars->str())
-                                                           : std::nullopt,
-                               true, true));
+        return Value::of(strip(
+            to_text(value),
+            chars && chars->is_string() ? std::optional(chars->str()) : std::nullopt, true, true));
     }
     if (name == "upper" || name == "lower" || name == "capitalize")
         return Value::of(change_case(to_text(value), name));
@@ -254,11 +250,12 @@ Value apply_filter(Interpreter& in, const std::string& name, Value value, CallAr
         if (separators && separators->is_list() && separators->list->size() == 2)
             seps = std::pair(to_text((*separators->list)[0]).str(),
                              to_text((*separators->list)[1]).str());
-        const int indent_width = indent_arg && indent_arg->kind == Value::Kind::integer
-                                     ? static_cast<int>(std::clamp<std::int64_t>(indent_arg->integer, 0, 64))
-                                     : -1;
-        return Value::of(
-            to_json(in, value, indent_width, flag(a, 0, "ensure_ascii"), seps, flag(a, 3, "sort_keys")));
+        const int indent_width =
+            indent_arg && indent_arg->kind == Value::Kind::integer
+                ? static_cast<int>(std::clamp<std::int64_t>(indent_arg->integer, 0, 64))
+                : -1;
+        return Value::of(to_json(in, value, indent_width, flag(a, 0, "ensure_ascii"), seps,
+                                 flag(a, 3, "sort_keys")));
     }
     if (name == "join") {
         const Value* sep = arg(a, 0, "d");
@@ -362,7 +359,8 @@ Value apply_filter(Interpreter& in, const std::string& name, Value value, CallAr
             List out, seen;
             for (const Value& v : items) {
                 const Value k = key(v);
-                if (std::none_of(seen.begin(), seen.end(), [&](const Value& s) { return equal(s, k); })) {
+                if (std::none_of(seen.begin(), seen.end(),
+                                 [&](const Value& s) { return equal(s, k); })) {
                     seen.push_back(k);
                     out.push_back(v);
                 }
@@ -432,7 +430,8 @@ Value apply_filter(Interpreter& in, const std::string& name, Value value, CallAr
     if (name == "indent")
         return indent(in, value, a);
     if (name == "wordcount")
-        return Value::of(static_cast<std::int64_t>(split(to_text(value), std::nullopt, -1, false).size()));
+        return Value::of(
+            static_cast<std::int64_t>(split(to_text(value), std::nullopt, -1, false).size()));
     in.fail("no filter named '" + name + "'");
 }
 
@@ -524,34 +523,35 @@ bool apply_test(Interpreter& in, const std::string& name, const Value& v, CallAr
 
 std::vector<std::pair<std::string, Value>> global_functions() {
     std::vector<std::pair<std::string, Value>> g;
-    g.emplace_back("range", Value::function("range", [](Interpreter& in, CallArgs& a) {
-        std::int64_t v[3] = {0, 0, 1};
-        const std::size_t n = a.positional.size();
-        if (n < 1 || n > 3)
-            in.fail("range expected 1 to 3 arguments, got " + std::to_string(n));
-        for (std::size_t i = 0; i < n; ++i) {
-            const Value& x = a.positional[i];
-            if (x.kind != Value::Kind::integer && x.kind != Value::Kind::boolean)
-                in.fail("'" + type_name(x) + "' object cannot be interpreted as an integer");
-        }
-        if (n == 1)
-            v[1] = a.positional[0].integer;
-        else
-            for (std::size_t i = 0; i < n; ++i)
-                v[i] = a.positional[i].integer;
-        if (v[2] == 0)
-            in.fail("range() arg 3 must not be zero");
-        const std::int64_t count =
-            v[2] > 0 ? (v[1] > v[0] ? (v[1] - v[0] + v[2] - 1) / v[2] : 0)
-                     : (v[0] > v[1] ? (v[0] - v[1] - v[2] - 1) / -v[2] : 0);
-        if (count > 100000) // Jinja2's sandbox: MAX_RANGE
-            in.fail("Range too big. The sandbox blocks ranges larger than MAX_RANGE (100000).");
-        List out;
-        for (std::int64_t i = 0; i < count; ++i)
-            out.push_back(Value::of(v[0] + i * v[2]));
-        in.step(count);
-        return Value::of(std::move(out));
-    }));
+    g.emplace_back(
+        "range", Value::function("range", [](Interpreter& in, CallArgs& a) {
+            std::int64_t v[3] = {0, 0, 1};
+            const std::size_t n = a.positional.size();
+            if (n < 1 || n > 3)
+                in.fail("range expected 1 to 3 arguments, got " + std::to_string(n));
+            for (std::size_t i = 0; i < n; ++i) {
+                const Value& x = a.positional[i];
+                if (x.kind != Value::Kind::integer && x.kind != Value::Kind::boolean)
+                    in.fail("'" + type_name(x) + "' object cannot be interpreted as an integer");
+            }
+            if (n == 1)
+                v[1] = a.positional[0].integer;
+            else
+                for (std::size_t i = 0; i < n; ++i)
+                    v[i] = a.positional[i].integer;
+            if (v[2] == 0)
+                in.fail("range() arg 3 must not be zero");
+            const std::int64_t count = v[2] > 0
+                                           ? (v[1] > v[0] ? (v[1] - v[0] + v[2] - 1) / v[2] : 0)
+                                           : (v[0] > v[1] ? (v[0] - v[1] - v[2] - 1) / -v[2] : 0);
+            if (count > 100000) // Jinja2's sandbox: MAX_RANGE
+                in.fail("Range too big. The sandbox blocks ranges larger than MAX_RANGE (100000).");
+            List out;
+            for (std::int64_t i = 0; i < count; ++i)
+                out.push_back(Value::of(v[0] + i * v[2]));
+            in.step(count);
+            return Value::of(std::move(out));
+        }));
     auto make_dict = [](Interpreter& in, CallArgs& a) {
         auto d = std::make_shared<Dict>();
         if (!a.positional.empty()) {
@@ -564,8 +564,8 @@ std::vector<std::pair<std::string, Value>> global_functions() {
         return d;
     };
     g.emplace_back("dict", Value::function("dict", [make_dict](Interpreter& in, CallArgs& a) {
-        return Value::of(make_dict(in, a));
-    }));
+                       return Value::of(make_dict(in, a));
+                   }));
     g.emplace_back("namespace",
                    Value::function("namespace", [make_dict](Interpreter& in, CallArgs& a) {
                        Value ns = Value::of(make_dict(in, a));
@@ -577,15 +577,15 @@ std::vector<std::pair<std::string, Value>> global_functions() {
                        in.fail(a.positional.empty() ? std::string("raise_exception()")
                                                     : to_text(a.positional[0]).str());
                    }));
-    g.emplace_back("strftime_now", Value::function("strftime_now", [](Interpreter& in,
-                                                                       CallArgs& a) {
+    g.emplace_back("strftime_now",
+                   Value::function("strftime_now", [](Interpreter& in, CallArgs& a) {
                        if (a.positional.empty() || !a.positional[0].is_string())
                            in.fail("strftime_now needs a format string");
                        const std::time_t t = in.now();
                        std::tm local{};
                        localtime_r(&t, &local);
                        char buf[512];
-                       // The format is the template's, as in transformers' strftime_now.
+        // The format is the template's, as in transformers' strftime_now.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
                        const std::size_t n =

@@ -223,9 +223,8 @@ void Interpreter::exec_set(const Node& n, Text& out) {
 
 Value Interpreter::make_macro(const Node& n) {
     const Node* node = &n;
-    return Value::function(n.name, [node](Interpreter& in, CallArgs& args) {
-        return in.call_macro(*node, args);
-    });
+    return Value::function(
+        n.name, [node](Interpreter& in, CallArgs& args) { return in.call_macro(*node, args); });
 }
 
 Value Interpreter::call_macro(const Node& n, CallArgs& args) {
@@ -352,8 +351,8 @@ Value Interpreter::eval(const Node& n) {
                 fail("integer overflow");
             return Value::of(neg ? -v.integer : v.integer);
         }
-        fail("bad operand type for unary " + std::string(neg ? "-" : "+") + ": '" +
-             type_name(v) + "'");
+        fail("bad operand type for unary " + std::string(neg ? "-" : "+") + ": '" + type_name(v) +
+             "'");
     }
     case Node::Kind::binary:
         return eval_binary(n);

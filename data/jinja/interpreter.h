@@ -30,7 +30,9 @@ struct LoopState {
 
 class Interpreter {
 public:
-    Interpreter(const std::string& name, const Limits& limits, std::shared_ptr<Dict> variables,
+    Interpreter(const std::string& name,
+                const Limits& limits,
+                std::shared_ptr<Dict> variables,
                 std::optional<std::time_t> now);
 
     Text render(const Body& body);
@@ -72,13 +74,32 @@ private:
     const Node* at_ = nullptr; // the node being run, for error positions
 };
 
+// An argument of a builtin, by position or keyword; null when not given.
+inline const Value* argument(CallArgs& a, std::size_t index, const char* name) {
+    if (index < a.positional.size())
+        return &a.positional[index];
+    for (const auto& [k, v] : a.keyword)
+        if (k == name)
+            return &v;
+    return nullptr;
+}
+
+// Whether `name` is one of `names`.
+template <std::size_t N>
+bool is_one_of(const std::string& name, const char* const (&names)[N]) {
+    for (const char* n : names)
+        if (name == n)
+            return true;
+    return false;
+}
+
 // Builtins (builtins.cpp): a filter, a test, an attribute or method of a value, a global.
 Value apply_filter(Interpreter& in, const std::string& name, Value value, CallArgs& args);
 bool apply_test(Interpreter& in, const std::string& name, const Value& value, CallArgs& args);
 Value get_attribute(Interpreter& in, const Value& obj, const std::string& name);
 Value get_item(Interpreter& in, const Value& obj, const Value& key);
-Value get_slice(Interpreter& in, const Value& obj, const Value& start, const Value& stop,
-                const Value& step);
+Value get_slice(
+    Interpreter& in, const Value& obj, const Value& start, const Value& stop, const Value& step);
 std::vector<std::pair<std::string, Value>> global_functions();
 // The items a for loop or a filter iterates over: a list, a dict's keys, a string's characters.
 List iterate(Interpreter& in, const Value& v);
@@ -86,7 +107,10 @@ List iterate(Interpreter& in, const Value& v);
 bool less(Interpreter& in, const Value& a, const Value& b);
 // transformers' tojson: json.dumps(x, ensure_ascii=..., indent=... (-1: None),
 // separators=..., sort_keys=...).
-Text to_json(Interpreter& in, const Value& v, int indent, bool ensure_ascii,
+Text to_json(Interpreter& in,
+             const Value& v,
+             int indent,
+             bool ensure_ascii,
              const std::optional<std::pair<std::string, std::string>>& separators,
              bool sort_keys);
 

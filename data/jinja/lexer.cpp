@@ -93,8 +93,7 @@ public:
             } else if (sign != '+' && kind != '{') {
                 // lstrip_blocks: white space between the line start and a block or comment tag.
                 const std::size_t nl = src_.rfind('\n', text_end == 0 ? 0 : text_end - 1);
-                const std::size_t line_start =
-                    nl == std::string::npos || nl < pos_ ? pos_ : nl + 1;
+                const std::size_t line_start = nl == std::string::npos || nl < pos_ ? pos_ : nl + 1;
                 if ((line_start > pos_ || line_starting) && line_start < text_end &&
                     skip_spaces(src_, line_start) >= text_end)
                     keep = line_start;
@@ -116,8 +115,8 @@ private:
     std::size_t find_tag_start(std::size_t from) const {
         for (std::size_t i = src_.find('{', from); i != std::string::npos;
              i = src_.find('{', i + 1))
-            if (i + 1 < src_.size() && (src_[i + 1] == '{' || src_[i + 1] == '%' ||
-                                        src_[i + 1] == '#'))
+            if (i + 1 < src_.size() &&
+                (src_[i + 1] == '{' || src_[i + 1] == '%' || src_[i + 1] == '#'))
                 return i;
         return std::string::npos;
     }
@@ -126,7 +125,8 @@ private:
         line = 1 + static_cast<int>(std::count(src_.begin(), src_.begin() + at, '\n'));
         const std::size_t nl = at == 0 ? std::string::npos : src_.rfind('\n', at - 1);
         const std::size_t start = nl == std::string::npos ? 0 : nl + 1;
-        column = 1 + static_cast<int>(code_point_offsets(src_.substr(start, at - start)).size() - 1);
+        column =
+            1 + static_cast<int>(code_point_offsets(src_.substr(start, at - start)).size() - 1);
     }
 
     [[noreturn]] void fail(std::size_t at, const std::string& what) const {
@@ -153,11 +153,11 @@ private:
                 scan_line_start_ = scan_at_ + 1;
             }
         line = scan_line_;
-        column = 1 + static_cast<int>(
-                         code_point_offsets(std::string_view(src_).substr(
-                                                scan_line_start_, at - scan_line_start_))
-                             .size() -
-                         1);
+        column =
+            1 + static_cast<int>(code_point_offsets(std::string_view(src_).substr(
+                                                        scan_line_start_, at - scan_line_start_))
+                                     .size() -
+                                 1);
     }
 
     void add_data(std::size_t from, std::size_t to) {
@@ -193,7 +193,8 @@ private:
         for (std::size_t i = src_.find('#', pos_); i != std::string::npos;
              i = src_.find('#', i + 1)) {
             bool ends_line = false;
-            const std::size_t start = i > pos_ && (src_[i - 1] == '-' || src_[i - 1] == '+') ? i - 1 : i;
+            const std::size_t start =
+                i > pos_ && (src_[i - 1] == '-' || src_[i - 1] == '+') ? i - 1 : i;
             const std::size_t next = tag_end(start, '#', ends_line);
             if (next != std::string::npos) {
                 pos_ = next;
@@ -205,8 +206,9 @@ private:
 
     bool is_raw(std::size_t open) const {
         std::size_t i = skip_spaces(src_, pos_);
-        return src_.compare(i, 3, "raw") == 0 && (i + 3 >= src_.size() ||
-                                                   !(std::isalnum(static_cast<unsigned char>(src_[i + 3])) || src_[i + 3] == '_')) &&
+        return src_.compare(i, 3, "raw") == 0 &&
+               (i + 3 >= src_.size() ||
+                !(std::isalnum(static_cast<unsigned char>(src_[i + 3])) || src_[i + 3] == '_')) &&
                open < i;
     }
 
@@ -260,7 +262,8 @@ private:
         const char c = src_[at];
         if (std::isalpha(static_cast<unsigned char>(c)) || c == '_') {
             std::size_t e = at;
-            while (e < src_.size() && (std::isalnum(static_cast<unsigned char>(src_[e])) || src_[e] == '_'))
+            while (e < src_.size() &&
+                   (std::isalnum(static_cast<unsigned char>(src_[e])) || src_[e] == '_'))
                 ++e;
             add(Token::Type::name, src_.substr(at, e - at), at);
             pos_ = e;
@@ -364,29 +367,58 @@ private:
                 for (int k = 0; k < n; ++k, ++i) {
                     if (i >= src_.size() || !std::isxdigit(static_cast<unsigned char>(src_[i])))
                         fail(at, "truncated \\x, \\u or \\U escape in a string");
-                    cp = cp * 16 + static_cast<char32_t>(std::stoi(std::string(1, src_[i]), nullptr, 16));
+                    cp = cp * 16 +
+                         static_cast<char32_t>(std::stoi(std::string(1, src_[i]), nullptr, 16));
                 }
                 append_utf8(out, cp);
             };
             switch (e) {
-            case 'n': out += '\n'; break;
-            case 't': out += '\t'; break;
-            case 'r': out += '\r'; break;
-            case '\\': out += '\\'; break;
-            case '\'': out += '\''; break;
-            case '"': out += '"'; break;
-            case 'a': out += '\a'; break;
-            case 'b': out += '\b'; break;
-            case 'f': out += '\f'; break;
-            case 'v': out += '\v'; break;
-            case '\n': break; // a backslash-newline continues the line
-            case 'x': hex(2); break;
-            case 'u': hex(4); break;
-            case 'U': hex(8); break;
+            case 'n':
+                out += '\n';
+                break;
+            case 't':
+                out += '\t';
+                break;
+            case 'r':
+                out += '\r';
+                break;
+            case '\\':
+                out += '\\';
+                break;
+            case '\'':
+                out += '\'';
+                break;
+            case '"':
+                out += '"';
+                break;
+            case 'a':
+                out += '\a';
+                break;
+            case 'b':
+                out += '\b';
+                break;
+            case 'f':
+                out += '\f';
+                break;
+            case 'v':
+                out += '\v';
+                break;
+            case '\n':
+                break; // a backslash-newline continues the line
+            case 'x':
+                hex(2);
+                break;
+            case 'u':
+                hex(4);
+                break;
+            case 'U':
+                hex(8);
+                break;
             default:
                 if (e >= '0' && e <= '7') {
                     char32_t cp = static_cast<char32_t>(e - '0');
-                    for (int k = 0; k < 2 && i < src_.size() && src_[i] >= '0' && src_[i] <= '7'; ++k)
+                    for (int k = 0; k < 2 && i < src_.size() && src_[i] >= '0' && src_[i] <= '7';
+                         ++k)
                         cp = cp * 8 + static_cast<char32_t>(src_[i++] - '0');
                     append_utf8(out, cp);
                 } else {

@@ -12,8 +12,19 @@
 namespace slimtune::data::jinja {
 
 struct Token {
-    enum class Type { data, block_begin, block_end, var_begin, var_end, name, string, integer,
-                      real, op, end };
+    enum class Type {
+        data,
+        block_begin,
+        block_end,
+        var_begin,
+        var_end,
+        name,
+        string,
+        integer,
+        real,
+        op,
+        end
+    };
     Type type;
     std::string value; // data text, name, decoded string, number text or operator
     int line = 1, column = 1;

@@ -4,7 +4,6 @@
 // Also tojson as transformers defines it.
 #include "data/jinja/interpreter.h"
 #include "data/jinja/strings.h"
-
 #include "data/tokenizer/utf8.h"
 
 #include <algorithm>
@@ -15,14 +14,7 @@ namespace slimtune::data::jinja {
 
 namespace {
 
-const Value* arg(CallArgs& a, std::size_t index, const char* name) {
-    if (index < a.positional.size())
-        return &a.positional[index];
-    for (const auto& [k, v] : a.keyword)
-        if (k == name)
-            return &v;
-    return nullptr;
-}
+const auto arg = argument;
 
 std::string need_string(Interpreter& in, const Value* v, const char* method) {
     if (!v || !v->is_string())
@@ -65,8 +57,8 @@ Value string_method(Interpreter& in, const Value& self, const std::string& name,
         return Value::of(false);
     }
     if (name == "strip" || name == "lstrip" || name == "rstrip")
-        return Value::of(strip(s, strip_chars(in, a, name.c_str()), name != "rstrip",
-                               name != "lstrip"));
+        return Value::of(
+            strip(s, strip_chars(in, a, name.c_str()), name != "rstrip", name != "lstrip"));
     if (name == "split" || name == "rsplit") {
         const Value* sep = arg(a, 0, "sep");
         std::optional<std::string> separator;
@@ -132,11 +124,11 @@ Value string_method(Interpreter& in, const Value& self, const std::string& name,
 
 bool is_string_method(const std::string& n) {
     static const char* const kNames[] = {
-        "startswith", "endswith", "strip", "lstrip", "rstrip", "split", "rsplit", "replace",
-        "upper", "lower", "title", "capitalize", "swapcase", "find", "rfind", "index", "rindex",
-        "count", "join", "isdigit", "isalpha", "isalnum", "isspace", "islower", "isupper",
-        "splitlines"};
-    return std::any_of(std::begin(kNames), std::end(kNames), [&](const char* k) { return n == k; });
+        "startswith", "endswith", "strip",   "lstrip",  "rstrip",     "split",    "rsplit",
+        "replace",    "upper",    "lower",   "title",   "capitalize", "swapcase", "find",
+        "rfind",      "index",    "rindex",  "count",   "join",       "isdigit",  "isalpha",
+        "isalnum",    "isspace",  "islower", "isupper", "splitlines"};
+    return is_one_of(n, kNames);
 }
 
 Value dict_method(Interpreter& in, const Value& self, const std::string& name, CallArgs& a) {
@@ -160,7 +152,8 @@ Value dict_method(Interpreter& in, const Value& self, const std::string& name, C
     return Value::of(std::move(out));
 }
 
-Value bound(const Value& self, const std::string& name,
+Value bound(const Value& self,
+            const std::string& name,
             Value (*method)(Interpreter&, const Value&, const std::string&, CallArgs&)) {
     return Value::function(name, [self, name, method](Interpreter& in, CallArgs& a) {
         return method(in, self, name, a);
@@ -318,7 +311,10 @@ struct JsonWriter {
             return;
         case Value::Kind::real: {
             const std::string r = float_repr(v.real);
-            out.append(r == "nan" ? "NaN" : r == "inf" ? "Infinity" : r == "-inf" ? "-Infinity" : r);
+            out.append(r == "nan"    ? "NaN"
+                       : r == "inf"  ? "Infinity"
+                       : r == "-inf" ? "-Infinity"
+                                     : r);
             return;
         }
         case Value::Kind::string:
@@ -348,9 +344,8 @@ struct JsonWriter {
             for (const auto& kv : v.dict->items)
                 items.push_back(&kv);
             if (sort_keys)
-                std::stable_sort(items.begin(), items.end(), [](auto* a, auto* b) {
-                    return a->first.str() < b->first.str();
-                });
+                std::stable_sort(items.begin(), items.end(),
+                                 [](auto* a, auto* b) { return a->first.str() < b->first.str(); });
             out.append("{");
             for (std::size_t i = 0; i < items.size(); ++i) {
                 if (i)
@@ -372,7 +367,10 @@ struct JsonWriter {
 
 } // namespace
 
-Text to_json(Interpreter& in, const Value& v, int indent, bool ensure_ascii,
+Text to_json(Interpreter& in,
+             const Value& v,
+             int indent,
+             bool ensure_ascii,
              const std::optional<std::pair<std::string, std::string>>& separators,
              bool sort_keys) {
     JsonWriter w{in, indent, indent >= 0 ? "," : ", ", ": ", sort_keys, ensure_ascii, {}};

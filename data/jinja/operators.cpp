@@ -12,8 +12,8 @@ double as_double(const Value& v) {
     return v.kind == Value::Kind::real ? v.real : static_cast<double>(v.integer);
 }
 
-[[noreturn]] void unsupported(Interpreter& in, const std::string& op, const Value& a,
-                              const Value& b) {
+[[noreturn]] void
+unsupported(Interpreter& in, const std::string& op, const Value& a, const Value& b) {
     for (const Value* v : {&a, &b})
         if (v->is_undefined())
             in.fail(v->undefined_hint.empty() ? "an undefined value in '" + op + "'"
@@ -140,8 +140,8 @@ bool less(Interpreter& in, const Value& a, const Value& b) {
         }
         return x.size() < y.size();
     }
-    in.fail("'<' not supported between instances of '" + type_name(a) + "' and '" +
-            type_name(b) + "'");
+    in.fail("'<' not supported between instances of '" + type_name(a) + "' and '" + type_name(b) +
+            "'");
 }
 
 Value Interpreter::eval_binary(const Node& n) {
@@ -240,8 +240,11 @@ std::string undefined_item(const Value& obj, const std::string& what) {
 }
 
 // Python's slice.indices: the positions a[start:stop:step] takes, for a length.
-std::vector<std::int64_t> slice_positions(Interpreter& in, std::int64_t length, const Value& start,
-                                          const Value& stop, const Value& step) {
+std::vector<std::int64_t> slice_positions(Interpreter& in,
+                                          std::int64_t length,
+                                          const Value& start,
+                                          const Value& stop,
+                                          const Value& step) {
     auto as_int = [&](const Value& v, std::int64_t fallback) {
         if (v.is_none() || v.is_undefined())
             return fallback;
@@ -272,19 +275,19 @@ std::vector<std::int64_t> slice_positions(Interpreter& in, std::int64_t length, 
 
 } // namespace
 
-Value get_slice(Interpreter& in, const Value& obj, const Value& start, const Value& stop,
-                const Value& step) {
+Value get_slice(
+    Interpreter& in, const Value& obj, const Value& start, const Value& stop, const Value& step) {
     if (obj.is_list()) {
         List out;
-        for (std::int64_t i : slice_positions(in, static_cast<std::int64_t>(obj.list->size()),
-                                              start, stop, step))
+        for (std::int64_t i :
+             slice_positions(in, static_cast<std::int64_t>(obj.list->size()), start, stop, step))
             out.push_back((*obj.list)[static_cast<std::size_t>(i)]);
         return Value::of(std::move(out), obj.tuple);
     }
     if (obj.is_string()) {
         const std::vector<std::size_t> at = code_point_offsets(obj.str());
-        const std::vector<std::int64_t> pos = slice_positions(
-            in, static_cast<std::int64_t>(at.size()) - 1, start, stop, step);
+        const std::vector<std::int64_t> pos =
+            slice_positions(in, static_cast<std::int64_t>(at.size()) - 1, start, stop, step);
         const bool contiguous = pos.size() > 1 && pos[1] == pos[0] + 1;
         if (contiguous || pos.size() == 1)
             return Value::of(obj.text.substr(at[static_cast<std::size_t>(pos.front())],
@@ -316,8 +319,8 @@ Value get_item(Interpreter& in, const Value& obj, const Value& key) {
             i += n;
         if (i < 0 || i >= n)
             return Value::undefined(undefined_item(obj, std::to_string(key.integer)));
-        return Value::of(obj.text.substr(at[static_cast<std::size_t>(i)],
-                                         at[static_cast<std::size_t>(i) + 1]));
+        return Value::of(
+            obj.text.substr(at[static_cast<std::size_t>(i)], at[static_cast<std::size_t>(i) + 1]));
     }
     if (obj.kind == Value::Kind::dict && key.is_string()) {
         if (const Value* v = obj.dict->find(key.str()))

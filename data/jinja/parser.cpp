@@ -95,8 +95,8 @@ private:
                 body.push_back(std::move(n));
             } else if (t.type == T::block_begin) {
                 const Token& kw = peek();
-                if (kw.type == T::name &&
-                    std::any_of(ends.begin(), ends.end(), [&](const char* e) { return kw.value == e; }))
+                if (kw.type == T::name && std::any_of(ends.begin(), ends.end(),
+                                                      [&](const char* e) { return kw.value == e; }))
                     return body;
                 next();
                 body.push_back(parse_statement());
@@ -291,8 +291,9 @@ private:
     bool tuple_end(std::initializer_list<const char*> extra) const {
         if (cur().type == T::var_end || cur().type == T::block_end || is_op(")"))
             return true;
-        return cur().type == T::name &&
-               std::any_of(extra.begin(), extra.end(), [&](const char* e) { return cur().value == e; });
+        return cur().type == T::name && std::any_of(extra.begin(), extra.end(), [&](const char* e) {
+                   return cur().value == e;
+               });
     }
 
     NodePtr parse_tuple(bool with_condexpr,
@@ -402,8 +403,9 @@ private:
 
     NodePtr binary_ops(std::initializer_list<const char*> ops, NodePtr (Parser::*sub)()) {
         NodePtr left = (this->*sub)();
-        while (cur().type == T::op &&
-               std::any_of(ops.begin(), ops.end(), [&](const char* o) { return cur().value == o; })) {
+        while (cur().type == T::op && std::any_of(ops.begin(), ops.end(), [&](const char* o) {
+                   return cur().value == o;
+               })) {
             NodePtr n = node(Node::Kind::binary, cur());
             n->ops.push_back(next().value);
             n->children.push_back(std::move(left));
@@ -694,9 +696,9 @@ private:
             n->name += "." + expect_name();
         }
         n->children.push_back(std::move(value));
-        const bool starts_primary =
-            cur().type == T::name || cur().type == T::string || cur().type == T::integer ||
-            cur().type == T::real || is_op("(") || is_op("[") || is_op("{");
+        const bool starts_primary = cur().type == T::name || cur().type == T::string ||
+                                    cur().type == T::integer || cur().type == T::real ||
+                                    is_op("(") || is_op("[") || is_op("{");
         if (is_op("(")) {
             parse_call_args(*n);
         } else if (starts_primary && !is_name("else") && !is_name("or") && !is_name("and")) {

@@ -47,8 +47,10 @@ Text strip(const Text& s, const std::optional<std::string>& chars, bool left, bo
     return s.substr(at[begin], at[end]);
 }
 
-std::vector<Text> split(const Text& s, const std::optional<std::string>& sep,
-                        std::int64_t max_split, bool from_right) {
+std::vector<Text> split(const Text& s,
+                        const std::optional<std::string>& sep,
+                        std::int64_t max_split,
+                        bool from_right) {
     const std::string& b = s.str();
     std::vector<std::pair<std::size_t, std::size_t>> pieces; // byte ranges
     if (sep) {

@@ -13,8 +13,10 @@ namespace slimtune::data::jinja {
 // str.strip/lstrip/rstrip: `chars` none strips white space (str.isspace).
 Text strip(const Text& s, const std::optional<std::string>& chars, bool left, bool right);
 // str.split/rsplit: `sep` none splits on runs of white space and drops empty pieces.
-std::vector<Text> split(const Text& s, const std::optional<std::string>& sep,
-                        std::int64_t max_split, bool from_right);
+std::vector<Text> split(const Text& s,
+                        const std::optional<std::string>& sep,
+                        std::int64_t max_split,
+                        bool from_right);
 std::vector<Text> split_lines(const Text& s);
 // str.replace (count < 0: all).
 Text replace(const Text& s, const std::string& old, const Text& with, std::int64_t count);

@@ -319,7 +319,10 @@ std::string quote(const std::string& s) {
         } else if (cp == '\t') {
             out += "\\t";
         } else if (!is_printable(cp)) {
-            std::snprintf(buf, sizeof buf, cp < 0x100 ? "\\x%02x" : cp < 0x10000 ? "\\u%04x" : "\\U%08x",
+            std::snprintf(buf, sizeof buf,
+                          cp < 0x100     ? "\\x%02x"
+                          : cp < 0x10000 ? "\\u%04x"
+                                         : "\\U%08x",
                           static_cast<unsigned>(cp));
             out += buf;
         } else {
@@ -332,9 +335,9 @@ std::string quote(const std::string& s) {
 } // namespace
 
 bool is_python_space(char32_t cp) {
-    return (cp >= 0x09 && cp <= 0x0D) || (cp >= 0x1C && cp <= 0x20) || cp == 0x85 ||
-           cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 ||
-           cp == 0x2029 || cp == 0x202F || cp == 0x205F || cp == 0x3000;
+    return (cp >= 0x09 && cp <= 0x0D) || (cp >= 0x1C && cp <= 0x20) || cp == 0x85 || cp == 0xA0 ||
+           cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 ||
+           cp == 0x202F || cp == 0x205F || cp == 0x3000;
 }
 
 std::vector<std::size_t> code_point_offsets(std::string_view s) {

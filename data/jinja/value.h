@@ -57,8 +57,19 @@ struct Callable {
 };
 
 struct Value {
-    enum class Kind { undefined, none, boolean, integer, real, string, list, dict, ns, callable,
-                      loop };
+    enum class Kind {
+        undefined,
+        none,
+        boolean,
+        integer,
+        real,
+        string,
+        list,
+        dict,
+        ns,
+        callable,
+        loop
+    };
     Kind kind = Kind::undefined;
     bool boolean = false;
     bool tuple = false; // a list that prints as a tuple

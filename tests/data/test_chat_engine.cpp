@@ -91,7 +91,8 @@ TEST_CASE("chat engine: real and house templates render as transformers renders 
     for (const auto& entry : read_json("tests/fixtures/chat/engine_templates.json"))
         setups.emplace(entry["name"].get<std::string>(), setup(entry));
     REQUIRE(setups.size() >= 12);
-    const std::string lines = read_file(fs::path(SLIMTUNE_SOURCE_DIR) / "tests/golden/jinja/templates.jsonl");
+    const std::string lines =
+        read_file(fs::path(SLIMTUNE_SOURCE_DIR) / "tests/golden/jinja/templates.jsonl");
     std::size_t records = 0, refused = 0;
     for (const std::string& line : split_list(lines, '\n')) {
         if (line.empty())
@@ -101,12 +102,14 @@ TEST_CASE("chat engine: real and house templates render as transformers renders 
         const ordered_json& conv = conversations.at(r["conversation"].get<std::string>());
         const bool gen = r["add_generation_prompt"].get<bool>();
         const Setup& s = setups.at(name);
-        INFO(name << " / " << r["conversation"].get<std::string>() << " / generation prompt " << gen);
+        INFO(name << " / " << r["conversation"].get<std::string>() << " / generation prompt "
+                  << gen);
         ++records;
         if (r.contains("error")) {
             INFO("Jinja2: " << r["error"].get<std::string>());
             ++refused;
-            CHECK_THROWS_AS(s.engine.render(conv["messages"], options_for(s, conv, gen)), ConfigError);
+            CHECK_THROWS_AS(s.engine.render(conv["messages"], options_for(s, conv, gen)),
+                            ConfigError);
             continue;
         }
         std::string got;
@@ -144,9 +147,10 @@ TEST_CASE("chat engine: masks are the replies plus their end-of-turn text", "[ch
             for (const ChatSegment& seg : segments) {
                 if (seg.trainable) {
                     trainable[joined.size()] = seg.text;
-                    CHECK(std::any_of(s.markers.begin(), s.markers.end(), [&](const std::string& m) {
-                        return !m.empty() && seg.text.ends_with(m);
-                    }));
+                    CHECK(
+                        std::any_of(s.markers.begin(), s.markers.end(), [&](const std::string& m) {
+                            return !m.empty() && seg.text.ends_with(m);
+                        }));
                 }
                 joined += seg.text;
             }
@@ -156,16 +160,20 @@ TEST_CASE("chat engine: masks are the replies plus their end-of-turn text", "[ch
                 if (messages[a]["role"] != "assistant")
                     continue;
                 ++replies;
-                const ordered_json before(messages.begin(), messages.begin() + static_cast<std::ptrdiff_t>(a));
-                const ordered_json upto(messages.begin(), messages.begin() + static_cast<std::ptrdiff_t>(a + 1));
+                const ordered_json before(messages.begin(),
+                                          messages.begin() + static_cast<std::ptrdiff_t>(a));
+                const ordered_json upto(messages.begin(),
+                                        messages.begin() + static_cast<std::ptrdiff_t>(a + 1));
                 std::string prompt, with_reply;
                 try {
-                    prompt = before.empty() ? std::string() : s.engine.render(before, options_for(s, conv, true));
+                    prompt = before.empty() ? std::string()
+                                            : s.engine.render(before, options_for(s, conv, true));
                     with_reply = s.engine.render(upto, options_for(s, conv, false));
                 } catch (const ConfigError&) {
                     continue;
                 }
-                if (before.empty() || !with_reply.starts_with(prompt) || !text.starts_with(with_reply))
+                if (before.empty() || !with_reply.starts_with(prompt) ||
+                    !text.starts_with(with_reply))
                     continue;
                 std::string expected = with_reply.substr(prompt.size());
                 const std::size_t end = marker_end(expected, s.markers);
@@ -177,7 +185,8 @@ TEST_CASE("chat engine: masks are the replies plus their end-of-turn text", "[ch
                 const std::string content = messages[a].value("content", "");
                 const bool renders_tool_call =
                     messages[a].contains("tool_calls") &&
-                    expected.find(messages[a]["tool_calls"][0]["function"]["name"].get<std::string>()) !=
+                    expected.find(
+                        messages[a]["tool_calls"][0]["function"]["name"].get<std::string>()) !=
                         std::string::npos;
                 if (content.empty() && !renders_tool_call)
                     continue; // an empty reply renders nothing of its own to anchor a mask on
@@ -193,24 +202,28 @@ TEST_CASE("chat engine: masks are the replies plus their end-of-turn text", "[ch
     CHECK(replies >= compared);
 }
 
-TEST_CASE("chat engine: a reply mixed with other messages is refused, not guessed", "[chat][jinja]") {
+TEST_CASE("chat engine: a reply mixed with other messages is refused, not guessed",
+          "[chat][jinja]") {
     TokenizerConfig config;
     config.eos_token = "</s>";
     const ordered_json messages = ordered_json::parse(
         R"([{"role": "user", "content": "Q"}, {"role": "assistant", "content": "A"}])");
     // Every reply echoes the previous message inside itself.
-    const ChatEngine echo("{% for m in messages %}[{{ m.content }}{{ messages[0].content }}{{ m.content }}]</s>"
-                          "{% endfor %}",
-                          "echo.jinja", config, {});
-    CHECK_THROWS_WITH(echo.segments(messages),
-                      Catch::Contains("echo.jinja") && Catch::Contains("interleaved with message 1"));
+    const ChatEngine echo(
+        "{% for m in messages %}[{{ m.content }}{{ messages[0].content }}{{ m.content }}]</s>"
+        "{% endfor %}",
+        "echo.jinja", config, {});
+    CHECK_THROWS_WITH(echo.segments(messages), Catch::Contains("echo.jinja") &&
+                                                   Catch::Contains("interleaved with message 1"));
     // No end-of-turn marker after a reply: nothing says where the model must stop.
-    const ChatEngine open_ended("{% for m in messages %}{{ m.role }}: {{ m.content }}\n{% endfor %}",
-                                "plain.jinja", config, {});
+    const ChatEngine open_ended(
+        "{% for m in messages %}{{ m.role }}: {{ m.content }}\n{% endfor %}", "plain.jinja", config,
+        {});
     CHECK_THROWS_WITH(open_ended.segments(messages), Catch::Contains("no end-of-turn marker"));
     CHECK(open_ended.render(messages) == "user: Q\nassistant: A\n");
     // The same without the echo is fine: "A</s>" is the reply.
-    const ChatEngine plain("{% for m in messages %}[{{ m.content }}]</s>{% endfor %}", "p", config, {});
+    const ChatEngine plain("{% for m in messages %}[{{ m.content }}]</s>{% endfor %}", "p", config,
+                           {});
     const std::vector<ChatSegment> segs = plain.segments(messages);
     REQUIRE(segs.size() == 2);
     CHECK(segs[0].text == "[Q]</s>");
@@ -232,8 +245,9 @@ TEST_CASE("chat_template = auto renders a template of no named format through th
     const std::vector<ChatMessage> conversation = {
         {"system", "Be brief."}, {"user", "Hi"}, {"assistant", "Hello!"}};
     CHECK(render_chat(t, conversation) ==
-          "<|system|>\nBe brief.<|im_end|>\n<|user|>\nHi<|im_end|>\n<|assistant|>\nHello!<|im_end|>\n");
-    CHECK(render_chat(t, conversation, {.add_generation_prompt = true}).ends_with("<|assistant|>"));
+          "<|system|>\nBe "
+          "brief.<|im_end|>\n<|user|>\nHi<|im_end|>\n<|assistant|>\nHello!<|im_end|>\n");
+    CHECK(render_chat(t, conversation, {.add_generation_prompt = true}).ends_with("<|assistant|>\n"));
     const std::vector<ChatSegment> segments = render_chat_segments(t, conversation);
     REQUIRE(segments.size() == 3);
     CHECK(segments[1].text == "Hello!<|im_end|>");

@@ -112,7 +112,8 @@ TEST_CASE("jinja: output bytes carry the provenance of what produced them", "[ji
     for (int i = 0; i < 2; ++i) {
         auto m = std::make_shared<Dict>();
         m->set(Value::of("role"), Value::of(i == 0 ? "user" : "assistant"));
-        m->set(Value::of("content"), Value::of(std::string(i == 0 ? "  hi  " : "<think>r</think>ok"), i + 1));
+        m->set(Value::of("content"),
+               Value::of(std::string(i == 0 ? "  hi  " : "<think>r</think>ok"), i + 1));
         messages.push_back(Value::of(m));
     }
     vars.set(Value::of("messages"), Value::of(messages));
