@@ -1,6 +1,7 @@
 #include "data/chat_template.h"
 
 #include "common/error.h"
+#include "data/chat_engine.h"
 #include "common/text.h"
 #include "data/tokenizer/utf8.h"
 
@@ -281,6 +282,16 @@ std::string chatml_default_system(std::string_view tmpl) {
     return {};
 }
 
+// apply_chat_template's arguments: enable_thinking only when it is turned off (a template
+// that tests `enable_thinking is defined` sees what transformers shows it).
+ChatEngineOptions engine_options(const ChatRenderOptions& o) {
+    ChatEngineOptions e;
+    e.add_generation_prompt = o.add_generation_prompt;
+    if (!o.enable_thinking)
+        e.kwargs["enable_thinking"] = false;
+    return e;
+}
+
 [[noreturn]] void unrecognised(const std::string& source, const std::string& what) {
     throw ConfigError(source + ": " + what + "; expected a template slimtune reproduces (" +
                       names_list() + "): pass one with --chat-template");
@@ -341,10 +352,37 @@ ChatTemplate detect_chat_template(const TokenizerConfig& config, const std::stri
     unrecognised(source, "the chat_template is not recognised");
 }
 
+ChatTemplate jinja_chat_template(const TokenizerConfig& config,
+                                 const std::string& source,
+                                 const std::vector<std::string>& end_markers) {
+    if (config.chat_template.empty())
+        throw ConfigError(source + ": the tokenizer config has no chat_template");
+    ChatTemplate t;
+    t.name = kJinjaChatTemplate;
+    t.bos_token = config.bos_token.value_or("");
+    t.eos_token = config.eos_token.value_or("");
+    t.jinja_source = config.chat_template;
+    std::vector<std::string> markers = end_markers;
+    markers.insert(markers.end(), config.additional_special_tokens.begin(),
+                   config.additional_special_tokens.end());
+    t.engine = std::make_shared<const ChatEngine>(
+        config.chat_template, source + " chat_template", config, std::move(markers));
+    return t;
+}
+
 ChatTemplate
 chat_template_for(std::string_view name, const TokenizerConfig& config, const std::string& source) {
-    if (name.empty() || name == kAutoChatTemplate)
-        return detect_chat_template(config, source);
+    if (name == kJinjaChatTemplate)
+        return jinja_chat_template(config, source, {});
+    if (name.empty() || name == kAutoChatTemplate) {
+        try {
+            return detect_chat_template(config, source);
+        } catch (const ConfigError&) {
+            if (config.chat_template.empty())
+                throw;
+        }
+        return jinja_chat_template(config, source, {});
+    }
     ChatTemplate t = chat_template_by_name(name, config);
     if (!config.chat_template.empty())
         try {
@@ -393,6 +431,15 @@ ChatTemplateChoice choose_chat_template(std::string_view requested, const Tokeni
     }
     if (c.named || !c.tokenizer_default.empty())
         c.used = chat_template_for(requested, tok.config(), tok.source());
+    else if (!tok.config().chat_template.empty()) {
+        // None of the named formats: the engine renders the tokenizer's own, if it parses.
+        try {
+            c.used = jinja_chat_template(tok.config(), tok.source(), chat_end_markers(tok));
+            c.tokenizer_default = kJinjaChatTemplate;
+        } catch (const ConfigError& e) {
+            c.no_default_reason += std::string("; the Jinja engine refuses it: ") + e.what();
+        }
+    }
     if (c.used)
         c.marker_problem = unregistered_marker_problem(*c.used, tok);
     return c;
@@ -403,6 +450,8 @@ std::vector<ChatSegment> render_chat_segments(const ChatTemplate& tmpl,
                                               const ChatRenderOptions& options) {
     if (messages.empty())
         fail(tmpl, "empty conversation; expected at least one message");
+    if (tmpl.engine) // roles and content as they are: the template decides what it accepts
+        return tmpl.engine->segments(messages_json(messages), engine_options(options));
     for (std::size_t i = 0; i < messages.size(); ++i) {
         const ChatMessage& m = messages[i];
         if (m.role != "system" && m.role != "user" && m.role != "assistant" && m.role != "tool")
@@ -434,6 +483,8 @@ std::vector<ChatSegment> render_chat_segments(const ChatTemplate& tmpl,
 std::string render_chat(const ChatTemplate& tmpl,
                         std::span<const ChatMessage> messages,
                         const ChatRenderOptions& options) {
+    if (tmpl.engine && !messages.empty())
+        return tmpl.engine->render(messages_json(messages), engine_options(options));
     std::string text;
     for (const ChatSegment& s : render_chat_segments(tmpl, messages, options))
         text += s.text;

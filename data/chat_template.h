@@ -15,6 +15,7 @@
 
 #include "data/tokenizer/tokenizer.h"
 
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -22,6 +23,8 @@
 #include <vector>
 
 namespace slimtune::data {
+
+class ChatEngine;
 
 struct ChatMessage {
     // "system", "user", "assistant" or "tool" (a tool result: chatml, qwen3 and llama3 render
@@ -47,7 +50,22 @@ struct ChatTemplate {
     bool always_generation_prompt = false;
     // false: a system message is an error (Gemma 1's template raises on one).
     bool system_role = true;
+    // name "jinja": the tokenizer's own chat_template, which is none of the formats above,
+    // rendered by the Jinja engine (chat_engine.h) with masks from provenance.
+    std::string jinja_source;
+    std::shared_ptr<const ChatEngine> engine;
 };
+
+// The name of a template rendered by the Jinja engine: the tokenizer's own chat_template when
+// it is none of chat_template_names().
+inline constexpr const char* kJinjaChatTemplate = "jinja";
+
+// The tokenizer's own chat_template through the Jinja engine; `end_markers` end a turn
+// (besides EOS; chat_end_markers of the tokenizer). ConfigError when the config has none or
+// it does not parse (the message names `source`, the line and the column).
+ChatTemplate jinja_chat_template(const TokenizerConfig& config,
+                                 const std::string& source,
+                                 const std::vector<std::string>& end_markers);
 
 struct ChatRenderOptions {
     bool add_generation_prompt = false;
@@ -68,12 +86,15 @@ ChatTemplate chat_template_by_name(std::string_view name, const TokenizerConfig&
 // --chat-template instead.
 ChatTemplate detect_chat_template(const TokenizerConfig& config, const std::string& source);
 
-// "auto": the tokenizer's own template (detect_chat_template); also what "" means.
+// "auto": the tokenizer's own template (detect_chat_template, else the Jinja engine); also
+// what "" means.
 inline constexpr const char* kAutoChatTemplate = "auto";
 
-// `name` with the tokenizer's tokens: "auto" or "" detects the config's template; a name
-// equal to what the config's template detects as gets the detected options (SmolLM2's default
-// system prompt with "chatml"); any other name is chat_template_by_name. ConfigError as those.
+// `name` with the tokenizer's tokens: "auto" or "" detects the config's template, and a
+// template that is none of the named formats is rendered by the Jinja engine ("jinja", also
+// accepted as a name); a name equal to what the config's template detects as gets the detected
+// options (SmolLM2's default system prompt with "chatml"); any other name is
+// chat_template_by_name. ConfigError as those.
 ChatTemplate
 chat_template_for(std::string_view name, const TokenizerConfig& config, const std::string& source);
 

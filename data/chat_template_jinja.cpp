@@ -215,6 +215,8 @@ std::string alpaca(const ChatTemplate& t) {
 } // namespace
 
 std::string chat_template_jinja(const ChatTemplate& t) {
+    if (t.engine)
+        return t.jinja_source;
     if (t.name == "chatml")
         return chatml(t);
     if (t.name == "qwen3")
@@ -233,6 +235,8 @@ std::string chat_template_jinja(const ChatTemplate& t) {
 std::string exported_chat_template_jinja(const ChatTemplate& used,
                                          const TokenizerConfig& config,
                                          const std::string& source) {
+    if (used.engine)
+        return used.jinja_source == config.chat_template ? std::string() : used.jinja_source;
     if (!config.chat_template.empty())
         try {
             if (detect_chat_template(config, source).name == used.name)

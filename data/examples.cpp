@@ -1,6 +1,7 @@
 #include "data/examples.h"
 
 #include "common/error.h"
+#include "data/chat_engine.h"
 
 #include <algorithm>
 #include <span>
@@ -210,14 +211,23 @@ ExampleOptions example_options(ExampleOptions settings,
     eo.vocab_size = vocab_size;
     eo.chat_template.reset();
     const bool automatic = chat_template.empty() || chat_template == kAutoChatTemplate;
-    if (tokenizer && !automatic)
+    if (tokenizer && chat_template == kJinjaChatTemplate)
+        eo.chat_template = jinja_chat_template(tokenizer->config(), tokenizer->source(),
+                                               chat_end_markers(*tokenizer));
+    else if (tokenizer && !automatic)
         eo.chat_template =
             chat_template_for(chat_template, tokenizer->config(), tokenizer->source());
     else if (tokenizer && !tokenizer->config().chat_template.empty())
         try {
             eo.chat_template = detect_chat_template(tokenizer->config(), tokenizer->source());
         } catch (const ConfigError&) {
-            // Only chat examples need it; they report the missing template themselves.
+            // None of the named formats: the Jinja engine renders the tokenizer's own.
+            try {
+                eo.chat_template = jinja_chat_template(tokenizer->config(), tokenizer->source(),
+                                                       chat_end_markers(*tokenizer));
+            } catch (const ConfigError&) {
+                // Only chat examples need it; they report the missing template themselves.
+            }
         }
     return eo;
 }

@@ -23,6 +23,7 @@ for arg in "$@"; do
             # NodeSource) keeps them.
             command -v node >/dev/null && command -v npm >/dev/null || pkgs+=(nodejs npm)
             command -v go >/dev/null || pkgs+=(golang-go) # ollama's Go templates
+            pkgs+=(python3-jinja2) # transformers' chat-template engine, the Jinja reference
             ;;
         # OpenBLAS matters: without it Debian's torch calls the reference BLAS (≈50x slower).
         # linux-perf: `perf record` / `perf report` for profiling the training step.

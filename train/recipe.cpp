@@ -260,6 +260,7 @@ void resolve(Recipe& r, const std::set<std::string>& given, RecipeUse use) {
              " is not a Hugging Face Hub model id; expected org/name or empty");
     if (const std::vector<std::string> names = data::chat_template_names();
         !r.data.chat_template.empty() && r.data.chat_template != data::kAutoChatTemplate &&
+        r.data.chat_template != data::kJinjaChatTemplate &&
         std::find(names.begin(), names.end(), r.data.chat_template) == names.end())
         fail("data.chat_template: unknown template " + name_text(r.data.chat_template) +
              "; expected auto, " + short_list(names));

@@ -94,3 +94,16 @@ TEST_CASE("ollama: Modelfile strings are quoted as ollama's parser reads them", 
     t.default_system = "bell \a";
     CHECK_THROWS_AS(ollama_modelfile("m.gguf", t), ConfigError);
 }
+
+TEST_CASE("ollama Modelfile: a template of no known family is refused, not guessed", "[ollama]") {
+    TokenizerConfig config;
+    config.eos_token = "</s>";
+    config.chat_template = "{% for m in messages %}<|{{ m.role }}|>\n{{ m.content }}</s>\n"
+                           "{% endfor %}{% if add_generation_prompt %}<|assistant|>{% endif %}";
+    const ChatTemplate t = chat_template_for("auto", config, "zephyr-like");
+    REQUIRE(t.name == "jinja");
+    CHECK_THROWS_WITH(ollama_modelfile("./m.gguf", t),
+                      Contains("no Go TEMPLATE") && Contains("the tokenizer's own Jinja template") &&
+                          Contains("chatml, qwen3, llama3, gemma, llama2, alpaca") &&
+                          Contains("--chat-template"));
+}

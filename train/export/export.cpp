@@ -188,10 +188,12 @@ ExportChatTemplate choose_export_chat_template(const ExportOptions& o,
         e.jinja = data::exported_chat_template_jinja(*e.tmpl, tok->config(), tok->source());
     } else if (tok) {
         try {
-            e.tmpl = data::detect_chat_template(tok->config(), tok->source());
+            // The tokenizer's own: a named format, else rendered by the Jinja engine (a GGUF
+            // keeps the config's text; ollama refuses, naming the families it knows).
+            e.tmpl = data::chat_template_for(data::kAutoChatTemplate, tok->config(), tok->source());
             e.name = e.tmpl->name;
         } catch (const ConfigError&) {
-            // None slimtune reproduces: a GGUF keeps the config's text, ollama refuses.
+            // No template at all: a GGUF has none, ollama refuses.
         }
     }
     if (!e.name.empty())

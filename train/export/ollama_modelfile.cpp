@@ -95,7 +95,10 @@ std::string ollama_template(const ChatTemplate& t) {
                "{{ if eq .Role \"user\" }}### Instruction:\n{{ .Content }}\n\n"
                "{{ else if eq .Role \"assistant\" }}### Response:\n{{ .Content }}" +
                t.eos_token + "\n\n{{ end }}{{ end }}### Response:\n";
-    throw ConfigError("no ollama template for chat format '" + t.name + "'");
+    throw ConfigError("ollama Modelfile: no Go TEMPLATE for chat template '" + t.name +
+                      "' (" + (t.engine ? "the tokenizer's own Jinja template, which is none of " : "not one of ") +
+                      "the families slimtune derives one for: chatml, qwen3, llama3, gemma, llama2, alpaca); "
+                      "export with --chat-template NAME, or as gguf and write the TEMPLATE by hand");
 }
 
 std::vector<std::string> ollama_stops(const ChatTemplate& t) {
