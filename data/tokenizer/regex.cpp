@@ -4,6 +4,7 @@
 #include "common/error.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <nlohmann/json.hpp>
 #include <pcre2.h>
 
@@ -191,10 +192,19 @@ double replace_growth(const nlohmann::json& pattern, std::string_view content) {
     return std::max(1.0, static_cast<double>(content.size()) / shortest);
 }
 
+namespace {
+
+std::string format_growth(double growth) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.3g", growth);
+    return buf;
+}
+
+} // namespace
+
 void check_replace_growth(double growth, const std::string& where) {
     if (growth > kMaxReplaceGrowth)
-        throw FormatError(where + ": its Replace steps can make a text " +
-                          std::to_string(static_cast<long double>(growth)) +
+        throw FormatError(where + ": its Replace steps can make a text " + format_growth(growth) +
                           " times longer; at most " +
                           std::to_string(static_cast<int>(kMaxReplaceGrowth)) + " is accepted");
 }
