@@ -14,6 +14,20 @@
 
 namespace slimtune {
 
+namespace {
+
+// fsync(2) of the file at `path`: 0, or the errno of the open or the sync.
+int fsync_file(const std::string& path) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    const bool synced = fd >= 0 && ::fsync(fd) == 0;
+    const int err = synced ? 0 : errno;
+    if (fd >= 0)
+        ::close(fd);
+    return err;
+}
+
+} // namespace
+
 void write_file_atomic(const std::string& path, const std::function<void(std::ostream&)>& write) {
     const std::string tmp = path + ".tmp." + std::to_string(::getpid());
     try {
@@ -30,12 +44,7 @@ void write_file_atomic(const std::string& path, const std::function<void(std::os
             throw Error(path + ": write failed: " + std::strerror(errno));
         // The data must be on disk before the rename makes it PATH: otherwise a power cut
         // after the rename can leave PATH empty.
-        const int fd = ::open(tmp.c_str(), O_RDONLY | O_CLOEXEC);
-        const bool synced = fd >= 0 && ::fsync(fd) == 0;
-        const int err = errno;
-        if (fd >= 0)
-            ::close(fd);
-        if (!synced)
+        if (const int err = fsync_file(tmp); err != 0)
             throw Error(path + ": cannot sync temporary file: " + std::strerror(err));
         if (std::rename(tmp.c_str(), path.c_str()) != 0)
             throw Error(path + ": cannot rename temporary file: " + std::strerror(errno));
@@ -60,12 +69,7 @@ bool holds_directory(const fs::path& dir) {
 }
 
 void sync_file(const fs::path& p, const std::string& dir) {
-    const int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
-    const bool synced = fd >= 0 && ::fsync(fd) == 0;
-    const int err = errno;
-    if (fd >= 0)
-        ::close(fd);
-    if (!synced)
+    if (const int err = fsync_file(p.string()); err != 0)
         throw Error(dir + ": cannot sync '" + p.string() + "': " + std::strerror(err));
 }
 
