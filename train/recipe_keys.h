@@ -136,7 +136,7 @@ Key integer(const char* name, F field, int64_t lo, const char* help, int64_t hi 
     return {name, expected, help,
             [=](Recipe& r, const std::string& v) {
                 const T x = parse_integer<T>(v); // beyond T: "out of range"
-                if (std::cmp_less(x, lo) || std::cmp_greater(x, hi))
+                if (std::cmp_less(x, lo) || (hi != INT64_MAX && std::cmp_greater(x, hi)))
                     throw BadValue{"out of range"};
                 field(r) = x;
             },
