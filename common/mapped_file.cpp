@@ -25,7 +25,8 @@ struct FdCloser {
 MappedFile::MappedFile(const std::string& path, std::string_view kind) {
     const std::string suffix = kind.empty() ? ": " : " " + std::string(kind) + ": ";
     const std::string cannot_open = path + ": cannot open" + suffix;
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    // O_NONBLOCK: a FIFO in place of a model file is refused below instead of blocking the open.
+    const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0)
         throw Error(cannot_open + std::strerror(errno));
     const FdCloser closer{fd};

@@ -454,9 +454,9 @@ std::vector<ChatSegment> render_chat_segments(const ChatTemplate& tmpl,
         return tmpl.engine->segments(messages_json(messages), engine_options(options));
     for (std::size_t i = 0; i < messages.size(); ++i) {
         const ChatMessage& m = messages[i];
-        if (m.role != "system" && m.role != "user" && m.role != "assistant" && m.role != "tool")
+        if (!is_chat_role(m.role))
             fail(tmpl, "message " + std::to_string(i + 1) + " has role " + name_text(m.role) +
-                           "; expected system, user, assistant or tool");
+                           "; expected " + kChatRolesText);
         if (!is_valid_utf8(m.content))
             fail(tmpl, "message " + std::to_string(i + 1) + ": content is not valid UTF-8");
     }

@@ -33,6 +33,13 @@ struct ChatMessage {
     std::string content;
 };
 
+// The one list of roles a message may have (ChatMessage::role), for rendering and for
+// reading records alike, so that curate never vouches for a role training then rejects.
+inline constexpr const char* kChatRolesText = "system, user, assistant or tool";
+inline bool is_chat_role(std::string_view role) {
+    return role == "system" || role == "user" || role == "assistant" || role == "tool";
+}
+
 struct ChatSegment {
     std::string text;
     bool trainable = false;

@@ -5,6 +5,7 @@
 // (namespace, slices, split/strip methods, the `in` test, raise_exception).
 #include "common/atomic_file.h"
 #include "common/error.h"
+#include "common/json_depth.h"
 #include "common/text.h"
 #include "data/chat_template.h"
 
@@ -252,7 +253,9 @@ void write_tokenizer_chat_template(const std::string& dir, const std::string& ji
     const fs::path config = fs::path(dir) / "tokenizer_config.json";
     if (fs::exists(config, ec)) {
         // ordered_json: the other keys keep their order.
-        nlohmann::ordered_json j = nlohmann::ordered_json::parse(read_file(config), nullptr, false);
+        const std::string text = read_file(config, "tokenizer config", kMaxSettingsFileBytes);
+        check_json_depth(text, config.string());
+        nlohmann::ordered_json j = nlohmann::ordered_json::parse(text, nullptr, false);
         if (j.is_discarded() || !j.is_object())
             throw FormatError(config.string() + ": not a JSON object");
         j["chat_template"] = jinja;

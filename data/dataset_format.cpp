@@ -1,7 +1,9 @@
 #include "data/dataset_format.h"
 
 #include "common/error.h"
+#include "common/json_depth.h"
 #include "common/labels.h"
+#include "common/text.h"
 
 #include <array>
 #include <fstream>
@@ -92,12 +94,20 @@ void need_turns(const json& j,
             throw RecordError{at, "must be an object"};
         need_string(a[i], role_key, at + "." + role_key);
         need_string(a[i], content_key, at + "." + content_key);
+        const auto role = a[i][role_key].get<std::string>();
         if (list == std::string_view("conversations")) {
-            const auto from = a[i][role_key].get<std::string>();
-            if (!o.role_map.count(from) && !default_roles().count(from))
-                throw RecordError{at + ".from", "unknown role '" + from +
-                                                    "' (map it with data.role_map, e.g. " + from +
-                                                    "=assistant)"};
+            const auto mapped = o.role_map.find(role);
+            if (mapped == o.role_map.end() && !default_roles().count(role))
+                throw RecordError{at + ".from", "unknown role '" + printable(role) +
+                                                    "' (map it with data.role_map, e.g. " +
+                                                    printable(role) + "=assistant)"};
+            if (mapped != o.role_map.end() && !is_chat_role(mapped->second))
+                throw RecordError{at + ".from", "data.role_map maps '" + printable(role) +
+                                                    "' to '" + printable(mapped->second) +
+                                                    "'; expected " + kChatRolesText};
+        } else if (!is_chat_role(role)) {
+            throw RecordError{at + "." + role_key,
+                              "unknown role '" + printable(role) + "'; expected " + kChatRolesText};
         }
     }
 }
@@ -167,6 +177,12 @@ DatasetFormat parse_dataset_format(std::string_view name) {
 
 Record parse_record(std::string_view line, const RecordOptions& o) {
     Record r;
+    try {
+        check_json_depth(line, "");
+    } catch (const FormatError&) {
+        throw RecordError{"",
+                          "JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels"};
+    }
     try {
         r.value = json::parse(line);
     } catch (const json::parse_error& e) {
@@ -296,12 +312,10 @@ void for_each_record(const std::string& path,
                      bool skip_bad_lines,
                      const std::function<void(const Record&, std::int64_t)>& sink,
                      RecordReadStats* stats) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in)
-        throw Error(path + ": cannot open file");
+    std::ifstream in = open_regular_file(path, "file");
     RecordReadStats st;
     std::string line;
-    while (std::getline(in, line)) {
+    while (read_line(in, line, path, st.lines + 1)) {
         ++st.lines;
         if (line.find_first_not_of(" \t\r") == std::string::npos)
             continue;

@@ -2,6 +2,8 @@
 
 #include "common/atomic_file.h"
 #include "common/error.h"
+#include "common/labels.h"
+#include "common/text.h"
 
 #include <algorithm>
 #include <cmath>
@@ -93,6 +95,18 @@ TrainingData TrainingData::open(const TrainingDataConfig& config,
         (held[i] ? d.validation_pool_ : d.train_pool_).push_back(i);
     if (d.train_pool_.empty())
         throw ConfigError(config.train + ": no training examples");
+    // A label predicts its token from the ones before it, so position 0 never counts. Data
+    // whose every label is masked trained on 0 tokens and still wrote an adapter.
+    const bool learns_something =
+        std::any_of(d.train_pool_.begin(), d.train_pool_.end(), [&](std::size_t i) {
+            const auto labels = d.train_store_.labels(i);
+            return std::any_of(labels.begin() + std::min<std::ptrdiff_t>(1, std::ssize(labels)),
+                               labels.end(), [](std::int32_t l) { return l != kIgnoreLabel; });
+        });
+    if (!learns_something)
+        throw ConfigError(config.train + ": every label of every training example is masked (" +
+                          std::to_string(d.train_pool_.size()) +
+                          " examples, 0 tokens to learn); check data.train_on and the labels");
     return d;
 }
 
@@ -140,9 +154,7 @@ bool TrainingData::write_validation_records(const std::string& path) const {
     if (validation_pool_.empty())
         return false;
     const std::string& source = config_.validation.empty() ? config_.train : config_.validation;
-    std::ifstream in(source, std::ios::binary);
-    if (!in)
-        throw Error(source + ": cannot open file");
+    std::ifstream in = open_regular_file(source, "file");
     std::error_code ec;
     fs::create_directories(fs::path(path).parent_path(), ec);
     // validation_pool_ is ascending, and so are the examples of the file's lines.
@@ -150,8 +162,8 @@ bool TrainingData::write_validation_records(const std::string& path) const {
     write_file_atomic(path, [&](std::ostream& out) {
         std::string line;
         std::size_t example = 0;
-        for (std::int64_t number = 1; next_held != validation_pool_.end() && std::getline(in, line);
-             ++number) {
+        for (std::int64_t number = 1;
+             next_held != validation_pool_.end() && read_line(in, line, source, number); ++number) {
             if (line.find_first_not_of(" \t\r") == std::string::npos ||
                 std::binary_search(validation_bad_lines_.begin(), validation_bad_lines_.end(),
                                    number))

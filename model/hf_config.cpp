@@ -1,6 +1,7 @@
 #include "model/hf_config.h"
 
 #include "common/error.h"
+#include "common/json_depth.h"
 #include "common/text.h"
 
 #include <array>
@@ -11,6 +12,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <tuple>
 
 namespace slimtune {
 
@@ -82,6 +84,13 @@ void require_positive(const std::string& where, const char* name, int64_t v) {
         throw ConfigError(where + ": '" + name + "' must be positive, got " + std::to_string(v));
 }
 
+void require_at_most(const std::string& where, const char* name, int64_t v, int64_t most) {
+    if (v > most)
+        throw ConfigError(where + ": '" + name + "' is " + std::to_string(v) +
+                          "; expected at most " + std::to_string(most) +
+                          " (slimtune's limit, far above any released model)");
+}
+
 RopeScaling parse_rope_scaling(const json& j, const std::string& where) {
     RopeScaling r;
     if (!j.contains("rope_scaling") || j.at("rope_scaling").is_null())
@@ -132,6 +141,7 @@ const char* family_name(Family f) {
 }
 
 ModelConfig parse_hf_config(const std::string& text, const std::string& where) {
+    check_json_depth(text, where);
     json j;
     try {
         j = json::parse(text);
@@ -218,6 +228,32 @@ ModelConfig parse_hf_config(const std::string& text, const std::string& where) {
                            {"head dim", c.head_dim},
                            {"intermediate size", c.intermediate}})
         require_positive(where, name, v);
+    for (auto [name, v, most] :
+         {std::tuple<const char*, int64_t, int64_t>{"vocab size", c.vocab_size, kMaxConfigVocab},
+          {"hidden size", c.hidden, kMaxConfigHidden},
+          {"layer count", c.n_layer, kMaxConfigLayers},
+          {"head count", c.n_head, kMaxConfigHeads},
+          {"kv head count", c.n_head_kv, kMaxConfigHeads},
+          {"head dim", c.head_dim, kMaxConfigHeadDim},
+          {"intermediate size", c.intermediate, kMaxConfigIntermediate},
+          {"max positions", c.max_positions, kMaxConfigPositions}})
+        require_at_most(where, name, v, most);
+    // A zero or negative epsilon divides by zero in every norm; a rope base <= 0 makes every
+    // frequency NaN. Both ran to the end with a loss of NaN and exit 0.
+    if (!(std::isfinite(c.norm_eps) && c.norm_eps > 0))
+        throw ConfigError(where + ": the norm epsilon (" +
+                          (c.family == Family::Gpt2 ? "layer_norm_epsilon" : "rms_norm_eps") +
+                          ") must be a positive number, got " + std::to_string(c.norm_eps));
+    if (!(std::isfinite(c.rope_theta) && c.rope_theta > 0))
+        throw ConfigError(where + ": 'rope_theta' must be a positive number, got " +
+                          std::to_string(c.rope_theta));
+    for (auto [name, v] :
+         {std::pair<const char*, float>{"embedding_multiplier", c.embedding_multiplier},
+          {"residual_multiplier", c.residual_multiplier},
+          {"attention_multiplier", c.attention_multiplier},
+          {"logits_scaling", c.logits_scaling}})
+        if (!std::isfinite(v))
+            throw ConfigError(where + ": '" + name + "' must be a finite number");
     if (c.n_head % c.n_head_kv != 0)
         throw ConfigError(where + ": num_attention_heads " + std::to_string(c.n_head) +
                           " is not a multiple of num_key_value_heads " +
@@ -231,12 +267,14 @@ ModelConfig read_hf_config(const std::string& dir) {
     const std::string path = (std::filesystem::path(dir) / "config.json").string();
     if (!std::filesystem::is_directory(dir))
         throw ConfigError(dir + ": not a directory (expected a Hugging Face model directory)");
-    ModelConfig c = parse_hf_config(read_file(path), path);
+    ModelConfig c = parse_hf_config(read_file(path, "config", kMaxSettingsFileBytes), path);
     const std::string gen = (std::filesystem::path(dir) / "generation_config.json").string();
     if (std::filesystem::exists(gen)) {
         json g;
+        const std::string gen_text = read_file(gen, "generation config", kMaxSettingsFileBytes);
+        check_json_depth(gen_text, gen);
         try {
-            g = json::parse(read_file(gen));
+            g = json::parse(gen_text);
         } catch (const json::parse_error& e) {
             throw ConfigError(gen + ": not valid JSON (" + std::string(e.what()) + ")");
         }

@@ -21,6 +21,15 @@ struct RopeScaling {
     int64_t original_max_positions = 0;                   // llama3
 };
 
+// The largest sizes a config.json (or a GGUF's metadata, read through the same parser) may
+// state. Each is several times the largest released model's (Llama-3.1 405B: 126 layers,
+// hidden 16384, 128 heads of 128; Gemma: vocabulary 262 k): a config is a small file, and its
+// sizes decide what is allocated, so a typo or a hostile value must not ask for terabytes.
+inline constexpr int64_t kMaxConfigLayers = 1024, kMaxConfigHidden = 1 << 17,
+                         kMaxConfigHeads = 4096, kMaxConfigHeadDim = 4096,
+                         kMaxConfigIntermediate = 1 << 20, kMaxConfigVocab = 1 << 23,
+                         kMaxConfigPositions = 1 << 24;
+
 struct ModelConfig {
     std::string model_type; // as written in config.json
     Family family = Family::Llama;

@@ -2,6 +2,9 @@
 
 #include "common/atomic_file.h"
 #include "common/error.h"
+#include "common/json_depth.h"
+#include "common/text.h"
+#include "model/io/checkpoint.h"
 #include "model/io/safetensors.h"
 
 #include <cmath>
@@ -234,12 +237,18 @@ void save_peft_adapter(Model& m,
 
 LoraConfig load_peft_adapter(Model& m, const std::string& dir) {
     const std::string cfg_path = (fs::path(dir) / "adapter_config.json").string();
-    std::ifstream in(cfg_path);
-    if (!in)
-        throw Error(cfg_path + ": cannot open (is " + dir + " a PEFT adapter directory?)");
+    std::string text;
+    try {
+        text = read_file(cfg_path, "adapter config", kMaxSettingsFileBytes);
+    } catch (const FormatError&) {
+        throw;
+    } catch (const Error& e) {
+        throw Error(e.what() + std::string(" (is ") + dir + " a PEFT adapter directory?)");
+    }
+    check_json_depth(text, cfg_path);
     json j;
     try {
-        j = json::parse(in);
+        j = json::parse(text);
     } catch (const json::parse_error& e) {
         throw FormatError(cfg_path + ": malformed JSON: " + e.what());
     }
@@ -304,6 +313,7 @@ LoraConfig load_peft_adapter(Model& m, const std::string& dir) {
                                   ", expected " + shape_str(t.shape()) + " for " +
                                   m.cfg.model_type + " (an adapter for another base model?)");
             std::vector<float> v = file.read_f32(key);
+            io::require_finite_weights(v, st_path, key);
             std::memcpy(t.data(), v.data(), v.size() * sizeof(float));
             ++used;
         }

@@ -279,6 +279,7 @@ std::string file_name(const CheckpointModel& c, const std::string& name) {
 std::vector<float> CheckpointModel::read(const NamedParam& p) const {
     const std::string name = file_name(*this, p.name);
     std::vector<float> v = ckpt.read_f32(name);
+    io::require_finite_weights(v, ckpt.file_of(name), name);
     if (p.transposed)
         v = transposed(v, p.tensor->dim(0), p.tensor->dim(1));
     ckpt.release(name); // keep one copy resident, not the file's pages as well
@@ -295,6 +296,7 @@ void CheckpointModel::load(const NamedParam& p, const LoadOptions& opts) {
         const auto bytes = ckpt.bytes(name);
         std::vector<uint16_t> bits(bytes.size() / 2);
         std::memcpy(bits.data(), bytes.data(), bytes.size());
+        io::require_finite_weights(bits, stored == io::DType::F16, ckpt.file_of(name), name);
         if (p.transposed)
             bits = transposed(bits, p.tensor->dim(0), p.tensor->dim(1));
         *p.tensor = Tensor::from_half(p.tensor->shape(), std::move(bits),

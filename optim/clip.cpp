@@ -55,20 +55,34 @@ double clip_grad_norm(std::span<const ParamRef> params, double max_norm) {
     return total;
 }
 
-bool all_finite(std::span<const ParamRef> params) {
-    for (const ParamRef& p : params) {
-        if (!p.tensor.has_grad())
-            continue;
-        const float* g = p.tensor.grad();
-        const std::int64_t n = p.tensor.numel();
-        bool ok = true;
+namespace {
+
+bool finite(const float* v, std::int64_t n) {
+    bool ok = true;
 #pragma omp parallel for schedule(static) reduction(&& : ok) if (n >= kBlock)
-        for (std::int64_t j = 0; j < n; ++j)
-            ok = ok && std::isfinite(g[j]);
-        if (!ok)
-            return false;
-    }
-    return true;
+    for (std::int64_t j = 0; j < n; ++j)
+        ok = ok && std::isfinite(v[j]);
+    return ok;
+}
+
+} // namespace
+
+const ParamRef* first_non_finite_grad(std::span<const ParamRef> params) {
+    for (const ParamRef& p : params)
+        if (p.tensor.has_grad() && !finite(p.tensor.grad(), p.tensor.numel()))
+            return &p;
+    return nullptr;
+}
+
+const ParamRef* first_non_finite_value(std::span<const ParamRef> params) {
+    for (const ParamRef& p : params)
+        if (!finite(p.tensor.data(), p.tensor.numel()))
+            return &p;
+    return nullptr;
+}
+
+bool all_finite(std::span<const ParamRef> params) {
+    return first_non_finite_grad(params) == nullptr;
 }
 
 } // namespace slimtune::optim

@@ -19,5 +19,9 @@ double clip_grad_norm(std::span<const ParamRef> params, double max_norm);
 
 // False when any gradient element is NaN or infinite.
 bool all_finite(std::span<const ParamRef> params);
+// The first parameter whose gradient / whose values hold a NaN or an infinity; nullptr when
+// none does. How a numeric fault is traced to a tensor.
+const ParamRef* first_non_finite_grad(std::span<const ParamRef> params);
+const ParamRef* first_non_finite_value(std::span<const ParamRef> params);
 
 } // namespace slimtune::optim

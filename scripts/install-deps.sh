@@ -8,6 +8,8 @@
 #                                      templates, groff to check the man page)
 #   scripts/install-deps.sh --bench    also the benchmark peer (PyTorch with OpenBLAS) and perf
 #   scripts/install-deps.sh --reference  also what regenerates golden files (PyTorch, NumPy)
+#   scripts/install-deps.sh --fuzz     also clang with libFuzzer and the sanitizer runtimes
+#                                      (fuzz/run_fuzzers.sh)
 set -euo pipefail
 
 pkgs=(build-essential cmake ninja-build pkg-config libomp-dev
@@ -29,7 +31,9 @@ for arg in "$@"; do
         # linux-perf: `perf record` / `perf report` for profiling the training step.
         --bench) pkgs+=(python3-torch python3-numpy libopenblas0-openmp linux-perf) ;;
         --reference) pkgs+=(python3-torch python3-numpy) ;;
-        *) echo "install-deps.sh: unknown option '$arg' (known: --tests, --bench, --reference)" >&2; exit 2 ;;
+        # libclang-rt-14-dev holds libFuzzer and the ASan/UBSan runtimes of Debian's clang.
+        --fuzz) pkgs+=(clang libclang-rt-14-dev) ;;
+        *) echo "install-deps.sh: unknown option '$arg' (known: --tests, --bench, --reference, --fuzz)" >&2; exit 2 ;;
     esac
 done
 

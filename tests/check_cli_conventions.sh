@@ -74,7 +74,7 @@ grep -q "^  \[lora\]: the LoRA adapters" help.out && grep -q "rank alpha dropout
 grep -q "an integer > 0" help.out && fail "train --help: per-key details belong to --help-all"
 [ "$(wc -l < help.out)" -lt 60 ] || fail "train --help: $(wc -l < help.out) lines, expected a page"
 "$bin" train --help-all > help_all.out
-grep -q "^    lora.rank = 8$" help_all.out && grep -q "an integer > 0: rank r" help_all.out ||
+grep -q "^    lora.rank = 8$" help_all.out && grep -q "an integer in \[1, 16384\]: rank r" help_all.out ||
     fail "train --help-all: lora.rank not explained"
 "$bin" curate --help > curate_help.out
 grep -q "^  \[curate.quality\]" curate_help.out || fail "curate --help: no [curate.quality] group"

@@ -3,8 +3,10 @@
 #include "common/error.h"
 
 #include <algorithm>
+#include <bit>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
 #include <filesystem>
@@ -25,9 +27,19 @@ constexpr const char* kFormat = "slimtune-train-checkpoint";
 constexpr std::int64_t kVersion = 1;
 
 // Keeps HDF5 from printing its error stack to stderr while alive: we report errors ourselves.
+// The first one made also turns off HDF5's exit handler (H5dont_atexit must come before the
+// library initialises). That handler flushes every file still open at exit, and a file whose
+// H5Fclose failed (a full disk, a file size limit) stays open inside the library: flushing it
+// again at exit crashed in libhdf5 after slimtune had printed its error. slimtune closes every
+// file it opens itself, and removes a temporary whose writing failed, so nothing is lost.
 class QuietErrors {
 public:
     QuietErrors() {
+        static const bool no_exit_handler = [] {
+            H5dont_atexit();
+            return true;
+        }();
+        (void)no_exit_handler;
         H5Eget_auto2(H5E_DEFAULT, &func_, &data_);
         H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
     }
@@ -76,7 +88,14 @@ struct Ctx {
 
     [[noreturn]] void fail(const std::string& what) const {
         std::string msg = path + ": " + what;
-        if (const std::string reason = h5_reason(); !reason.empty())
+        const std::string reason = h5_reason();
+        // A failed write's reason is a paragraph (time, buffer address, byte counts) around
+        // the system's errno: the errno's text is what a user needs ("No space left on device").
+        const size_t at = reason.find("errno = ");
+        const int err = at == std::string::npos ? 0 : std::atoi(reason.c_str() + at + 8);
+        if (err > 0)
+            msg += std::string(" (") + std::strerror(err) + ")";
+        else if (!reason.empty())
             msg += " (HDF5: " + reason + ")";
         std::replace(msg.begin(), msg.end(), '\n', ' '); // HDF5 reasons can hold newlines
         if (reading)
@@ -93,6 +112,53 @@ struct Ctx {
             fail(what);
     }
 };
+
+// A 64-bit checksum of everything a resume restores: eight bytes at a time, each step
+// h = rotl(h ^ word, 31) * odd, a bijection of h for a given word, so any change confined to
+// one word (a flipped bit) always changes the result. Not cryptographic: it finds damage, not
+// tampering.
+class Checksum {
+public:
+    void add(const void* data, size_t n) {
+        const auto* p = static_cast<const unsigned char*>(data);
+        for (; n >= 8; p += 8, n -= 8) {
+            uint64_t w;
+            std::memcpy(&w, p, 8);
+            mix(w);
+        }
+        uint64_t tail = 0; // the length of a short tail is part of it
+        std::memcpy(&tail, p, n);
+        mix(tail ^ (uint64_t{n} << 56));
+    }
+    void add(const std::string& s) { add(s.data(), s.size()); }
+    template <class T> void add(const std::vector<T>& v) { add(v.data(), v.size() * sizeof(T)); }
+    uint64_t value() const { return h_; }
+
+private:
+    void mix(uint64_t w) { h_ = std::rotl(h_ ^ w, 31) * 0x9E3779B97F4A7C15ULL; }
+    uint64_t h_ = 0xCBF29CE484222325ULL;
+};
+
+uint64_t checkpoint_checksum(const TrainCheckpoint& ck) {
+    Checksum sum;
+    sum.add(&ck.step, sizeof ck.step);
+    sum.add(&ck.optimizer_steps, sizeof ck.optimizer_steps);
+    sum.add(ck.recipe);
+    sum.add(ck.dataset_manifest_sha256);
+    sum.add(ck.rng_state);
+    sum.add(ck.data_cursor);
+    for (const auto& [name, value] : ck.metrics) {
+        sum.add(name);
+        sum.add(&value, sizeof value);
+    }
+    for (const auto* arrays : {&ck.tensors, &ck.optimizer_state})
+        for (const NamedArray& a : *arrays) {
+            sum.add(a.name);
+            sum.add(a.shape);
+            sum.add(a.values);
+        }
+    return sum.value();
+}
 
 std::string index_name(size_t i) {
     char buf[32];
@@ -250,6 +316,7 @@ void write_contents(const Ctx& c, const std::string& tmp, const TrainCheckpoint&
                   values.data());
     write_arrays(c, f, "/tensors", ck.tensors);
     write_arrays(c, f, "/optimizer", ck.optimizer_state);
+    write_attr(c, f, "checksum", checkpoint_checksum(ck));
     c.ok(file.close(), "cannot write temporary file '" + tmp + "'");
 }
 
@@ -416,6 +483,13 @@ TrainCheckpoint read_checkpoint(const std::string& path, bool values) {
         ck.metrics[strip_padding(names.substr(i * width, width))] = metric_values[i];
     ck.tensors = read_arrays(c, f, "/tensors", values);
     ck.optimizer_state = read_arrays(c, f, "/optimizer", values);
+    // Checkpoints written before the checksum existed have none, and are taken as they are.
+    if (values && H5Aexists(f, "checksum") > 0) {
+        const auto stored = read_attr<std::uint64_t>(c, f, "/", "checksum");
+        if (stored != checkpoint_checksum(ck))
+            c.fail("checksum mismatch: the file was damaged after it was written (a bit flip "
+                   "on disk or in transfer)");
+    }
     return ck;
 }
 
@@ -466,7 +540,7 @@ TrainCheckpoint read_train_checkpoint(const std::string& path) {
 
 std::string check_train_checkpoint(const std::string& path) {
     try {
-        read_checkpoint(path, false);
+        read_checkpoint(path, true); // with the values: the checksum covers them
         return "";
     } catch (const Error& e) {
         return e.what();

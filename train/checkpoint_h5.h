@@ -22,8 +22,12 @@
 //   /optimizer             the same as /tensors, for optimizer_state (e.g. "exp_avg/<name>")
 // Strings are fixed-length UTF-8 with NUL padding, so they cannot contain NUL bytes (the writer
 // refuses them). Floats are stored as IEEE float32 little-endian without conversion, so every
-// bit (NaN payloads included) reads back unchanged. Data are not checksummed: completeness
-// comes from the atomic rename, truncation is caught when the file is opened.
+// bit (NaN payloads included) reads back unchanged. Completeness comes from the atomic rename,
+// truncation is caught when the file is opened, and damage afterwards by the root attribute
+//     checksum               uint64  a 64-bit checksum of every value above (see
+//                                    checkpoint_checksum); files without it (written before
+//                                    it existed) are read unchecked
+// which reading with values verifies (HDF5 checksums its own metadata).
 #pragma once
 
 #include <cstdint>
@@ -67,8 +71,8 @@ void write_train_checkpoint(const std::string& path, const TrainCheckpoint& chec
 // slimtune checkpoint, unsupported version, missing group/dataset/attribute, wrong type).
 TrainCheckpoint read_train_checkpoint(const std::string& path);
 
-// The same checks as read_train_checkpoint on every item, without reading the array values:
-// returns "" when the file would read back, otherwise the FormatError's message.
+// Reads the whole file as read_train_checkpoint does (the checksum covers the values):
+// returns "" when it reads back, otherwise the FormatError's message.
 std::string check_train_checkpoint(const std::string& path);
 
 // A run directory keeps its checkpoints as RUN_DIR/checkpoints/step-<N>.h5 (N without leading

@@ -49,10 +49,13 @@ DatasetLoss dataset_loss(const Model& m,
         data::for_each_token_example(path, options, [&](data::TokenExample&& e) {
             ++index;
             const auto T = static_cast<int64_t>(e.ids.size());
-            if (m.cfg.family == Family::Gpt2 && T > m.cfg.max_positions)
+            // Every family: past max_position_embeddings a RoPE model's loss means nothing,
+            // and attention's cost grows with T^2 (one 1 M-token line ran for minutes).
+            if (m.cfg.max_positions > 0 && T > m.cfg.max_positions)
                 throw FormatError(path + ": example " + std::to_string(index) + " has " +
                                   std::to_string(T) + " tokens, beyond the model's " +
-                                  std::to_string(m.cfg.max_positions) + " positions");
+                                  std::to_string(m.cfg.max_positions) +
+                                  " positions (max_position_embeddings); split or shorten it");
             const data::TokenBatch b = data::example_batch({e.ids, e.labels});
             if (b.counted == 0)
                 return; // nothing to predict

@@ -1,6 +1,7 @@
 #include "train/gguf_tokenizer.h"
 
 #include "common/error.h"
+#include "common/json_depth.h"
 
 #include <nlohmann/json.hpp>
 
@@ -12,8 +13,10 @@ using nlohmann::json;
 using VT = io::GgufValueType;
 
 json parsed(const io::GgufFile& f, const char* key) {
+    const auto& text = f.at(key, VT::STRING).as_str();
+    check_json_depth(text, f.path() + ": key '" + key + "'");
     try {
-        return json::parse(f.at(key, VT::STRING).as_str());
+        return json::parse(text);
     } catch (const json::parse_error& e) {
         throw FormatError(f.path() + ": key '" + key + "' is not valid JSON (" + e.what() + ")");
     }

@@ -1,6 +1,7 @@
 #include "train/model_card.h"
 
 #include "common/atomic_file.h"
+#include "common/json_depth.h"
 #include "common/text.h"
 #include "train/provenance.h"
 
@@ -222,7 +223,10 @@ void write_adapter_card(const std::string& adapter_dir,
                           : card.base_model_id;
     card.format = "peft";
     card.provenance = provenance;
-    card.adapter_config = json::parse(read_file(fs::path(adapter_dir) / "adapter_config.json"));
+    const fs::path config_path = fs::path(adapter_dir) / "adapter_config.json";
+    const std::string config_text = read_file(config_path, "adapter config", kMaxSettingsFileBytes);
+    check_json_depth(config_text, config_path.string());
+    card.adapter_config = json::parse(config_text);
     card.chat_template = trained_chat_template(provenance);
     card.chat_template_source = "trained with";
     write_file_atomic((fs::path(adapter_dir) / "README.md").string(),

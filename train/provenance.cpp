@@ -1,6 +1,7 @@
 #include "train/provenance.h"
 
 #include "common/error.h"
+#include "common/json_depth.h"
 #include "common/text.h"
 #include "data/curate/manifest.h"
 
@@ -42,8 +43,9 @@ json read_provenance(const std::string& dir) {
     std::error_code ec;
     if (dir.empty() || !fs::is_regular_file(p, ec))
         return nullptr;
-    std::ifstream in(p);
-    json j = json::parse(in, nullptr, false);
+    const std::string text = read_file(p, "provenance", kMaxSettingsFileBytes);
+    check_json_depth(text, p.string());
+    json j = json::parse(text, nullptr, false);
     if (j.is_discarded() || !j.is_object())
         throw FormatError(p.string() + ": not a JSON object");
     return j;
@@ -120,7 +122,10 @@ std::string hub_model_id(const std::string& dir) {
     std::error_code ec;
     if (!fs::exists(fs::path(dir) / "config.json", ec))
         return {};
-    const json cfg = json::parse(read_file(fs::path(dir) / "config.json"), nullptr, false);
+    const fs::path config_path = fs::path(dir) / "config.json";
+    const std::string text = read_file(config_path, "config", kMaxSettingsFileBytes);
+    check_json_depth(text, config_path.string());
+    const json cfg = json::parse(text, nullptr, false);
     const std::string recorded = string_at(cfg, "_name_or_path");
     return is_hub_model_id(recorded) && recorded.find('/') != std::string::npos ? recorded
                                                                                 : std::string();

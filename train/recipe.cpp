@@ -66,7 +66,7 @@ std::vector<Key> training_keys() {
         KEY(text, "data.manifest", data.manifest, "a file or empty",
             "curation manifest of data.train; empty: manifest.json beside it"),
         KEY(integer, "lora.rank", trainer.lora.rank, 1,
-            "rank r of each adapter (A: r x in, B: out x r)"),
+            "rank r of each adapter (A: r x in, B: out x r)", kMaxLoraRank),
         KEY(number, "lora.alpha", trainer.lora.alpha, kPositive,
             "scaling numerator: the update is (alpha / r) B A"),
         KEY(number, "lora.dropout", trainer.lora.dropout, kFraction,
@@ -90,10 +90,13 @@ std::vector<Key> training_keys() {
             "full mode: what trains; empty: all"),
         KEY(integer, "train.max_steps", train.max_steps, 0,
             "optimizer steps; 0: from train.epochs"),
-        KEY(number, "train.epochs", train.epochs, kPositive, "passes over the training data"),
-        KEY(integer, "train.batch_size", data.packing.batch_size, 1, "sequences per micro-batch"),
-        KEY(integer, "train.seq_len", data.packing.seq_len, 2, "tokens per sequence"),
-        KEY(integer, "train.grad_accum", train.grad_accum, 1, "micro-batches per optimizer step"),
+        KEY(number, "train.epochs", train.epochs, (Range{0, kMaxEpochs, true, false}),
+            "passes over the training data"),
+        KEY(integer, "train.batch_size", data.packing.batch_size, 1, "sequences per micro-batch",
+            kMaxBatchSize),
+        KEY(integer, "train.seq_len", data.packing.seq_len, 2, "tokens per sequence", kMaxSeqLen),
+        KEY(integer, "train.grad_accum", train.grad_accum, 1, "micro-batches per optimizer step",
+            kMaxGradAccum),
         KEY(integer, "train.seed", trainer.seed, 0, "seed of init, dropout, shuffle and split"),
         KEY(integer, "train.threads", train.threads, 0, "CPU threads; 0: all cores"),
         KEY(boolean, "train.checkpoint_activations", trainer.checkpoint_activations,
@@ -323,12 +326,13 @@ Recipe load_recipe(const std::string& path,
         path.empty() && use == RecipeUse::curate ? static_cast<std::istream&>(none) : file;
     std::error_code ec;
     if (&in == &file) {
-        file.open(path);
-        if (!file || fs::is_directory(path, ec))
+        if (!fs::exists(path, ec) || fs::is_directory(path, ec))
             throw UsageError("no such recipe file: " + path);
+        file = open_regular_file(path, "recipe", kMaxSettingsFileBytes);
     }
     std::vector<std::string> lines;
-    for (std::string line; std::getline(in, line);)
+    int64_t line_no = 1;
+    for (std::string line; read_line(in, line, path, line_no); ++line_no)
         lines.push_back(line);
     in.clear();
     in.seekg(0);

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <functional>
 #include <limits>
 #include <sstream>
@@ -119,12 +120,23 @@ constexpr Range kFraction{0, 1, false, true}, kUnit{0, 1, false, false};
 template <class F>
 using FieldType = std::remove_cvref_t<decltype(std::declval<F>()(std::declval<Recipe&>()))>;
 
-template <class F> Key integer(const char* name, F field, int64_t lo, const char* help) {
+// Upper bounds of the keys whose value sizes an allocation or a loop: each far above any real
+// run, so a typo (seq_len 10000000000) is an error at once instead of an out-of-memory later.
+inline constexpr int64_t kMaxSeqLen = int64_t{1} << 20, kMaxBatchSize = int64_t{1} << 16,
+                         kMaxLoraRank = int64_t{1} << 14, kMaxGradAccum = int64_t{1} << 20;
+// train.epochs above this would take years; 1e300 overflowed the step count to 0 steps.
+inline constexpr double kMaxEpochs = 1e6;
+
+template <class F>
+Key integer(const char* name, F field, int64_t lo, const char* help, int64_t hi = INT64_MAX) {
     using T = FieldType<F>;
-    return {name, lo == 0 ? "an integer >= 0" : "an integer > " + std::to_string(lo - 1), help,
+    std::string expected = lo == 0 ? "an integer >= 0" : "an integer > " + std::to_string(lo - 1);
+    if (hi != INT64_MAX)
+        expected = "an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]";
+    return {name, expected, help,
             [=](Recipe& r, const std::string& v) {
                 const T x = parse_integer<T>(v); // beyond T: "out of range"
-                if (std::cmp_less(x, lo))
+                if (std::cmp_less(x, lo) || (hi != INT64_MAX && std::cmp_greater(x, hi)))
                     throw BadValue{"out of range"};
                 field(r) = x;
             },
@@ -222,7 +234,9 @@ template <class F> Key indices(const char* name, F field, const char* help) {
 template <class F> Key pattern(const char* name, F field, const char* help) {
     using V = typename FieldType<F>::mapped_type;
     constexpr bool whole = std::is_integral_v<V>;
-    return {name, whole ? "name=integer,... with integers > 0" : "name=number,... with numbers > 0",
+    return {name,
+            whole ? "name=integer,... with integers in [1, " + std::to_string(kMaxLoraRank) + "]"
+                  : std::string("name=number,... with numbers > 0"),
             help,
             [=](Recipe& r, const std::string& v) {
                 FieldType<F> out;
@@ -231,11 +245,14 @@ template <class F> Key pattern(const char* name, F field, const char* help) {
                     if (eq == std::string::npos || trim(item.substr(0, eq)).empty())
                         throw BadValue{"not name=value"};
                     V x{};
-                    if constexpr (whole)
+                    bool too_big = false;
+                    if constexpr (whole) { // ranks (rank_pattern): the bound of lora.rank
                         x = parse_integer<V>(item.substr(eq + 1));
-                    else
+                        too_big = std::cmp_greater(x, kMaxLoraRank);
+                    } else {
                         x = parse_number(item.substr(eq + 1));
-                    if (!(x > 0))
+                    }
+                    if (!(x > 0) || too_big)
                         throw BadValue{"out of range"};
                     out[trim(item.substr(0, eq))] = x;
                 }

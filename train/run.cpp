@@ -436,12 +436,15 @@ std::string write_result(Model& model,
         {"slimtune.dataset_manifest_sha256", prov.manifest_sha256}};
     const bool lora = trainer.config().mode == "lora";
     const std::string out = run_path(r, lora ? kAdapterDir : kModelDir);
+    // Every file of the result is written into a stage and swapped in at once: a run killed
+    // in between leaves the previous result whole (new weights never sit beside an old config).
+    StagedDirectory stage(out);
     if (lora) {
-        save_peft_adapter(model, trainer.config().lora, out,
+        save_peft_adapter(model, trainer.config().lora, stage.path(),
                           peft_base_model(base_model_id(prov.record), r.model.path), metadata);
     } else {
-        io::save_hf_model(model, r.model.path, out, metadata);
-        write_trained_chat_template(out, tok, prov.record);
+        io::save_hf_model(model, r.model.path, stage.path(), metadata);
+        write_trained_chat_template(stage.path(), tok, prov.record);
     }
     prov.record["train"] = {{"steps", result.steps},
                             {"last_loss", result.last_loss},
@@ -452,10 +455,12 @@ std::string write_result(Model& model,
                             {"best_step", best.loss() ? json(best.step()) : json()},
                             {"weights_of_step", result.weights_step}};
     prov.record["recipe"] = without_ini_section(r.to_ini(), "curate");
-    write_file_atomic((fs::path(out) / kProvenanceFile).string(),
+    write_file_atomic(stage.file(kProvenanceFile),
                       [&](std::ostream& os) { os << prov.record.dump(2) << "\n"; });
     if (lora)
-        write_adapter_card(out, fs::path(r.train.output_dir).filename().string(), prov.record);
+        write_adapter_card(stage.path(), fs::path(r.train.output_dir).filename().string(),
+                           prov.record);
+    stage.publish();
     return out;
 }
 
@@ -478,6 +483,12 @@ RunResult run_training(const Recipe& r, const RunControl& control, std::ostream&
     prov.record["chat_template"] = choose_training_chat_template(r.data, tok.get(), progress);
     if (fresh)
         prepare_new_run(*fresh, progress);
+    if (from) // what a run killed in the middle of a write left behind
+        for (const std::string& dir :
+             {r.train.output_dir, (fs::path(r.train.output_dir) / "checkpoints").string()})
+            if (const auto stale = remove_stale_temporaries(dir); !stale.empty())
+                progress << "resume: removed " << short_list(stale) << " from " << dir
+                         << " (temporaries of a killed run)\n";
 
     Model model = load_model(r.model.path);
     const data::TrainingData data = open_data(r, model, tok.get(), progress);

@@ -19,13 +19,13 @@ namespace fs = std::filesystem;
 namespace {
 
 // `name` is a run's own entry (of the right kind), or a temporary an atomic write of one left
-// behind when the process died ("metrics.jsonl.tmp.4242").
+// behind when the process died ("metrics.jsonl.tmp.4242", a staged "adapter.tmp.4242/").
 bool is_run_entry(const std::string& name, bool directory) {
     for (const RunEntry& e : run_entries()) {
         if (name == e.name && directory == e.directory)
             return true;
         const std::string tmp = std::string(e.name) + ".tmp.";
-        if (!e.directory && !directory && name.starts_with(tmp) && name.size() > tmp.size() &&
+        if (e.directory == directory && name.starts_with(tmp) && name.size() > tmp.size() &&
             std::all_of(name.begin() + static_cast<std::ptrdiff_t>(tmp.size()), name.end(),
                         [](char c) { return c >= '0' && c <= '9'; }))
             return true;
@@ -154,9 +154,13 @@ void prepare_new_run(const NewRunDir& checked, std::ostream& progress) {
             throw Error(path.string() + ": cannot remove: " + ec.message());
     }
     // Temporaries of an interrupted write ("metrics.jsonl.tmp.4242"), also a run's own.
+    std::vector<fs::path> temporaries;
     for (fs::directory_iterator it(checked.dir, ec), end; !ec && it != end; it.increment(ec))
-        if (is_run_entry(it->path().filename().string(), false))
-            fs::remove(it->path(), ec);
+        if (it->path().filename().string().find(".tmp.") != std::string::npos &&
+            is_run_entry(it->path().filename().string(), it->is_directory(ec)))
+            temporaries.push_back(it->path());
+    for (const fs::path& p : temporaries)
+        fs::remove_all(p, ec);
     progress << "overwrite: removed "
              << short_list(checked.previous_run, checked.previous_run.size()) << " from "
              << checked.dir << "\n";

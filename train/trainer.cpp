@@ -159,15 +159,24 @@ StepStats Trainer::step(std::span<const data::TokenBatch> micro) {
         Tensor h = model_hidden(model_, b.ids, layout);
         Tensor loss = model_loss(model_, h, b.targets, static_cast<double>(total));
         const double value = static_cast<double>(loss.item());
-        if (!std::isfinite(value))
-            throw NumericsError("loss is " + std::string(std::isnan(value) ? "nan" : "inf") +
-                                " at step " + std::to_string(s.step) +
-                                " (lower optim.lr, or check the data)");
+        if (!std::isfinite(value)) {
+            // Weights loaded from files are checked at load, so a trainable tensor that is
+            // not finite went so in an update; otherwise the activations overflowed.
+            const optim::ParamRef* bad = optim::first_non_finite_value(params_);
+            throw NumericsError(
+                "loss is " + std::string(std::isnan(value) ? "nan" : "inf") + " at step " +
+                std::to_string(s.step) +
+                (bad ? ": trainable tensor '" + bad->name + "' holds NaN or Inf after step " +
+                           std::to_string(steps_) + " (lower optim.lr or set optim.max_grad_norm)"
+                     : ": the weights are finite, the activations overflowed (lower optim.lr, "
+                       "or check the data)"));
+        }
         backward(loss);
         s.loss += value;
     }
-    if (!optim::all_finite(params_))
-        throw NumericsError("a gradient is not finite at step " + std::to_string(s.step) +
+    if (const optim::ParamRef* bad = optim::first_non_finite_grad(params_))
+        throw NumericsError("the gradient of '" + bad->name + "' is not finite at step " +
+                            std::to_string(s.step) +
                             " (lower optim.lr or set optim.max_grad_norm)");
     s.grad_norm = optim::clip_grad_norm(params_, config_.max_grad_norm);
     s.lr = optim::lr_at(config_.schedule, config_.optimizer.lr, steps_, total_steps_);

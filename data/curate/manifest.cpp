@@ -1,6 +1,8 @@
 #include "data/curate/manifest.h"
 
 #include "common/error.h"
+#include "common/json_depth.h"
+#include "common/text.h"
 
 #include <filesystem>
 #include <fstream>
@@ -78,10 +80,8 @@ CuratedData verify_curated(const std::string& data_file, const std::string& mani
     if (!fs::exists(d.manifest_path, ec))
         throw ConfigError(data_file + ": not curated (no manifest " + d.manifest_path + "); " +
                           how_to_curate(data_file));
-    std::ifstream in(d.manifest_path, std::ios::binary);
-    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (!in && !in.eof())
-        throw Error(d.manifest_path + ": cannot read");
+    const std::string text = read_file(d.manifest_path, "manifest", kMaxSettingsFileBytes);
+    check_json_depth(text, d.manifest_path);
     d.manifest = json::parse(text, nullptr, false);
     if (d.manifest.is_discarded() || !d.manifest.is_object() ||
         d.manifest.value("format", "") != kManifestFormat)

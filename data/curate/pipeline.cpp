@@ -1,6 +1,7 @@
 #include "data/curate/pipeline.h"
 
 #include "common/error.h"
+#include "common/text.h"
 #include "data/curate/manifest.h"
 #include "data/curate/pipeline_internal.h"
 #include "data/tokenizer/utf8.h"
@@ -280,11 +281,10 @@ json changes_json(const Doc& d) {
 CurateConfig resolve_curate_config(const CurateConfig& config) {
     CurateConfig c = config;
     if (!c.pii.patterns_file.empty()) {
-        std::ifstream in(c.pii.patterns_file);
-        if (!in)
-            throw ConfigError("curate.pii.patterns_file: cannot open " + c.pii.patterns_file);
+        std::ifstream in = open_regular_file(c.pii.patterns_file, "curate.pii.patterns_file",
+                                             kMaxSettingsFileBytes);
         std::string line;
-        for (int n = 1; std::getline(in, line); ++n) {
+        for (int n = 1; read_line(in, line, c.pii.patterns_file, n); ++n) {
             if (!line.empty() && line.back() == '\r')
                 line.pop_back();
             if (line.empty() || line[0] == '#')
@@ -520,12 +520,10 @@ CurateSummary curate_files(const std::vector<std::string>& inputs,
     std::vector<Doc> chunk;
     int64_t index = 0;
     for (const std::string& path : inputs) {
-        std::ifstream in(path, std::ios::binary);
-        if (!in)
-            throw Error(path + ": cannot open file");
+        std::ifstream in = open_regular_file(path, "file");
         std::string line;
         int64_t line_no = 0;
-        while (std::getline(in, line)) {
+        while (read_line(in, line, path, line_no + 1)) {
             ++line_no;
             ++sum.lines;
             sum.bytes_in += static_cast<int64_t>(line.size()) + 1;

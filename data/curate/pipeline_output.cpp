@@ -1,3 +1,4 @@
+#include "common/atomic_file.h"
 #include "common/error.h"
 #include "data/curate/manifest.h"
 #include "data/curate/pipeline_internal.h"
@@ -363,14 +364,18 @@ void publish(Outputs& out,
         f << manifest.dump(2) << "\n";
         Outputs::close(f, t / "manifest.json");
     }
+    // The six files are swapped in together: a curate killed at any moment leaves the previous
+    // outputs whole (and their manifest vouching for them), never a mix.
+    StagedDirectory stage(out.dir.string());
     std::error_code ec;
-    fs::remove(out.dir / "manifest.json", ec);
     for (const char* name : {"curated.jsonl", "rejected.jsonl", "decisions.jsonl", "report.json",
                              "report.md", "manifest.json"}) {
-        fs::rename(t / name, out.dir / name, ec);
+        fs::rename(t / name, stage.file(name), ec);
         if (ec)
-            throw Error((out.dir / name).string() + ": cannot move into place: " + ec.message());
+            throw Error(stage.file(name) + ": cannot move into place: " + ec.message());
     }
+    fs::remove_all(t, ec); // the intermediates, not to be carried over
+    stage.publish();
 }
 
 } // namespace slimtune::data::curate::pipeline_detail

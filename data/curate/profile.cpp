@@ -1,7 +1,9 @@
 #include "data/curate/profile.h"
 
 #include "common/error.h"
+#include "common/text.h"
 
+#include <filesystem>
 #include <fstream>
 
 namespace slimtune::data::curate {
@@ -55,9 +57,13 @@ ProfileChoice choose_profile(const std::vector<std::string>& inputs, const Recor
     }
     int64_t sft = 0, text = 0;
     for (const std::string& path : inputs) {
-        std::ifstream in(path, std::ios::binary);
+        std::error_code ec;
+        if (!std::filesystem::is_regular_file(path, ec))
+            continue; // curate_files names it
+        std::ifstream in = open_regular_file(path, "file");
         std::string line;
-        for (int n = 0; n < kProfileSample && std::getline(in, line);) {
+        for (int64_t n = 0, line_no = 1; n < kProfileSample && read_line(in, line, path, line_no);
+             ++line_no) {
             if (line.find_first_not_of(" \t\r") == std::string::npos)
                 continue;
             ++n;

@@ -128,8 +128,9 @@ private:
 
 class ReplaceDecoder final : public Decoder {
 public:
-    ReplaceDecoder(Regex pattern, std::string content)
-        : pattern_(std::move(pattern)), content_(std::move(content)) {}
+    ReplaceDecoder(Regex pattern, std::string content, double growth)
+        : pattern_(std::move(pattern)), content_(std::move(content)), growth_(growth) {}
+    double replace_growth() const override { return growth_; }
     std::vector<std::string> decode_chain(std::vector<std::string> tokens,
                                           const std::vector<bool>&) const override {
         for (std::string& t : tokens)
@@ -140,6 +141,7 @@ public:
 private:
     Regex pattern_;
     std::string content_;
+    double growth_;
 };
 
 // Replacement character back to spaces; the first token loses the space Metaspace prepended.
@@ -186,6 +188,12 @@ public:
         }
         return tokens;
     }
+    double replace_growth() const override {
+        double g = 1;
+        for (const auto& p : parts_)
+            g *= p->replace_growth();
+        return g;
+    }
 
 private:
     std::vector<std::unique_ptr<Decoder>> parts_;
@@ -214,10 +222,13 @@ std::unique_ptr<Decoder> make_decoder(const json& config, const std::string& whe
         const int start = config.value("start", 0), stop = config.value("stop", 0);
         return std::make_unique<StripDecoder>(string_field(config, "content", here), start, stop);
     }
-    if (type == "Replace")
-        return std::make_unique<ReplaceDecoder>(
-            pattern_from_json(config.value("pattern", json()), here),
-            string_field(config, "content", here));
+    if (type == "Replace") {
+        const json pattern = config.value("pattern", json());
+        const std::string content = string_field(config, "content", here);
+        const double growth = replace_growth(pattern, content);
+        check_replace_growth(growth, here);
+        return std::make_unique<ReplaceDecoder>(pattern_from_json(pattern, here), content, growth);
+    }
     if (type == "Metaspace") {
         const std::string replacement = config.contains("replacement")
                                             ? string_field(config, "replacement", here)
@@ -228,8 +239,10 @@ std::unique_ptr<Decoder> make_decoder(const json& config, const std::string& whe
         return std::make_unique<MetaspaceDecoder>(replacement, strip);
     }
     if (type == "Sequence") {
-        return std::make_unique<SequenceDecoder>(sequence_parts<Decoder>(
+        auto seq = std::make_unique<SequenceDecoder>(sequence_parts<Decoder>(
             config, "decoders", here, [&](const json& c) { return make_decoder(c, where); }));
+        check_replace_growth(seq->replace_growth(), here);
+        return seq;
     }
     throw FormatError(where + ": unsupported decoder type '" + type +
                       "' (supported: ByteLevel, ByteFallback, Fuse, Strip, Replace, Metaspace, "

@@ -17,6 +17,8 @@ public:
     // instead of mapping their characters back to bytes.
     virtual std::vector<std::string> decode_chain(std::vector<std::string> tokens,
                                                   const std::vector<bool>& is_added) const = 0;
+    // How many times longer decode_chain() can make a token through Replace steps (1: none).
+    virtual double replace_growth() const { return 1; }
 };
 
 // nullptr for JSON null; FormatError naming `where` for unknown types.

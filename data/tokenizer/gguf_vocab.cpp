@@ -1,6 +1,8 @@
 #include "data/tokenizer/gguf_vocab.h"
 
 #include "common/error.h"
+#include "common/json_depth.h"
+#include "common/text.h"
 #include "data/tokenizer/known_splits.h"
 
 #include <fstream>
@@ -59,8 +61,9 @@ std::string recognise_pre(const json& tokenizer_json) {
 json read_tokenizer_json(const std::string& source) {
     if (source.size() < 14 || source.compare(source.size() - 14, 14, "tokenizer.json") != 0)
         return json(); // vocab.json + merges.txt: GPT-2's own layout
-    std::ifstream in(source);
-    return json::parse(in, nullptr, false);
+    const std::string text = read_file(source, "tokenizer");
+    check_json_depth(text, source);
+    return json::parse(text, nullptr, false);
 }
 
 } // namespace

@@ -228,6 +228,12 @@ public:
             s = p->normalize(s);
         return s;
     }
+    double replace_growth() const override {
+        double g = 1;
+        for (const auto& p : parts_)
+            g *= p->replace_growth();
+        return g;
+    }
 
 private:
     std::vector<std::unique_ptr<Normalizer>> parts_;
@@ -237,15 +243,17 @@ private:
 
 class ReplaceNormalizer final : public Normalizer {
 public:
-    ReplaceNormalizer(Regex pattern, std::string content)
-        : pattern_(std::move(pattern)), content_(std::move(content)) {}
+    ReplaceNormalizer(Regex pattern, std::string content, double growth)
+        : pattern_(std::move(pattern)), content_(std::move(content)), growth_(growth) {}
     std::string normalize(std::string_view t) const override {
         return pattern_.replace_all(t, content_);
     }
+    double replace_growth() const override { return growth_; }
 
 private:
     Regex pattern_;
     std::string content_;
+    double growth_;
 };
 
 std::unique_ptr<Normalizer> make_normalizer(const json& config, const std::string& where) {
@@ -276,13 +284,18 @@ std::unique_ptr<Normalizer> make_normalizer(const json& config, const std::strin
     if (type == "Replace") {
         if (!config.contains("content") || !config["content"].is_string())
             throw FormatError(here + ": missing string \"content\"");
-        return std::make_unique<ReplaceNormalizer>(
-            pattern_from_json(config.value("pattern", json()), here),
-            config["content"].get<std::string>());
+        const json pattern = config.value("pattern", json());
+        const std::string content = config["content"].get<std::string>();
+        const double growth = replace_growth(pattern, content);
+        check_replace_growth(growth, here);
+        return std::make_unique<ReplaceNormalizer>(pattern_from_json(pattern, here), content,
+                                                   growth);
     }
     if (type == "Sequence") {
-        return std::make_unique<SequenceNormalizer>(sequence_parts<Normalizer>(
+        auto seq = std::make_unique<SequenceNormalizer>(sequence_parts<Normalizer>(
             config, "normalizers", here, [&](const json& c) { return make_normalizer(c, where); }));
+        check_replace_growth(seq->replace_growth(), here);
+        return seq;
     }
     throw FormatError(where + ": unsupported normalizer type '" + type +
                       "' (supported: NFC, NFD, NFKC, NFKD, Lowercase, Strip, StripAccents, "

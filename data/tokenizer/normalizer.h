@@ -14,6 +14,8 @@ class Normalizer {
 public:
     virtual ~Normalizer() = default;
     virtual std::string normalize(std::string_view text) const = 0;
+    // How many times longer normalize() can make a text through Replace steps (1: none).
+    virtual double replace_growth() const { return 1; }
 };
 
 // Builds the normalizer described by `config` (a tokenizer.json "normalizer" object); returns

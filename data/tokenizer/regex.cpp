@@ -3,6 +3,8 @@
 
 #include "common/error.h"
 
+#include <algorithm>
+#include <cstdio>
 #include <nlohmann/json.hpp>
 #include <pcre2.h>
 
@@ -180,6 +182,31 @@ std::string Regex::replace_all(std::string_view subject, std::string_view conten
     });
     out.append(subject.substr(last));
     return out;
+}
+
+double replace_growth(const nlohmann::json& pattern, std::string_view content) {
+    double shortest = 1;
+    if (pattern.is_object() && pattern.contains("String") && pattern["String"].is_string())
+        shortest =
+            std::max<double>(1, static_cast<double>(pattern["String"].get<std::string>().size()));
+    return std::max(1.0, static_cast<double>(content.size()) / shortest);
+}
+
+namespace {
+
+std::string format_growth(double growth) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.3g", growth);
+    return buf;
+}
+
+} // namespace
+
+void check_replace_growth(double growth, const std::string& where) {
+    if (growth > kMaxReplaceGrowth)
+        throw FormatError(where + ": its Replace steps can make a text " + format_growth(growth) +
+                          " times longer; at most " +
+                          std::to_string(static_cast<int>(kMaxReplaceGrowth)) + " is accepted");
 }
 
 Regex pattern_from_json(const nlohmann::json& pattern, const std::string& where) {

@@ -22,6 +22,18 @@ std::string translate_js_pattern(std::string_view pattern);
 class Regex;
 // A tokenizer.json pattern, {"String": "..."} (literal) or {"Regex": "..."} (translated with
 // translate_js_pattern). Throws FormatError naming `where` for anything else.
+// How many times longer a text can get through the Replace of `pattern` (as pattern_from_json
+// takes it) and `content`: content's length over the shortest match (a literal's length; 1 for
+// a regex, whose matches are never empty). At least 1.
+double replace_growth(const nlohmann::json& pattern, std::string_view content);
+// The most a chain of Replace steps (in one normalizer or decoder, Sequences multiplied through)
+// may grow a text. A Metaspace-style " " -> U+2581 is 3; a 1 KB tokenizer.json of chained
+// expanding Replaces made a short text 10^10 times longer, so such a chain is refused at load.
+inline constexpr double kMaxReplaceGrowth = 64;
+// FormatError "<where>: its Replace steps can make a text G times longer; at most 64 is
+// accepted" when growth > kMaxReplaceGrowth.
+void check_replace_growth(double growth, const std::string& where);
+
 Regex pattern_from_json(const nlohmann::json& pattern, const std::string& where);
 
 class Regex {

@@ -1,6 +1,7 @@
 #include "data/tokenizer/tokenizer.h"
 
 #include "common/error.h"
+#include "common/json_depth.h"
 #include "common/text.h"
 #include "data/tokenizer/decoder.h"
 #include "data/tokenizer/normalizer.h"
@@ -21,9 +22,12 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr std::uint8_t kFlagAdded = 1, kFlagSpecial = 2;
+// How far the largest token id may lie past the number of tokens listed (unused, reserved ids).
+constexpr std::int64_t kMaxVocabIdGap = 1 << 16;
 
 json parse_json_file(const fs::path& path) {
     const std::string text = read_file(path);
+    check_json_depth(text, path.string());
     try {
         return json::parse(text);
     } catch (const json::parse_error& e) {
@@ -349,6 +353,13 @@ Tokenizer Tokenizer::from_json(const json& tj, const json& config_json, const st
         }
     }
 
+    // The id table is sized by the largest id: one id of 2^31 - 1 in a 1 KB file asked for
+    // 64 GiB. Real vocabularies are dense (a few reserved holes at most).
+    const auto entries = static_cast<std::int64_t>(vocab.size());
+    if (max_id >= entries + kMaxVocabIdGap)
+        throw FormatError(source + ": token id " + std::to_string(max_id) + " is far beyond the " +
+                          std::to_string(entries) + " tokens listed; expected ids below " +
+                          std::to_string(entries + kMaxVocabIdGap));
     t.id_to_token_.assign(static_cast<std::size_t>(max_id + 1), std::string());
     t.token_flags_.assign(t.id_to_token_.size(), 0);
     for (const auto& [tok, id] : vocab)

@@ -6,9 +6,11 @@
 #include "model/io/checkpoint.h"
 
 #include "common/error.h"
+#include "common/json_depth.h"
 #include "common/text.h"
 
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -46,30 +48,13 @@ bool path_exists(const fs::path& p) {
     return fs::exists(st);
 }
 
-std::string read_index_text(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in)
-        throw Error(path + ": cannot open: " + std::strerror(errno));
-    in.seekg(0, std::ios::end);
-    const std::streamoff size = in.tellg();
-    in.seekg(0, std::ios::beg);
-    if (size < 0 || !in)
-        throw Error(path + ": cannot read: not a regular file");
-    if (static_cast<uint64_t>(size) > kMaxIndexSize)
-        throw FormatError(path + ": index is " + std::to_string(size) +
-                          " bytes; expected at most " + std::to_string(kMaxIndexSize));
-    std::string text(static_cast<size_t>(size), '\0');
-    if (!in.read(text.data(), size))
-        throw Error(path + ": cannot read: " + std::strerror(errno));
-    return text;
-}
-
 // Parses the index text, rejecting what nlohmann would accept silently: a repeated key (it keeps
 // the last one, so a tensor listed twice would quietly take the second shard) and a NUL byte
 // (its lexer stops there, so "{...}\0junk" would parse).
 json parse_index_json(const std::string& path, const std::string& text) {
     if (const size_t nul = text.find('\0'); nul != std::string::npos)
         throw FormatError(path + ": not valid JSON: NUL byte at offset " + std::to_string(nul));
+    check_json_depth(text, path);
     std::vector<std::set<std::string>> open_objects; // keys seen in each enclosing object
     std::string duplicate;
     bool found_duplicate = false;
@@ -178,7 +163,8 @@ CheckpointReader CheckpointReader::open(const std::string& dir) {
 
     r.source_ = kSafetensorsIndexFileName;
     const std::string ipath = index_path.string();
-    const Index index = parse_index(ipath, parse_index_json(ipath, read_index_text(ipath)));
+    const Index index =
+        parse_index(ipath, parse_index_json(ipath, read_file(ipath, "shard index", kMaxIndexSize)));
 
     // Open each shard once, in name order. A missing one is reported with a tensor it should
     // hold, so the message says what the download lacks.
@@ -272,6 +258,33 @@ void CheckpointReader::release(std::string_view name) const noexcept {
 
 const std::string& CheckpointReader::file_of(std::string_view name) const {
     return shards_[where(name).shard].path();
+}
+
+namespace {
+
+[[noreturn]] void non_finite(const std::string& file, std::string_view tensor, size_t i, size_t n) {
+    throw FormatError(file + ": tensor " + name_text(tensor) + " holds NaN or Inf (element " +
+                      std::to_string(i) + " of " + std::to_string(n) + "); the file is damaged");
+}
+
+} // namespace
+
+void require_finite_weights(std::span<const float> values,
+                            const std::string& file,
+                            std::string_view tensor) {
+    for (size_t i = 0; i < values.size(); ++i)
+        if (!std::isfinite(values[i]))
+            non_finite(file, tensor, i, values.size());
+}
+
+void require_finite_weights(std::span<const uint16_t> bits,
+                            bool f16,
+                            const std::string& file,
+                            std::string_view tensor) {
+    const uint16_t exponent = f16 ? 0x7C00 : 0x7F80;
+    for (size_t i = 0; i < bits.size(); ++i)
+        if ((bits[i] & exponent) == exponent)
+            non_finite(file, tensor, i, bits.size());
 }
 
 } // namespace slimtune::io

@@ -73,4 +73,18 @@ private:
     uint64_t total_bytes_ = 0;
 };
 
+// Weights loaded for a model or an adapter must be finite: a NaN or Inf passed silently
+// (eval printed "loss: null" with exit 0, a NaN adapter exported) and training then stopped on a
+// non-finite loss without saying where it came from. FormatError
+// "<file>: tensor '<name>' holds NaN or Inf (element i of n); the file is damaged".
+void require_finite_weights(std::span<const float> values,
+                            const std::string& file,
+                            std::string_view tensor);
+// The same for 16-bit floats kept as they are stored (BF16, or F16 when `f16`): a value is not
+// finite when its exponent bits are all ones.
+void require_finite_weights(std::span<const uint16_t> bits,
+                            bool f16,
+                            const std::string& file,
+                            std::string_view tensor);
+
 } // namespace slimtune::io

@@ -2,6 +2,7 @@
 
 #include "common/error.h"
 #include "common/text.h"
+#include "model/io/checkpoint.h"
 #include "model/io/ggml_quants.h"
 #include "model/io/gguf_metadata.h"
 #include "model/io/gguf_tensors.h"
@@ -76,6 +77,7 @@ Model load_gguf_model(const GgufFile& f) {
     for (const GgufTensorSource& s : sources) {
         const GgufTensorInfo& t = *f.find_tensor(s.name);
         std::vector<float> v = dequantized(f, t, *ggml_type_from_id(t.type));
+        require_finite_weights(v, f.path(), s.name);
         if (s.role == TensorRole::RopeFreqs) {
             // Not a parameter: the model recomputes these factors from the config, so the
             // tensor only has to agree with the keys it was rebuilt from.

@@ -7,6 +7,7 @@
 
 #include "common/atomic_file.h"
 #include "common/error.h"
+#include "common/json_depth.h"
 #include "common/text.h"
 #include "model/half.h"
 
@@ -150,6 +151,7 @@ json parse_header_json(const std::string& path, const char* text, uint64_t size)
     if (const void* nul = std::memchr(text, 0, size); nul != nullptr)
         throw FormatError(path + ": header is not valid UTF-8 JSON: NUL byte at offset " +
                           std::to_string(static_cast<const char*>(nul) - text));
+    check_json_depth({text, static_cast<size_t>(size)}, path);
     DuplicateKeyCheck dup;
     json header;
     try {

@@ -604,7 +604,7 @@ std::vector<Malformation> catalogue() {
          "not valid UTF-8 JSON"},
         {"comment", file_bytes("{/* */}", ""), "not valid UTF-8 JSON"},
         {"unclosed deep nesting", file_bytes(R"({"a":)" + std::string(100000, '['), ""),
-         "not valid UTF-8 JSON"},
+         "JSON nested deeper than 128 levels"},
         // duplicate keys
         {"duplicate tensor name", file_bytes(R"({"a":)" + good + R"(,"a":)" + good + "}", d8),
          "duplicate key 'a'"},
@@ -635,7 +635,7 @@ std::vector<Malformation> catalogue() {
         {"entry is null", file_bytes(R"({"a":null})", ""), "tensor 'a': entry is not a JSON"},
         {"entry is deeply nested arrays",
          file_bytes(R"({"a":)" + std::string(100000, '[') + std::string(100000, ']') + "}", ""),
-         "tensor 'a': entry is not a JSON"},
+         "JSON nested deeper than 128 levels"},
         {"missing dtype", one_tensor(R"({"shape":[2],"data_offsets":[0,8]})"),
          "tensor 'a': missing 'dtype'"},
         {"missing shape", one_tensor(R"({"dtype":"F32","data_offsets":[0,8]})"),

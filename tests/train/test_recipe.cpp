@@ -227,9 +227,9 @@ TEST_CASE("recipe: wrong types and out-of-range values name key, value and expec
         std::string body, key, value, expected;
     };
     const std::vector<Case> cases = {
-        {"[lora]\nrank = eight\n", "lora.rank", "'eight'", "an integer > 0"},
-        {"[lora]\nrank = 0\n", "lora.rank", "'0'", "an integer > 0"},
-        {"[lora]\nrank = 8.5\n", "lora.rank", "'8.5'", "an integer > 0"},
+        {"[lora]\nrank = eight\n", "lora.rank", "'eight'", "an integer in [1, 16384]"},
+        {"[lora]\nrank = 0\n", "lora.rank", "'0'", "an integer in [1, 16384]"},
+        {"[lora]\nrank = 8.5\n", "lora.rank", "'8.5'", "an integer in [1, 16384]"},
         {"[lora]\nalpha = -1\n", "lora.alpha", "'-1'", "a number > 0"},
         {"[lora]\ndropout = 1\n", "lora.dropout", "'1'", "a number in [0, 1)"},
         {"[lora]\nrslora = maybe\n", "lora.rslora", "'maybe'", "true or false"},
@@ -237,7 +237,7 @@ TEST_CASE("recipe: wrong types and out-of-range values name key, value and expec
         {"[lora]\nrank_pattern = q_proj:4\n", "lora.rank_pattern", "'q_proj:4'", "name=integer"},
         {"[lora]\nalpha_pattern = q_proj=0\n", "lora.alpha_pattern", "'q_proj=0'", "> 0"},
         {"[data]\nvalidation_split = 1.0\n", "data.validation_split", "'1.0'", "[0, 1)"},
-        {"[train]\nseq_len = 1\n", "train.seq_len", "'1'", "an integer > 1"},
+        {"[train]\nseq_len = 1\n", "train.seq_len", "'1'", "an integer in [2, 1048576]"},
         {"[train]\nepochs = 0\n", "train.epochs", "'0'", "a number > 0"},
         {"[train]\nthreads = -1\n", "train.threads", "'-1'", "an integer >= 0"},
         {"[train]\nseed = -5\n", "train.seed", "'-5'", "an integer >= 0"},
@@ -429,7 +429,7 @@ TEST_CASE("recipe: key list and outputs", "[recipe]") {
     });
     REQUIRE(rank != keys.end());
     CHECK(rank->default_value == "8");
-    CHECK(rank->expected == "an integer > 0");
+    CHECK(rank->expected == "an integer in [1, 16384]");
     // An unknown section names the valid ones, from the same table.
     CHECK_THROWS_WITH(load_recipe(fx.write("s.ini", "[lroa]\nzzz = 1\n"), {}),
                       Contains("valid sections are model, data, lora") && Contains("curate"));

@@ -133,7 +133,9 @@ TEST_CASE("a non-finite loss stops training with the step named", "[train]") {
     // A NaN in an adapter (as a diverging run produces) reaches the loss of the next step.
     Tensor b = t.params()[1].tensor;
     b.data()[0] = std::numeric_limits<float>::quiet_NaN();
-    CHECK_THROWS_WITH(t.step(one), Catch::Contains("loss is nan at step 2"));
+    // The message names the tensor that went non-finite, not only a hint (issue 23).
+    CHECK_THROWS_WITH(t.step(one), Catch::Contains("loss is nan at step 2") &&
+                                       Catch::Contains("'" + t.params()[1].name + "'"));
 }
 
 TEST_CASE("20 steps straight equal 10 + resume + 10, bit for bit", "[train][resume]") {

@@ -107,8 +107,13 @@ bool parse_options(const std::vector<std::string>& args,
 }
 
 void set_threads(int threads) {
-    if (threads < 0)
-        throw UsageError("--threads must be >= 0");
+    // Each OpenMP thread takes a stack (8 MiB by default) and the kernels size per-thread
+    // buffers by the count: a count far past any machine's cores exhausts memory or the
+    // process's thread limit and crashes in the runtime, so it is refused here.
+    if (threads < 0 || threads > kMaxThreads)
+        throw UsageError("--threads: " + std::to_string(threads) +
+                         " is out of range; expected 0 (" + "OMP_NUM_THREADS or all cores) to " +
+                         std::to_string(kMaxThreads));
     if (threads > 0)
         omp_set_num_threads(threads);
 }

@@ -38,8 +38,11 @@ auto option_value(const std::string& option, Parse&& parse) -> decltype(parse())
     }
 }
 
-// --threads N: 0 keeps OMP_NUM_THREADS / the default; negative is a UsageError. The one place
-// the process's OpenMP thread count is set: library code never changes it.
+// The most --threads accepted: above any machine slimtune runs on (a 2-socket server has 256
+// hardware threads), far below what crashes the OpenMP runtime.
+inline constexpr int kMaxThreads = 1024;
+// --threads N: 0 keeps OMP_NUM_THREADS / the default; outside 0..kMaxThreads is a UsageError.
+// The one place the process's OpenMP thread count is set: library code never changes it.
 void set_threads(int threads);
 
 // What a command accepts, as its parse_options call declares it.

@@ -507,8 +507,11 @@ int run_inspect(const std::vector<std::string>& args) {
         dtypes = gguf_dtypes(f);
         stored_bytes = f.file_size();
     } else {
-        m = model_skeleton(read_hf_config(model_dir));
-        const io::CheckpointReader ckpt = io::CheckpointReader::open(model_dir);
+        // open_checkpoint_model checks every tensor's name and shape against the config, as
+        // loading does: inspect succeeded on models that every command then refused.
+        CheckpointModel opened = open_checkpoint_model(model_dir);
+        m = std::move(opened.model);
+        const io::CheckpointReader& ckpt = opened.ckpt;
         for (const std::string& n : ckpt.names())
             dtypes[io::dtype_name(ckpt.entry(n).dtype)] += ckpt.entry(n).numel();
         stored_bytes = ckpt.total_bytes();

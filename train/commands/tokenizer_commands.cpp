@@ -2,6 +2,8 @@
 // chat-template (render conversations as the model's chat template does).
 #include "common/atomic_file.h"
 #include "common/error.h"
+#include "common/json_depth.h"
+#include "common/text.h"
 #include "data/chat_template.h"
 #include "data/dataset_format.h"
 #include "data/tokenizer/bpe_trainer.h"
@@ -27,6 +29,7 @@ namespace {
 
 // One JSON value per input line; FormatError naming the line when it is not JSON.
 json parse_line(const std::string& line, const std::string& where, const std::string& expected) {
+    check_json_depth(line, where);
     try {
         return json::parse(line);
     } catch (const json::parse_error&) {
@@ -184,10 +187,9 @@ int run_tokenizer_train(const std::vector<std::string>& args) {
             });
             continue;
         }
-        std::ifstream in(input, std::ios::binary);
-        if (!in)
-            throw Error(input + ": cannot open file");
-        for (std::string line; std::getline(in, line); ++docs)
+        std::ifstream in = open_regular_file(input, "file");
+        int64_t line_no = 1;
+        for (std::string line; read_line(in, line, input, line_no); ++docs, ++line_no)
             trainer.add_text(line + "\n");
         if (in.bad())
             throw Error(input + ": read error");

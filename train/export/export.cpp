@@ -2,6 +2,8 @@
 
 #include "common/atomic_file.h"
 #include "common/error.h"
+#include "common/json_depth.h"
+#include "common/text.h"
 #include "data/chat_template.h"
 #include "data/examples.h"
 #include "model/io/gguf_model.h"
@@ -205,8 +207,9 @@ json read_json_or_null(const fs::path& p) {
     std::error_code ec;
     if (!fs::exists(p, ec))
         return nullptr;
-    std::ifstream in(p);
-    json j = json::parse(in, nullptr, false);
+    const std::string text = read_file(p, "file", kMaxSettingsFileBytes);
+    check_json_depth(text, p.string());
+    json j = json::parse(text, nullptr, false);
     return j.is_discarded() ? json(nullptr) : j;
 }
 
@@ -339,18 +342,23 @@ ExportResult export_model(const ExportOptions& options, std::ostream& progress) 
 
     if (o.format == "peft" || o.format == "hf") {
         const std::map<std::string, std::string> meta = provenance_metadata(info);
+        // Weights, configs and provenance are staged and swapped in at once: an export killed
+        // in between leaves the previous directory whole, never new weights beside an old
+        // config. The model card (documentation only) follows.
+        StagedDirectory stage(o.out);
         if (o.format == "peft") {
-            save_peft_adapter(m, lora_cfg, o.out,
+            save_peft_adapter(m, lora_cfg, stage.path(),
                               peft_base_model(info.base_model_id, info.base_model_path), meta);
         } else {
-            io::save_hf_model(m, o.model_dir, o.out, meta, o.max_shard_bytes);
+            io::save_hf_model(m, o.model_dir, stage.path(), meta, o.max_shard_bytes);
             if (!chat.jinja.empty())
-                data::write_tokenizer_chat_template(o.out, chat.jinja);
+                data::write_tokenizer_chat_template(stage.path(), chat.jinja);
         }
         // eval, generate and later exports of this directory read the template from it.
         if (!provenance_path.empty())
-            write_file_atomic((fs::path(o.out) / kProvenanceFile).string(),
+            write_file_atomic(stage.file(kProvenanceFile),
                               [&](std::ostream& os) { os << info.provenance.dump(2) << "\n"; });
+        stage.publish();
         progress << "wrote " << o.out << "\n";
         write_model_card(o, info, chat, m, tok.get(), result, progress);
         return result;

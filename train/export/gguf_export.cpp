@@ -1,6 +1,7 @@
 #include "train/export/gguf_export.h"
 
 #include "common/error.h"
+#include "common/json_depth.h"
 #include "common/text.h"
 #include "data/tokenizer/gguf_vocab.h"
 #include "model/io/gguf_metadata.h"
@@ -97,6 +98,7 @@ std::string with_chat_template(const std::string& config_text,
                                const fs::path& path) {
     if (chat_template.empty())
         return config_text;
+    check_json_depth(config_text, path.string());
     nlohmann::ordered_json j = nlohmann::ordered_json::parse(config_text, nullptr, false);
     if (j.is_discarded() || !j.is_object())
         throw FormatError(path.string() + ": not a JSON object");
