@@ -175,8 +175,10 @@ TEST_CASE("llama.cpp: every export type loads and runs, every architecture",
             }
             // llama.cpp quantizes the activations too (Q8_0/Q8_K) where the weights are
             // quantized; on these 32-wide models that moves logits by ~1-2.5 % rms. A wrong
-            // layout, type or scale moves them by ~100 %.
-            CHECK(std::sqrt(se / sr) < 0.05);
+            // layout, type or scale moves them by ~100 %. Gemma's fixtures add the fp16 GELU
+            // table's error, grown through their doubled norm weights (measured up to 6 % rms,
+            // Q8_0 included; their F32 files agree to 1e-4 without GELU).
+            CHECK(std::sqrt(se / sr) < (is_gemma(m.cfg) ? 0.1 : 0.05));
         }
         fs::remove_all(tmp.path / "out");
     }
