@@ -2,8 +2,8 @@
 """Random float32 checkpoints in the true Hugging Face layout for bench/run_forward.sh and
 bench/run_train.sh.
 
-Three models at their real sizes, written once into bench/out/models/<name>/ (git-ignored, not
-committed; about 1 GB for the first two, 2 GB for the Qwen2.5 shape):
+Four models at their real sizes, written once into bench/out/models/<name>/ (git-ignored, not
+committed; about 1 GB for the first two and the Gemma 3 shape, 2 GB for the Qwen2.5 shape):
 
   gpt2_124m     GPT-2 small: vocab 50257, n_positions 1024, n_embd 768, 12 layers, 12 heads,
                 tied head; keys `transformer.*`, Conv1D weights stored [in, out]
@@ -15,6 +15,12 @@ committed; about 1 GB for the first two, 2 GB for the Qwen2.5 shape):
                 none), rope_theta 1e6, rms_norm_eps 1e-6, tied head, max_position_embeddings
                 32768, no sliding window; 494 M parameters, 1.98 GB of F32 (kept F32, not the
                 hub's BF16, so that the float32 peer computes exactly what slimtune reads)
+  gemma3_270m   Gemma 3 270M (gemma3_text): vocab 262144, hidden 640, intermediate 2048,
+                18 layers (layer_types: five sliding-window layers of 512 tokens, then a
+                global one), 4 heads / 1 KV head of head_dim 256, q/k norms, four norms per
+                block, rope_theta 1e6 (global) and 10000 (local), tied head; 268 M parameters
+                (168 M of them the embedding), 1.07 GB of F32. Gemma's norm weights act as
+                1 + w: they are written 0 (an identity norm, like the others' 1)
 
 Each directory holds config.json and generation_config.json with the keys and spellings of
 the hub's files (torch_dtype says float32, which is what the weights are here) and one
@@ -150,6 +156,43 @@ QWEN25_05B_CONFIG = {
 }
 
 
+# The hub's config.json of google/gemma-3-270m, key for key, except dtype (bfloat16 there).
+GEMMA3_270M_CONFIG = {
+    "_sliding_window_pattern": 6,
+    "architectures": ["Gemma3ForCausalLM"],
+    "attention_bias": False,
+    "attention_dropout": 0.0,
+    "attn_logit_softcapping": None,
+    "bos_token_id": 2,
+    "dtype": "float32",
+    "eos_token_id": 1,
+    "final_logit_softcapping": None,
+    "head_dim": 256,
+    "hidden_activation": "gelu_pytorch_tanh",
+    "hidden_size": 640,
+    "initializer_range": 0.02,
+    "intermediate_size": 2048,
+    "layer_types": ["full_attention" if (i + 1) % 6 == 0 else "sliding_attention"
+                    for i in range(18)],
+    "max_position_embeddings": 32768,
+    "model_type": "gemma3_text",
+    "num_attention_heads": 4,
+    "num_hidden_layers": 18,
+    "num_key_value_heads": 1,
+    "pad_token_id": 0,
+    "query_pre_attn_scalar": 256,
+    "rms_norm_eps": 1e-06,
+    "rope_local_base_freq": 10000.0,
+    "rope_scaling": None,
+    "rope_theta": 1000000.0,
+    "sliding_window": 512,
+    "transformers_version": "4.55.0.dev0",
+    "use_bidirectional_attention": False,
+    "use_cache": True,
+    "vocab_size": 262144,
+}
+
+
 def gpt2_params(c):
     """(HF name, shape, kind) of every tensor GPT2LMHeadModel.save_pretrained writes."""
     V, P, C, L = c["vocab_size"], c["n_positions"], c["n_embd"], c["n_layer"]
@@ -196,6 +239,32 @@ def llama_params(c):
     return out
 
 
+def gemma3_params(c):
+    """(HF name, shape, kind) of every tensor Gemma3ForCausalLM save_pretrained writes (the
+    head is tied); norm weights are offsets from 1."""
+    V, C, F, L = c["vocab_size"], c["hidden_size"], c["intermediate_size"], c["num_hidden_layers"]
+    D = c["head_dim"]
+    nq, nkv = c["num_attention_heads"] * D, c["num_key_value_heads"] * D
+    out = [("model.embed_tokens.weight", (V, C), "w")]
+    for i in range(L):
+        p = "model.layers.%d." % i
+        out += [(p + "input_layernorm.weight", (C,), "zero"),
+                (p + "self_attn.q_proj.weight", (nq, C), "w"),
+                (p + "self_attn.k_proj.weight", (nkv, C), "w"),
+                (p + "self_attn.v_proj.weight", (nkv, C), "w"),
+                (p + "self_attn.q_norm.weight", (D,), "zero"),
+                (p + "self_attn.k_norm.weight", (D,), "zero"),
+                (p + "self_attn.o_proj.weight", (C, nq), "w"),
+                (p + "post_attention_layernorm.weight", (C,), "zero"),
+                (p + "pre_feedforward_layernorm.weight", (C,), "zero"),
+                (p + "mlp.gate_proj.weight", (F, C), "w"),
+                (p + "mlp.up_proj.weight", (F, C), "w"),
+                (p + "mlp.down_proj.weight", (C, F), "w"),
+                (p + "post_feedforward_layernorm.weight", (C,), "zero")]
+    out.append(("model.norm.weight", (C,), "zero"))
+    return out
+
+
 MODELS = {
     "gpt2_124m": dict(seed=124, config=GPT2_124M_CONFIG, params=gpt2_params,
                       generation={"_from_model_config": True, "bos_token_id": 50256,
@@ -207,6 +276,11 @@ MODELS = {
                        generation={"bos_token_id": 151643, "do_sample": False,
                                    "eos_token_id": 151643, "max_new_tokens": 2048,
                                    "transformers_version": "4.37.0"}),
+    "gemma3_270m": dict(seed=270, config=GEMMA3_270M_CONFIG, params=gemma3_params,
+                        generation={"bos_token_id": 2, "cache_implementation": "hybrid",
+                                    "do_sample": True, "eos_token_id": [1, 106],
+                                    "pad_token_id": 0, "top_k": 64, "top_p": 0.95,
+                                    "transformers_version": "4.55.0.dev0"}),
 }
 
 

@@ -2,7 +2,7 @@
 # One command for the training-throughput benchmark: installs the peer (PyTorch + OpenBLAS:
 # without libopenblas0-openmp Debian's torch runs the reference BLAS and every ratio would be
 # meaningless, see shared/research/baselines.md), builds bench_train and bench_peak (Release,
-# build-bench/), writes the random GPT-2-124M, SmolLM2-135M and Qwen2.5-0.5B-shape checkpoints
+# build-bench/), writes the random GPT-2-124M, SmolLM2-135M, Qwen2.5-0.5B- and Gemma-3-270M-shape checkpoints
 # once (bench/out/models/, git-ignored; bench/make_bench_checkpoints.py), measures this CPU's
 # FP32 and BF16 peaks (bench_peak), then runs slimtune (bench_train) and the peer
 # (bench/torch_train.py) on each workload at the same thread count, and prints one markdown
@@ -36,6 +36,9 @@
 #   smollm2_lora_ckpt  as smollm2_lora (FP32) with --checkpoint-activations on both sides
 #                      (the peer: torch.utils.checkpoint per block); its cost is read against
 #                      smollm2_lora
+#   gemma3_lora        gemma3_270m (Gemma 3 270M shape: 262k vocabulary, head_dim 256, windows
+#                      of 512 on five layers in six), LoRA r=16 alpha=32 on the 7 projections,
+#                      FP32 (not yet timed: the lead runs it on an idle machine)
 # Each round runs every workload on both sides, slimtune first in odd rounds and the peer first
 # in even ones; each side keeps its best round (highest tokens/s) per workload, so a burst of
 # other work on this 2-core machine spoils one round rather than one side of a ratio.
@@ -112,6 +115,7 @@ workloads=(
     "gpt2_lora_bf16|gpt2_124m|$gpt2_lora|--base-dtype bfloat16|--bf16"
     "qwen25_lora_bf16|qwen25_05b|$smollm2_lora|--base-dtype bfloat16|--bf16"
     "smollm2_lora_ckpt|smollm2_135m|$smollm2_lora|--checkpoint-activations|--checkpoint-activations"
+    "gemma3_lora|gemma3_270m|$smollm2_lora||"
 )
 if [ -n "$only" ]; then
     kept=()

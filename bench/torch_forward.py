@@ -433,6 +433,159 @@ class LlamaForCausalLM(nn.Module):
 
 
 # --------------------------------------------------------------------------------------------
+# Gemma 3 text (modeling_gemma3.py): norms as (1 + w), q/k norms, four norms per block, GeGLU,
+# sqrt(hidden) embedding scale, sliding-window layers with their own rope base
+# --------------------------------------------------------------------------------------------
+
+
+class Gemma3RMSNorm(nn.Module):
+    def __init__(self, dim, eps=1e-6):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.empty(dim), requires_grad=False)
+
+    def forward(self, x):
+        output = x.float() * torch.rsqrt(x.float().pow(2).mean(-1, keepdim=True) + self.eps)
+        output = output * (1.0 + self.weight.float())
+        return output.type_as(x)
+
+
+class Gemma3Attention(nn.Module):
+    def __init__(self, cfg, layer_idx):
+        super().__init__()
+        C, Hq, D = cfg["hidden_size"], cfg["num_attention_heads"], cfg["head_dim"]
+        Hkv = cfg.get("num_key_value_heads") or Hq
+        self.layer_idx = layer_idx
+        self.head_dim = D
+        self.num_key_value_groups = Hq // Hkv
+        self.scaling = float(cfg["query_pre_attn_scalar"]) ** -0.5
+        self.q_proj = skip_init(nn.Linear, C, Hq * D, bias=False)
+        self.k_proj = skip_init(nn.Linear, C, Hkv * D, bias=False)
+        self.v_proj = skip_init(nn.Linear, C, Hkv * D, bias=False)
+        self.o_proj = skip_init(nn.Linear, Hq * D, C, bias=False)
+        self.q_norm = Gemma3RMSNorm(D, cfg["rms_norm_eps"])
+        self.k_norm = Gemma3RMSNorm(D, cfg["rms_norm_eps"])
+
+    def forward(self, hidden_states, position_embeddings, attention_mask, past_key_value=None):
+        input_shape = hidden_states.shape[:-1]
+        hidden_shape = (*input_shape, -1, self.head_dim)
+        query_states = self.q_norm(self.q_proj(hidden_states).view(hidden_shape).transpose(1, 2))
+        key_states = self.k_norm(self.k_proj(hidden_states).view(hidden_shape).transpose(1, 2))
+        value_states = self.v_proj(hidden_states).view(hidden_shape).transpose(1, 2)
+        cos, sin = position_embeddings
+        query_states, key_states = apply_rotary_pos_emb(query_states, key_states, cos, sin)
+        if past_key_value is not None:
+            key_states, value_states = past_key_value.update(key_states, value_states,
+                                                             self.layer_idx)
+        attn_output = eager_attention_forward(self, query_states, key_states, value_states,
+                                              attention_mask, self.scaling)
+        return self.o_proj(attn_output.reshape(*input_shape, -1).contiguous())
+
+
+class Gemma3MLP(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        C, F_ = cfg["hidden_size"], cfg["intermediate_size"]
+        self.gate_proj = skip_init(nn.Linear, C, F_, bias=False)
+        self.up_proj = skip_init(nn.Linear, C, F_, bias=False)
+        self.down_proj = skip_init(nn.Linear, F_, C, bias=False)
+        self.act_fn = nn.GELU(approximate="tanh")
+
+    def forward(self, x):
+        return self.down_proj(self.act_fn(self.gate_proj(x)) * self.up_proj(x))
+
+
+class Gemma3DecoderLayer(nn.Module):
+    def __init__(self, cfg, layer_idx, sliding):
+        super().__init__()
+        C, eps = cfg["hidden_size"], cfg["rms_norm_eps"]
+        self.is_sliding = sliding
+        self.self_attn = Gemma3Attention(cfg, layer_idx)
+        self.mlp = Gemma3MLP(cfg)
+        self.input_layernorm = Gemma3RMSNorm(C, eps)
+        self.post_attention_layernorm = Gemma3RMSNorm(C, eps)
+        self.pre_feedforward_layernorm = Gemma3RMSNorm(C, eps)
+        self.post_feedforward_layernorm = Gemma3RMSNorm(C, eps)
+
+    def forward(self, hidden_states, attention_mask, position_embeddings, past_key_value=None):
+        residual = hidden_states
+        hidden_states = self.input_layernorm(hidden_states)
+        hidden_states = self.self_attn(hidden_states, position_embeddings, attention_mask,
+                                       past_key_value)
+        hidden_states = residual + self.post_attention_layernorm(hidden_states)
+        residual = hidden_states
+        hidden_states = self.mlp(self.pre_feedforward_layernorm(hidden_states))
+        return residual + self.post_feedforward_layernorm(hidden_states)
+
+
+class Gemma3TextModel(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        for key in ("attn_logit_softcapping", "final_logit_softcapping"):
+            if cfg.get(key) is not None:
+                sys.exit("torch_forward.py: gemma3_text %s is not implemented" % key)
+        L = cfg["num_hidden_layers"]
+        if "layer_types" in cfg:
+            sliding = [t == "sliding_attention" for t in cfg["layer_types"]]
+        else:
+            pattern = cfg.get("sliding_window_pattern", cfg.get("_sliding_window_pattern", 6))
+            sliding = [(i + 1) % pattern != 0 for i in range(L)]
+        self.window = cfg["sliding_window"]
+        self.hidden_size = cfg["hidden_size"]
+        self.embed_tokens = skip_init(nn.Embedding, cfg["vocab_size"], cfg["hidden_size"])
+        self.layers = nn.ModuleList([Gemma3DecoderLayer(cfg, i, sliding[i]) for i in range(L)])
+        self.norm = Gemma3RMSNorm(cfg["hidden_size"], cfg["rms_norm_eps"])
+        self.rotary_emb = LlamaRotaryEmbedding(cfg, cfg["head_dim"])
+        local = dict(cfg, rope_theta=cfg.get("rope_local_base_freq", 10000.0), rope_scaling=None)
+        self.rotary_emb_local = LlamaRotaryEmbedding(local, cfg["head_dim"])
+
+    def forward(self, input_ids, past_key_values=None):
+        inputs_embeds = self.embed_tokens(input_ids)
+        # Gemma3TextScaledWordEmbedding: the scale in the embedding's dtype
+        hidden_states = inputs_embeds * torch.tensor(self.hidden_size ** 0.5,
+                                                     dtype=inputs_embeds.dtype)
+        past_seen = past_key_values.get_seq_length() if past_key_values is not None else 0
+        cache_position = torch.arange(past_seen, past_seen + inputs_embeds.shape[1])
+        position_ids = cache_position.unsqueeze(0)
+        T, S = inputs_embeds.shape[1], past_seen + inputs_embeds.shape[1]
+        min_dtype = torch.finfo(inputs_embeds.dtype).min
+        kv = torch.arange(S)[None, :]
+        q = cache_position[:, None]
+        causal = torch.where(kv <= q, 0.0, min_dtype).to(inputs_embeds.dtype)[None, None]
+        sliding = torch.where((kv <= q) & (q - kv < self.window), 0.0,
+                              min_dtype).to(inputs_embeds.dtype)[None, None]
+        assert causal.shape[-2:] == (T, S)
+        pos_global = self.rotary_emb(hidden_states, position_ids)
+        pos_local = self.rotary_emb_local(hidden_states, position_ids)
+        for layer in self.layers:
+            hidden_states = layer(hidden_states, sliding if layer.is_sliding else causal,
+                                  pos_local if layer.is_sliding else pos_global,
+                                  past_key_values)
+        return self.norm(hidden_states)
+
+
+class Gemma3ForCausalLM(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        if cfg.get("hidden_activation", "gelu_pytorch_tanh") != "gelu_pytorch_tanh":
+            sys.exit("torch_forward.py: hidden_activation %r is not implemented"
+                     % cfg["hidden_activation"])
+        self.tied = bool(cfg.get("tie_word_embeddings", True))
+        self.model = Gemma3TextModel(cfg)
+        self.lm_head = skip_init(nn.Linear, cfg["hidden_size"], cfg["vocab_size"], bias=False)
+
+    def forward(self, input_ids, past_key_values=None, logits_to_keep=0):
+        hidden_states = self.model(input_ids, past_key_values)
+        if logits_to_keep:
+            hidden_states = hidden_states[:, -logits_to_keep:, :]
+        return self.lm_head(hidden_states)
+
+    def tie_weights(self):
+        if self.tied:
+            self.lm_head.weight = self.model.embed_tokens.weight
+
+
+# --------------------------------------------------------------------------------------------
 # loading (safetensors, single file or sharded index; F32 or BF16 -> float32)
 # --------------------------------------------------------------------------------------------
 
@@ -483,15 +636,17 @@ def load_model(model_dir):
         if mt == "qwen2" and cfg.get("use_sliding_window", False):
             sys.exit("torch_forward.py: qwen2 use_sliding_window true is not implemented")
         model = LlamaForCausalLM(cfg)
+    elif mt == "gemma3_text":
+        model = Gemma3ForCausalLM(cfg)
     else:
-        sys.exit("torch_forward.py: model_type %r is not implemented (gpt2, llama, qwen2 are)"
-                 % mt)
+        sys.exit("torch_forward.py: model_type %r is not implemented (gpt2, llama, qwen2, "
+                 "gemma3_text are)" % mt)
     state = load_state(model_dir)
     if mt == "gpt2":  # as from_pretrained: a base-model file lacks the prefix; masks are buffers
         state = {(k if k.startswith(("transformer.", "lm_head.")) else "transformer." + k): v
                  for k, v in state.items()
                  if not k.endswith((".attn.bias", ".attn.masked_bias"))}
-    if mt in ("llama", "qwen2") and model.tied:
+    if mt in ("llama", "qwen2", "gemma3_text") and model.tied:
         state.pop("lm_head.weight", None)  # a tied file may carry the head too; unused
     model.tie_weights()
     params = dict(model.named_parameters())  # tied: one entry, under the embedding's name

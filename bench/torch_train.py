@@ -220,7 +220,7 @@ def bf16_backend():
 
 def optimizer_groups(model):
     """The Trainer's grouping: weight decay on all but biases and norm weights."""
-    norm_types = (nn.LayerNorm, torch_forward.LlamaRMSNorm)
+    norm_types = (nn.LayerNorm, torch_forward.LlamaRMSNorm, torch_forward.Gemma3RMSNorm)
     no_decay = {id(p) for m in model.modules() if isinstance(m, norm_types)
                 for p in m.parameters(recurse=False)}
     decay, rest = [], []

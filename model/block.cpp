@@ -38,8 +38,10 @@ make_linear(int64_t out, int64_t in, bool bias, float stddev, Rng& rng, bool tra
     return p;
 }
 
-static NormParams make_norm(const BlockConfig& c, bool trainable) {
-    NormParams p{Tensor::full({c.hidden}, 1.0f, trainable), {}};
+// Norm weights start as the identity: 1, or 0 where the weight acts as 1 + w (Gemma).
+static NormParams make_norm(const BlockConfig& c, bool trainable, int64_t width = 0) {
+    NormParams p{Tensor::full({width ? width : c.hidden}, 1.0f - c.norm_weight_offset, trainable),
+                 {}};
     if (c.norm == NormKind::Layer)
         p.bias = Tensor::zeros({c.hidden}, trainable);
     return p;
@@ -52,12 +54,20 @@ BlockParams block_init(const BlockConfig& c, int64_t n_layer, Rng& rng, bool tra
     BlockParams p;
     p.norm1 = make_norm(c, trainable);
     p.norm2 = make_norm(c, trainable);
+    if (c.post_norms) {
+        p.post_attn_norm = make_norm(c, trainable);
+        p.post_ffn_norm = make_norm(c, trainable);
+    }
+    if (c.qk_norm) {
+        p.q_norm = make_norm(c, trainable, c.head_dim);
+        p.k_norm = make_norm(c, trainable, c.head_dim);
+    }
     p.q = make_linear(c.n_head * c.head_dim, c.hidden, c.bias, sd, rng, trainable);
     p.k = make_linear(c.n_head_kv * c.head_dim, c.hidden, c.bias, sd, rng, trainable);
     p.v = make_linear(c.n_head_kv * c.head_dim, c.hidden, c.bias, sd, rng, trainable);
     p.o = make_linear(c.hidden, c.n_head * c.head_dim, c.bias, sd_out, rng, trainable);
     p.up = make_linear(c.intermediate, c.hidden, c.bias, sd, rng, trainable);
-    if (c.mlp == MlpKind::SwiGlu)
+    if (c.mlp != MlpKind::Gelu)
         p.gate = make_linear(c.intermediate, c.hidden, c.bias, sd, rng, trainable);
     p.down = make_linear(c.hidden, c.intermediate, c.bias, sd_out, rng, trainable);
     return p;
@@ -76,15 +86,19 @@ void block_for_each_param(BlockParams& p,
     visit("q", p.q.weight, p.q.bias);
     visit("k", p.k.weight, p.k.bias);
     visit("v", p.v.weight, p.v.bias);
+    visit("q_norm", p.q_norm.weight, p.q_norm.bias);
+    visit("k_norm", p.k_norm.weight, p.k_norm.bias);
     visit("o", p.o.weight, p.o.bias);
+    visit("post_attn_norm", p.post_attn_norm.weight, p.post_attn_norm.bias);
     visit("norm2", p.norm2.weight, p.norm2.bias);
     visit("gate", p.gate.weight, p.gate.bias);
     visit("up", p.up.weight, p.up.bias);
     visit("down", p.down.weight, p.down.bias);
+    visit("post_ffn_norm", p.post_ffn_norm.weight, p.post_ffn_norm.bias);
 }
 
 static Tensor apply_norm(const BlockConfig& c, const NormParams& n, const Tensor& x) {
-    return c.norm == NormKind::Rms ? rms_norm(x, n.weight, c.norm_eps)
+    return c.norm == NormKind::Rms ? rms_norm(x, n.weight, c.norm_eps, c.norm_weight_offset)
                                    : layer_norm(x, n.weight, n.bias, c.norm_eps);
 }
 
@@ -133,6 +147,10 @@ static Tensor block_compute(const BlockConfig& c,
     q = reshape(q, {B, T, c.n_head, D});
     k = reshape(k, {B, T, c.n_head_kv, D});
     v = reshape(v, {B, T, c.n_head_kv, D});
+    if (c.qk_norm) {
+        q = apply_norm(c, p.q_norm, q);
+        k = apply_norm(c, p.k_norm, k);
+    }
     if (c.rope) {
         std::vector<double> defaults;
         if (c.rope_inv_freq.empty())
@@ -142,7 +160,11 @@ static Tensor block_compute(const BlockConfig& c,
         q = rope(q, t.positions, inv_freq);
         k = rope(k, t.positions, inv_freq);
     }
-    AttentionOptions ao{.scale = c.attn_scale, .doc_ids = t.doc_ids, .window = 0, .q_offset = 0};
+    AttentionOptions ao{.scale = c.attn_scale,
+                        .doc_ids = t.doc_ids,
+                        .window = c.window,
+                        .softcap = c.attn_softcap,
+                        .q_offset = 0};
     if (cache) {
         if (B != 1 || cache->length + T > cache->k.dim(1))
             throw ShapeError("block_forward: KV cache holds " + std::to_string(cache->k.dim(1)) +
@@ -156,14 +178,25 @@ static Tensor block_compute(const BlockConfig& c,
     }
     Tensor a = reshape(attention(q, k, v, ao), {B, T, nq});
     Tensor attn_out = apply_linear(p.o, a, t.dropout_rng);
+    if (c.post_norms)
+        attn_out = apply_norm(c, p.post_attn_norm, attn_out);
     if (c.residual_multiplier != 1.0f)
         attn_out = scale(attn_out, c.residual_multiplier);
     Tensor res = add(x, attn_out);
     Tensor m = apply_norm(c, p.norm2, res);
-    Tensor act = c.mlp == MlpKind::SwiGlu ? swiglu(apply_linear(p.gate, m, t.dropout_rng),
-                                                   apply_linear(p.up, m, t.dropout_rng))
-                                          : gelu_tanh(apply_linear(p.up, m, t.dropout_rng));
+    Tensor act;
+    if (c.mlp == MlpKind::Gelu) {
+        act = gelu_tanh(apply_linear(p.up, m, t.dropout_rng));
+    } else {
+        // up before gate: the order GCC gave these calls as arguments of swiglu(), kept so that
+        // LoRA dropout draws its masks as it always has.
+        Tensor up = apply_linear(p.up, m, t.dropout_rng);
+        Tensor gate = apply_linear(p.gate, m, t.dropout_rng);
+        act = c.mlp == MlpKind::SwiGlu ? swiglu(gate, up) : geglu(gate, up);
+    }
     Tensor mlp_out = apply_linear(p.down, act, t.dropout_rng);
+    if (c.post_norms)
+        mlp_out = apply_norm(c, p.post_ffn_norm, mlp_out);
     if (c.residual_multiplier != 1.0f)
         mlp_out = scale(mlp_out, c.residual_multiplier);
     return add(res, mlp_out);
@@ -172,7 +205,8 @@ static Tensor block_compute(const BlockConfig& c,
 // Whether backward has anything to reach in the block's parameters (LoRA adapters included).
 static bool block_trains(const BlockParams& p) {
     const auto trains = [](const Tensor& t) { return t.defined() && t.requires_grad(); };
-    for (const NormParams* n : {&p.norm1, &p.norm2})
+    for (const NormParams* n :
+         {&p.norm1, &p.norm2, &p.post_attn_norm, &p.post_ffn_norm, &p.q_norm, &p.k_norm})
         if (trains(n->weight) || trains(n->bias))
             return true;
     for (const LinearParams* l : {&p.qkv, &p.q, &p.k, &p.v, &p.o, &p.up, &p.gate, &p.down})

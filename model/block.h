@@ -1,7 +1,10 @@
 // One pre-norm transformer block with switches instead of copies: LayerNorm or RMSNorm,
-// GELU or SwiGLU MLP, optional biases, optional rotary positions, grouped-query attention.
-//   h = x + o(attention(rope(q(norm1(x))), rope(k(norm1(x))), v(norm1(x))))
-//   y = h + down(act(up(norm2(h))))            act = gelu_tanh, or silu(gate) * up
+// GELU, SwiGLU or GeGLU MLP, optional biases, optional rotary positions, grouped-query
+// attention, and Gemma's extras (norms after each branch, per-head q/k norms, soft-capped
+// scores, a sliding window).
+//   h = x + post1(o(attention(rope(qn(q(norm1(x)))), rope(kn(k(norm1(x)))), v(norm1(x)))))
+//   y = h + post2(down(act(up(norm2(h)))))   act = gelu_tanh, silu(gate) * up, gelu_tanh(gate) * up
+// (post1, post2, qn and kn are the identity unless switched on.)
 // The full model families (and Hugging Face parameter names) build on this block.
 #pragma once
 
@@ -16,7 +19,7 @@
 namespace slimtune {
 
 enum class NormKind { Layer, Rms };
-enum class MlpKind { Gelu, SwiGlu };
+enum class MlpKind { Gelu, SwiGlu, GeGlu };
 
 struct BlockConfig {
     int64_t hidden = 0, n_head = 0, n_head_kv = 0, head_dim = 0, intermediate = 0;
@@ -31,6 +34,13 @@ struct BlockConfig {
     float attn_scale = 0.0f;           // 0 means 1/sqrt(head_dim); Granite: attention_multiplier
     float residual_multiplier = 1.0f;  // Granite scales each branch before the residual add
     std::vector<double> rope_inv_freq; // scaled frequencies (llama3, linear); empty: default
+    // Gemma: RMSNorm weights act as 1 + w; norms after the attention and MLP outputs (Gemma 2,
+    // 3); RMSNorm of every query and key head before RoPE (Gemma 3); tanh soft-capping of the
+    // scaled scores (Gemma 2; 0 none); a sliding window of `window` tokens (0: none).
+    float norm_weight_offset = 0.0f;
+    bool post_norms = false, qk_norm = false;
+    float attn_softcap = 0.0f;
+    int64_t window = 0;
 };
 
 // A low-rank adapter on a linear layer (LoRA, as PEFT defines it):
@@ -52,8 +62,10 @@ struct NormParams {
 };
 struct BlockParams {
     NormParams norm1, norm2;
-    LinearParams qkv;                        // fused q|k|v (GPT-2's c_attn); else q, k, v
-    LinearParams q, k, v, o, up, gate, down; // gate only for SwiGLU
+    NormParams post_attn_norm, post_ffn_norm; // BlockConfig::post_norms
+    NormParams q_norm, k_norm;                // BlockConfig::qk_norm, (head_dim) each
+    LinearParams qkv;                         // fused q|k|v (GPT-2's c_attn); else q, k, v
+    LinearParams q, k, v, o, up, gate, down;  // gate only for SwiGLU
 };
 
 // Keys and values of the positions seen so far, for generation: (1, capacity, Hkv, D) each,

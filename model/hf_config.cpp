@@ -124,6 +124,77 @@ RopeScaling parse_rope_scaling(const json& j, const std::string& where) {
     return r;
 }
 
+// Gemma, Gemma 2 and Gemma 3 (text): transformers' GemmaConfig, Gemma2Config and
+// Gemma3TextConfig keys with their defaults.
+void parse_gemma(const Keys& k, ModelConfig& c) {
+    const std::string& where = k.where;
+    c.family = c.model_type == "gemma"    ? Family::Gemma
+               : c.model_type == "gemma2" ? Family::Gemma2
+                                          : Family::Gemma3;
+    const bool gemma3 = c.family == Family::Gemma3;
+    c.vocab_size = k.integer("vocab_size");
+    c.hidden = k.integer("hidden_size");
+    c.n_layer = k.integer("num_hidden_layers");
+    c.n_head = k.integer("num_attention_heads");
+    c.n_head_kv = k.integer("num_key_value_heads", c.n_head);
+    c.intermediate = k.integer("intermediate_size");
+    c.head_dim = k.integer("head_dim", 256); // independent of hidden_size
+    c.max_positions = k.integer("max_position_embeddings", 0);
+    c.norm_eps = static_cast<float>(k.number("rms_norm_eps", 1e-6));
+    c.rope_theta = k.number("rope_theta", gemma3 ? 1e6 : 10000.0);
+    c.rope_scaling = parse_rope_scaling(k.j, where);
+    // Gemma 1 configs say hidden_act "gelu" but transformers runs the tanh approximation
+    // unless hidden_activation names another.
+    const std::string act = k.string("hidden_activation", "gelu_pytorch_tanh");
+    if (act != "gelu_pytorch_tanh")
+        throw ConfigError(where + ": hidden_activation '" + act +
+                          "' is not supported (gelu_pytorch_tanh is)");
+    c.qkv_bias = c.o_bias = k.boolean("attention_bias", false);
+    c.tie_word_embeddings = k.boolean("tie_word_embeddings", true);
+    c.embedding_multiplier = static_cast<float>(std::sqrt(static_cast<double>(c.hidden)));
+    if (k.boolean("use_bidirectional_attention", false))
+        throw ConfigError(where + ": use_bidirectional_attention true is not supported (a "
+                                  "causal language model is)");
+    if (c.family == Family::Gemma)
+        return;
+    const double scalar = k.number("query_pre_attn_scalar", 256.0);
+    if (!(scalar > 0))
+        throw ConfigError(where + ": 'query_pre_attn_scalar' must be positive");
+    c.attention_multiplier = static_cast<float>(1.0 / std::sqrt(scalar));
+    // Gemma2Config caps by default; Gemma3TextConfig does not.
+    c.attn_softcap = static_cast<float>(k.number("attn_logit_softcapping", gemma3 ? 0.0 : 50.0));
+    c.final_softcap = static_cast<float>(k.number("final_logit_softcapping", gemma3 ? 0.0 : 30.0));
+    if (c.attn_softcap < 0 || c.final_softcap < 0)
+        throw ConfigError(where + ": soft-capping values must not be negative");
+    c.sliding_window = k.integer("sliding_window", 4096);
+    require_positive(where, "sliding_window", c.sliding_window);
+    c.sliding_layers.assign(static_cast<size_t>(std::max<int64_t>(c.n_layer, 0)), false);
+    if (k.has("layer_types")) { // newer files list every layer's kind
+        const json& types = k.j.at("layer_types");
+        if (!types.is_array() || static_cast<int64_t>(types.size()) != c.n_layer)
+            throw ConfigError(where + ": 'layer_types' must list num_hidden_layers kinds");
+        for (size_t i = 0; i < types.size(); ++i) {
+            const std::string t = types[i].is_string() ? types[i].get<std::string>() : "";
+            if (t != "sliding_attention" && t != "full_attention")
+                throw ConfigError(where + ": layer_types[" + std::to_string(i) + "] is " +
+                                  types[i].dump() +
+                                  " (expected \"sliding_attention\" or \"full_attention\")");
+            c.sliding_layers[i] = t == "sliding_attention";
+        }
+    } else {
+        // Gemma 2 alternates, starting with a sliding layer; Gemma 3 makes every pattern-th
+        // layer global.
+        const int64_t pattern =
+            gemma3 ? k.integer("sliding_window_pattern", k.integer("_sliding_window_pattern", 6))
+                   : 2;
+        require_positive(where, "sliding_window_pattern", pattern);
+        for (size_t i = 0; i < c.sliding_layers.size(); ++i)
+            c.sliding_layers[i] = (static_cast<int64_t>(i) + 1) % pattern != 0;
+    }
+    if (gemma3)
+        c.rope_local_theta = k.number("rope_local_base_freq", 10000.0);
+}
+
 } // namespace
 
 const char* family_name(Family f) {
@@ -136,6 +207,12 @@ const char* family_name(Family f) {
         return "qwen2";
     case Family::Granite:
         return "granite";
+    case Family::Gemma:
+        return "gemma";
+    case Family::Gemma2:
+        return "gemma2";
+    case Family::Gemma3:
+        return "gemma3";
     }
     return "?";
 }
@@ -153,7 +230,7 @@ ModelConfig parse_hf_config(const std::string& text, const std::string& where) {
     const Keys k{j, where};
     ModelConfig c;
     c.model_type = k.string("model_type", "");
-    c.torch_dtype = k.string("torch_dtype", "");
+    c.torch_dtype = k.string("torch_dtype", k.string("dtype", "")); // newer files say "dtype"
     c.bos_token_id = static_cast<int32_t>(k.integer("bos_token_id", -1));
     c.eos_token_ids = k.ids("eos_token_id");
 
@@ -211,12 +288,15 @@ ModelConfig parse_hf_config(const std::string& text, const std::string& where) {
             if (!(c.logits_scaling != 0))
                 throw ConfigError(where + ": 'logits_scaling' must not be 0");
         }
+    } else if (c.model_type == "gemma" || c.model_type == "gemma2" ||
+               c.model_type == "gemma3_text") {
+        parse_gemma(k, c);
     } else if (c.model_type.empty()) {
         throw ConfigError(where + ": missing 'model_type'");
     } else {
         throw ConfigError(where + ": model_type '" + c.model_type +
-                          "' is not supported (supported: gpt2, llama, qwen2, granite; gemma "
-                          "is not yet)");
+                          "' is not supported (supported: gpt2, llama, qwen2, granite, gemma, "
+                          "gemma2, gemma3_text)");
     }
     if (c.head_dim == 0)
         c.head_dim = c.hidden / c.n_head;
@@ -289,13 +369,21 @@ ModelConfig read_hf_config(const std::string& dir) {
     return c;
 }
 
+namespace {
+// transformers' default frequencies 1 / theta^(2i / head_dim); hyperparameters are validated by
+// block_check, after this runs.
+std::vector<double> default_frequencies(int64_t head_dim, double theta) {
+    std::vector<double> f(static_cast<size_t>(head_dim / 2));
+    for (size_t i = 0; i < f.size(); ++i)
+        f[i] = 1.0 / std::pow(theta, static_cast<double>(2 * i) / static_cast<double>(head_dim));
+    return f;
+}
+} // namespace
+
 std::vector<double> rope_frequencies(const ModelConfig& c) {
     if (c.family == Family::Gpt2)
         return {};
-    std::vector<double> f(static_cast<size_t>(c.head_dim / 2));
-    for (size_t i = 0; i < f.size(); ++i)
-        f[i] = 1.0 /
-               std::pow(c.rope_theta, static_cast<double>(2 * i) / static_cast<double>(c.head_dim));
+    std::vector<double> f = default_frequencies(c.head_dim, c.rope_theta);
     const RopeScaling& s = c.rope_scaling;
     if (s.kind == RopeScaling::Kind::Linear) {
         for (double& x : f)
@@ -320,7 +408,11 @@ std::vector<double> rope_frequencies(const ModelConfig& c) {
     return f;
 }
 
-BlockConfig block_config(const ModelConfig& c) {
+bool is_gemma(const ModelConfig& c) {
+    return c.family == Family::Gemma || c.family == Family::Gemma2 || c.family == Family::Gemma3;
+}
+
+BlockConfig block_config(const ModelConfig& c, int64_t layer) {
     BlockConfig b;
     b.hidden = c.hidden;
     b.n_head = c.n_head;
@@ -328,15 +420,29 @@ BlockConfig block_config(const ModelConfig& c) {
     b.head_dim = c.head_dim;
     b.intermediate = c.intermediate;
     b.norm_eps = c.norm_eps;
-    const bool gpt2 = c.family == Family::Gpt2;
+    const bool gpt2 = c.family == Family::Gpt2, gemma = is_gemma(c);
     b.norm = gpt2 ? NormKind::Layer : NormKind::Rms;
-    b.mlp = gpt2 ? MlpKind::Gelu : MlpKind::SwiGlu;
+    b.mlp = gpt2 ? MlpKind::Gelu : gemma ? MlpKind::GeGlu : MlpKind::SwiGlu;
     b.rope = !gpt2;
     b.rope_theta = c.rope_theta;
     b.rope_inv_freq = rope_frequencies(c);
     b.attn_scale = c.attention_multiplier;
     b.residual_multiplier = c.residual_multiplier;
     b.bias = c.qkv_bias || c.o_bias || c.mlp_bias;
+    if (gemma) {
+        b.norm_weight_offset = 1.0f;
+        b.post_norms = c.family != Family::Gemma;
+        b.qk_norm = c.family == Family::Gemma3;
+        b.attn_softcap = c.attn_softcap;
+    }
+    const auto l = static_cast<size_t>(layer);
+    if (l < c.sliding_layers.size() && c.sliding_layers[l]) {
+        b.window = c.sliding_window;
+        if (c.rope_local_theta > 0) { // Gemma 3's local layers: their own base, no scaling
+            b.rope_theta = c.rope_local_theta;
+            b.rope_inv_freq = default_frequencies(c.head_dim, c.rope_local_theta);
+        }
+    }
     return b;
 }
 
@@ -356,6 +462,12 @@ const char* architecture_name(Family f) {
         return "Qwen2ForCausalLM";
     case Family::Granite:
         return "GraniteForCausalLM";
+    case Family::Gemma:
+        return "GemmaForCausalLM";
+    case Family::Gemma2:
+        return "Gemma2ForCausalLM";
+    case Family::Gemma3:
+        return "Gemma3ForCausalLM";
     }
     return "?";
 }
@@ -398,9 +510,14 @@ std::string hf_config_json(const ModelConfig& c) {
              {"max_position_embeddings", c.max_positions},
              {"rms_norm_eps", shortest(c.norm_eps)},
              {"rope_theta", c.rope_theta},
-             {"hidden_act", "silu"},
              {"tie_word_embeddings", c.tie_word_embeddings}};
-        if (c.family != Family::Qwen2) {
+        if (is_gemma(c))
+            j["hidden_activation"] = "gelu_pytorch_tanh";
+        else
+            j["hidden_act"] = "silu";
+        if (is_gemma(c))
+            j["attention_bias"] = c.qkv_bias;
+        else if (c.family != Family::Qwen2) {
             j["attention_bias"] = c.qkv_bias;
             j["mlp_bias"] = c.mlp_bias;
         }
@@ -413,6 +530,21 @@ std::string hf_config_json(const ModelConfig& c) {
                 {"low_freq_factor", c.rope_scaling.low_freq_factor},
                 {"high_freq_factor", c.rope_scaling.high_freq_factor},
                 {"original_max_position_embeddings", c.rope_scaling.original_max_positions}};
+        if (c.family == Family::Gemma2 || c.family == Family::Gemma3) {
+            const double scale = static_cast<double>(c.attention_multiplier);
+            j["query_pre_attn_scalar"] = 1.0 / (scale * scale);
+            j["attn_logit_softcapping"] =
+                c.attn_softcap > 0 ? json(shortest(c.attn_softcap)) : json(nullptr);
+            j["final_logit_softcapping"] =
+                c.final_softcap > 0 ? json(shortest(c.final_softcap)) : json(nullptr);
+            j["sliding_window"] = c.sliding_window;
+            json types = json::array();
+            for (const bool sliding : c.sliding_layers)
+                types.push_back(sliding ? "sliding_attention" : "full_attention");
+            j["layer_types"] = types;
+            if (c.family == Family::Gemma3)
+                j["rope_local_base_freq"] = c.rope_local_theta;
+        }
         if (c.family == Family::Granite) {
             j["embedding_multiplier"] = shortest(c.embedding_multiplier);
             j["residual_multiplier"] = shortest(c.residual_multiplier);

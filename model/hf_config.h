@@ -1,5 +1,6 @@
 // config.json of a Hugging Face model directory, parsed into one typed struct for every
-// supported family: gpt2, llama (TinyLlama, SmolLM/SmolLM2, Llama-3.x), qwen2, granite.
+// supported family: gpt2, llama (TinyLlama, SmolLM/SmolLM2, Llama-3.x), qwen2, granite, and
+// Gemma's three generations: gemma, gemma2, gemma3_text.
 // Unknown model types, missing required keys and values of the wrong type are ConfigErrors
 // naming the file and the key.
 #pragma once
@@ -12,7 +13,7 @@
 
 namespace slimtune {
 
-enum class Family { Gpt2, Llama, Qwen2, Granite };
+enum class Family { Gpt2, Llama, Qwen2, Granite, Gemma, Gemma2, Gemma3 };
 
 struct RopeScaling {
     enum class Kind { None, Linear, Llama3 } kind = Kind::None;
@@ -43,6 +44,16 @@ struct ModelConfig {
     // Granite's multipliers (1 elsewhere); attention_multiplier 0 means 1/sqrt(head_dim).
     float embedding_multiplier = 1.0f, residual_multiplier = 1.0f;
     float attention_multiplier = 0.0f, logits_scaling = 1.0f;
+    // Gemma: embedding_multiplier is sqrt(hidden_size) rounded to float32, as transformers
+    // computes it in the activations' dtype, and attention_multiplier query_pre_attn_scalar^-1/2
+    // (Gemma 2 and 3). Gemma 2's tanh soft-caps (0: none) on attention scores and final logits.
+    float attn_softcap = 0.0f, final_softcap = 0.0f;
+    // Sliding-window attention (Gemma 2 and 3): the window in tokens and, per layer, whether the
+    // layer uses it (empty: no layer does). Gemma 3's sliding layers rotate with their own base
+    // and no rope scaling; rope_theta and rope_scaling are the global layers'.
+    int64_t sliding_window = 0;
+    std::vector<bool> sliding_layers;
+    double rope_local_theta = 0.0;
     int32_t bos_token_id = -1;
     std::vector<int32_t> eos_token_ids; // config.json, overridden by generation_config.json
     std::string torch_dtype;            // informative ("float32", "bfloat16", ...)
@@ -60,8 +71,11 @@ std::string hf_config_json(const ModelConfig& cfg);
 // RoPE inverse frequencies with the config's scaling applied (transformers' default, linear
 // and llama3 rules). Empty for GPT-2 (learned positions).
 std::vector<double> rope_frequencies(const ModelConfig& cfg);
-// The block switches of this family.
-BlockConfig block_config(const ModelConfig& cfg);
+// The block switches of this family for layer `layer` (Gemma's layers differ in their window and
+// rotary frequencies; the other families' are all alike).
+BlockConfig block_config(const ModelConfig& cfg, int64_t layer = 0);
+// Whether cfg is one of Gemma's generations (RMSNorm weights act as 1 + w, tied GeGLU blocks).
+bool is_gemma(const ModelConfig& cfg);
 
 const char* family_name(Family f);
 

@@ -46,17 +46,28 @@ bool is_known_buffer(const std::string& name) {
 Model model_skeleton(const ModelConfig& c) {
     Model m;
     m.cfg = c;
-    m.block = block_config(c);
-    block_check(m.block);
+    for (int64_t l = 0; l < c.n_layer; ++l) {
+        m.block.push_back(block_config(c, l));
+        block_check(m.block.back());
+    }
     const int64_t C = c.hidden, nq = c.n_head * c.head_dim, nkv = c.n_head_kv * c.head_dim;
     const bool gpt2 = c.family == Family::Gpt2;
     m.embed = shape_only({c.vocab_size, C});
     if (gpt2)
         m.pos_embed = shape_only({c.max_positions, C});
     m.layers.resize(static_cast<size_t>(c.n_layer));
+    const BlockConfig bc = block_config(c); // the switches every layer shares
     for (BlockParams& b : m.layers) {
         b.norm1.weight = shape_only({C});
         b.norm2.weight = shape_only({C});
+        if (bc.post_norms) {
+            b.post_attn_norm.weight = shape_only({C});
+            b.post_ffn_norm.weight = shape_only({C});
+        }
+        if (bc.qk_norm) {
+            b.q_norm.weight = shape_only({c.head_dim});
+            b.k_norm.weight = shape_only({c.head_dim});
+        }
         if (gpt2) {
             b.norm1.bias = shape_only({C});
             b.norm2.bias = shape_only({C});
@@ -122,6 +133,36 @@ constexpr BlockName kLlamaBlock[] = {
     {"mlp.up_proj",              P::Up,    nullptr,   &B::up},
     {"mlp.down_proj",            P::Down,  nullptr,   &B::down},
 };
+// Gemma 2: a norm after each branch; the MLP's input norm is pre_feedforward_layernorm.
+constexpr BlockName kGemma2Block[] = {
+    {"input_layernorm",            P::Norm1,        &B::norm1,          nullptr},
+    {"self_attn.q_proj",           P::Q,            nullptr,            &B::q},
+    {"self_attn.k_proj",           P::K,            nullptr,            &B::k},
+    {"self_attn.v_proj",           P::V,            nullptr,            &B::v},
+    {"self_attn.o_proj",           P::O,            nullptr,            &B::o},
+    {"post_attention_layernorm",   P::PostAttnNorm, &B::post_attn_norm, nullptr},
+    {"pre_feedforward_layernorm",  P::Norm2,        &B::norm2,          nullptr},
+    {"mlp.gate_proj",              P::Gate,         nullptr,            &B::gate},
+    {"mlp.up_proj",                P::Up,           nullptr,            &B::up},
+    {"mlp.down_proj",              P::Down,         nullptr,            &B::down},
+    {"post_feedforward_layernorm", P::PostFfnNorm,  &B::post_ffn_norm,  nullptr},
+};
+// Gemma 3: Gemma 2's block with per-head query and key norms.
+constexpr BlockName kGemma3Block[] = {
+    {"input_layernorm",            P::Norm1,        &B::norm1,          nullptr},
+    {"self_attn.q_proj",           P::Q,            nullptr,            &B::q},
+    {"self_attn.k_proj",           P::K,            nullptr,            &B::k},
+    {"self_attn.v_proj",           P::V,            nullptr,            &B::v},
+    {"self_attn.q_norm",           P::QNorm,        &B::q_norm,         nullptr},
+    {"self_attn.k_norm",           P::KNorm,        &B::k_norm,         nullptr},
+    {"self_attn.o_proj",           P::O,            nullptr,            &B::o},
+    {"post_attention_layernorm",   P::PostAttnNorm, &B::post_attn_norm, nullptr},
+    {"pre_feedforward_layernorm",  P::Norm2,        &B::norm2,          nullptr},
+    {"mlp.gate_proj",              P::Gate,         nullptr,            &B::gate},
+    {"mlp.up_proj",                P::Up,           nullptr,            &B::up},
+    {"mlp.down_proj",              P::Down,         nullptr,            &B::down},
+    {"post_feedforward_layernorm", P::PostFfnNorm,  &B::post_ffn_norm,  nullptr},
+};
 // clang-format on
 constexpr FamilyNames kGpt2Names{.embed = "wte",
                                  .pos_embed = "wpe",
@@ -129,13 +170,38 @@ constexpr FamilyNames kGpt2Names{.embed = "wte",
                                  .block_params = kGpt2Block,
                                  .norm_f = "ln_f",
                                  .conv1d = true};
-// llama, qwen2 and granite.
+// llama, qwen2, granite and gemma.
 constexpr FamilyNames kLlamaNames{.embed = "model.embed_tokens",
                                   .pos_embed = nullptr,
                                   .block = "model.layers.",
                                   .block_params = kLlamaBlock,
                                   .norm_f = "model.norm",
                                   .conv1d = false};
+constexpr FamilyNames kGemma2Names{.embed = "model.embed_tokens",
+                                   .pos_embed = nullptr,
+                                   .block = "model.layers.",
+                                   .block_params = kGemma2Block,
+                                   .norm_f = "model.norm",
+                                   .conv1d = false};
+constexpr FamilyNames kGemma3Names{.embed = "model.embed_tokens",
+                                   .pos_embed = nullptr,
+                                   .block = "model.layers.",
+                                   .block_params = kGemma3Block,
+                                   .norm_f = "model.norm",
+                                   .conv1d = false};
+
+const FamilyNames& family_names(Family f) {
+    switch (f) {
+    case Family::Gpt2:
+        return kGpt2Names;
+    case Family::Gemma2:
+        return kGemma2Names;
+    case Family::Gemma3:
+        return kGemma3Names;
+    default:
+        return kLlamaNames;
+    }
+}
 
 // Walks the model in file order: plain tensors (embeddings, norms, head) through `tensor`,
 // linear layers (module name without ".weight") through `linear`. The single place that knows
@@ -148,7 +214,7 @@ void walk_model(
     const std::function<
         void(const std::string&, LinearParams&, ParamSlot, int64_t layer, bool conv1d)>& linear) {
     const bool gpt2 = m.cfg.family == Family::Gpt2;
-    const FamilyNames& names = gpt2 ? kGpt2Names : kLlamaNames;
+    const FamilyNames& names = family_names(m.cfg.family);
     const std::string p = gpt2 ? gpt2_prefix : "";
     auto norm = [&](const std::string& name, NormParams& n, ParamSlot slot, int64_t layer) {
         tensor(name + ".weight", n.weight, slot, layer, false);
@@ -321,7 +387,7 @@ Model load_model(const std::string& dir, const LoadOptions& opts) {
 std::vector<KvCache> model_caches(const Model& m, int64_t capacity) {
     std::vector<KvCache> c;
     for (size_t i = 0; i < m.layers.size(); ++i)
-        c.push_back(kv_cache_make(m.block, capacity));
+        c.push_back(kv_cache_make(m.block[i], capacity));
     return c;
 }
 
@@ -349,19 +415,21 @@ Tensor model_hidden(const Model& m,
     }
     x = reshape(x, {t.batch, t.seq, C});
     for (size_t l = 0; l < m.layers.size(); ++l)
-        x = block_forward(m.block, m.layers[l], x, t, caches ? &(*caches)[l] : nullptr);
+        x = block_forward(m.block[l], m.layers[l], x, t, caches ? &(*caches)[l] : nullptr);
     if (caches)
         for (KvCache& c : *caches)
             c.length += t.seq;
     x = reshape(x, {n, C});
     return m.cfg.family == Family::Gpt2
                ? layer_norm(x, m.norm_f.weight, m.norm_f.bias, m.cfg.norm_eps)
-               : rms_norm(x, m.norm_f.weight, m.cfg.norm_eps);
+               : rms_norm(x, m.norm_f.weight, m.cfg.norm_eps, is_gemma(m.cfg) ? 1.0f : 0.0f);
 }
 
 Tensor model_logits(const Model& m, const Tensor& hidden) {
     Tensor logits = linear(hidden, m.head());
-    return m.cfg.logits_scaling != 1.0f ? scale(logits, 1.0f / m.cfg.logits_scaling) : logits;
+    if (m.cfg.logits_scaling != 1.0f)
+        logits = scale(logits, 1.0f / m.cfg.logits_scaling);
+    return m.cfg.final_softcap > 0.0f ? softcap(logits, m.cfg.final_softcap) : logits;
 }
 
 Tensor model_last_logits(const Model& m, const Tensor& hidden) {
@@ -373,9 +441,11 @@ Tensor model_loss(const Model& m,
                   const Tensor& hidden,
                   std::span<const int32_t> targets,
                   double normalizer) {
-    return linear_cross_entropy(
-        hidden, m.head(), targets,
-        {.logit_scale = 1.0f / m.cfg.logits_scaling, .normalizer = normalizer, .chunk_rows = 0});
+    return linear_cross_entropy(hidden, m.head(), targets,
+                                {.logit_scale = 1.0f / m.cfg.logits_scaling,
+                                 .softcap = m.cfg.final_softcap,
+                                 .normalizer = normalizer,
+                                 .chunk_rows = 0});
 }
 
 int64_t model_param_count(Model& m) {

@@ -1,5 +1,6 @@
-// A Hugging Face causal LM (gpt2, llama, qwen2, granite) as a plain struct of parameters whose
-// names are the Hugging Face names, plus forward functions built on the one transformer block.
+// A Hugging Face causal LM (gpt2, llama, qwen2, granite, gemma, gemma2, gemma3_text) as a plain
+// struct of parameters whose names are the Hugging Face names, plus forward functions built on the
+// one transformer block.
 #pragma once
 
 #include "model/block.h"
@@ -15,9 +16,10 @@ namespace slimtune {
 
 struct Model {
     ModelConfig cfg;
-    BlockConfig block; // the block switches of cfg's family
-    Tensor embed;      // (V, C)  wte / model.embed_tokens
-    Tensor pos_embed;  // (P, C)  GPT-2's wpe; undefined elsewhere
+    std::vector<BlockConfig> block; // each layer's block switches (cfg's family, the layer's
+                                    // window and rotary frequencies)
+    Tensor embed;                   // (V, C)  wte / model.embed_tokens
+    Tensor pos_embed;               // (P, C)  GPT-2's wpe; undefined elsewhere
     std::vector<BlockParams> layers;
     NormParams norm_f;
     Tensor lm_head; // (V, C); undefined when tied to `embed`
@@ -42,7 +44,11 @@ enum class ParamSlot {
     Up,
     Down,
     NormF,
-    LmHead
+    LmHead,
+    QNorm, // Gemma 3's per-head query and key norms
+    KNorm,
+    PostAttnNorm, // Gemma 2 and 3's norms of the attention and MLP outputs
+    PostFfnNorm,
 };
 
 // One parameter under its Hugging Face name. `transposed` marks GPT-2's Conv1D weights, which
@@ -119,7 +125,7 @@ Tensor model_hidden(const Model& m,
                     std::span<const int32_t> ids,
                     const TokenLayout& layout,
                     std::vector<KvCache>* caches = nullptr);
-// Logits (N, V) of hidden states (Granite's logits_scaling applied).
+// Logits (N, V) of hidden states (Granite's logits_scaling, Gemma 2's final soft-cap applied).
 Tensor model_logits(const Model& m, const Tensor& hidden);
 // Logits (1, V) of the last of n hidden rows (B*T = n): what generation samples from.
 Tensor model_last_logits(const Model& m, const Tensor& hidden);

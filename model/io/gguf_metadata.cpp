@@ -47,9 +47,10 @@ double attention_scale(const ModelConfig& c) {
     return c.attention_multiplier != 0.0f ? c.attention_multiplier
                                           : 1.0f / std::sqrt(static_cast<float>(c.head_dim));
 }
-// key_length/value_length are written only when heads are not hidden / n_head wide.
+// key_length/value_length are written only when heads are not hidden / n_head wide, and always
+// for Gemma (as llama.cpp's converter does; its head_dim default is 256, not hidden / n_head).
 bool head_dim_differs(const ModelConfig& c) {
-    return c.head_dim * c.n_head != c.hidden;
+    return c.head_dim * c.n_head != c.hidden || is_gemma(c);
 }
 
 using C = ModelConfig;
@@ -103,6 +104,21 @@ constexpr MetadataKey kGraniteKeys[] = {
      Absent::ConfigDefault},
 };
 
+// Gemma 2's soft-caps and window (llama.cpp's defaults are Gemma2Config's: 50, 30, 4096).
+constexpr MetadataKey kGemma2Keys[] = {
+    {"attn_logit_softcapping", F32, nullptr, "attn_logit_softcapping", field<&C::attn_softcap>,
+     "attention soft-cap", Absent::ConfigDefault},
+    {"final_logit_softcapping", F32, nullptr, "final_logit_softcapping", field<&C::final_softcap>,
+     "final soft-cap", Absent::ConfigDefault},
+    {"attention.sliding_window", U32, nullptr, "sliding_window", field<&C::sliding_window>,
+     "sliding window", Absent::ConfigDefault},
+};
+// Gemma 3's window: without it llama.cpp runs every layer globally.
+constexpr MetadataKey kGemma3Keys[] = {
+    {"attention.sliding_window", U32, nullptr, "sliding_window", field<&C::sliding_window>,
+     "sliding window"},
+};
+
 // Llama-3 rope scaling under kLlama3RopeKeys: config.json's rope_scaling object.
 constexpr MetadataKey kLlama3RopeScaling[] = {
     {"factor", F32, nullptr, "factor", [](const C& c) { return c.rope_scaling.factor; }, "factor"},
@@ -121,8 +137,44 @@ std::span<const MetadataKey> family_keys(Family f) {
                              : std::span<const MetadataKey>(kLlamaKeys);
 }
 std::span<const MetadataKey> scale_keys(Family f) {
-    return f == Family::Granite ? std::span<const MetadataKey>(kGraniteKeys)
-                                : std::span<const MetadataKey>();
+    switch (f) {
+    case Family::Granite:
+        return kGraniteKeys;
+    case Family::Gemma2:
+        return kGemma2Keys;
+    case Family::Gemma3:
+        return kGemma3Keys;
+    default:
+        return {};
+    }
+}
+
+// What llama.cpp cannot be told about Gemma: it fixes the layer pattern (Gemma 2 alternates
+// from a sliding layer 0, Gemma 3 makes every 6th layer global), Gemma 3's local rope base
+// (10000, unscaled) and its lack of soft-caps. A model outside those runs differently there.
+void check_llama_cpp_gemma(const ModelConfig& c) {
+    const int64_t pattern = c.family == Family::Gemma2 ? 2 : 6;
+    auto refuse = [&](const std::string& what) {
+        throw ConfigError("GGUF export: this " + c.model_type + " model " + what +
+                          ", which llama.cpp's " + family_name(c.family) +
+                          " architecture cannot express");
+    };
+    for (size_t i = 0; i < c.sliding_layers.size(); ++i)
+        if (c.sliding_layers[i] != (static_cast<int64_t>(i) % pattern < pattern - 1))
+            refuse("has layer " + std::to_string(i) +
+                   (c.sliding_layers[i] ? " sliding" : " global") +
+                   " (llama.cpp: one global "
+                   "layer in every " +
+                   std::to_string(pattern) + ")");
+    if (c.family != Family::Gemma3)
+        return;
+    if (c.rope_local_theta != 10000.0)
+        refuse("has rope_local_base_freq " + std::to_string(c.rope_local_theta) +
+               " (llama.cpp: 10000)");
+    if (c.attn_softcap > 0 || c.final_softcap > 0)
+        refuse("soft-caps its scores or logits");
+    if (c.rope_scaling.kind == RopeScaling::Kind::Llama3)
+        refuse("has llama3 rope scaling");
 }
 
 // --- writing ---
@@ -223,11 +275,20 @@ json rope_scaling_json(const GgufFile& f, const std::string& arch) {
 
 } // namespace
 
+double llama_cpp_query_scalar(const ModelConfig& c) {
+    // llama.cpp takes Gemma 2 27B (46 layers) and Gemma 3 27B (62) for hidden / heads wide.
+    const bool big = (c.family == Family::Gemma2 && c.n_layer == 46) ||
+                     (c.family == Family::Gemma3 && c.n_layer == 62);
+    return static_cast<double>(big ? c.hidden / c.n_head : c.head_dim);
+}
+
 std::string gguf_architecture(const ModelConfig& cfg) {
     return family_name(cfg.family);
 }
 
 std::vector<GgufKv> gguf_architecture_metadata(const ModelConfig& cfg) {
+    if (cfg.family == Family::Gemma2 || cfg.family == Family::Gemma3)
+        check_llama_cpp_gemma(cfg);
     const std::string arch = gguf_architecture(cfg) + ".";
     std::vector<GgufKv> kv;
     write_keys(kv, arch, kSharedKeys, cfg);
@@ -252,16 +313,18 @@ ModelConfig gguf_model_config(const GgufFile& f) {
                               "model; slimtune cannot run one alone)");
     }
     const std::string arch = f.at("general.architecture", VT::STRING).as_str();
-    const Family families[] = {Family::Gpt2, Family::Llama, Family::Qwen2, Family::Granite};
+    const Family families[] = {Family::Gpt2,  Family::Llama,  Family::Qwen2, Family::Granite,
+                               Family::Gemma, Family::Gemma2, Family::Gemma3};
     const Family* family = std::find_if(std::begin(families), std::end(families),
                                         [&](Family fam) { return arch == family_name(fam); });
     if (family == std::end(families))
         throw ConfigError(f.path() + ": general.architecture '" + arch +
-                          "' is not supported (supported: gpt2, llama, qwen2, granite)");
+                          "' is not supported (supported: gpt2, llama, qwen2, granite, gemma, "
+                          "gemma2, gemma3)");
 
     // config.json as Hugging Face would write it for the file's hyperparameters, so that
     // parse_hf_config applies its family defaults and validation exactly as to a directory.
-    json j = {{"model_type", arch}};
+    json j = {{"model_type", *family == Family::Gemma3 ? "gemma3_text" : arch}};
     j["tie_word_embeddings"] = f.find_tensor("output.weight") == nullptr;
     const bool gpt2 = *family == Family::Gpt2;
     read_keys(f, arch + ".", kSharedKeys, gpt2, j);
@@ -269,6 +332,14 @@ ModelConfig gguf_model_config(const GgufFile& f) {
     if (!gpt2)
         j["rope_scaling"] = rope_scaling_json(f, arch);
     read_keys(f, arch + ".", scale_keys(*family), gpt2, j);
+    if (*family == Family::Gemma || *family == Family::Gemma2 || *family == Family::Gemma3) {
+        // llama.cpp's head width without key_length, and the query scale it uses (the export
+        // folds the model's own into the weights: gguf_tensor_sources).
+        if (!j.contains("head_dim"))
+            j["head_dim"] =
+                j.at("hidden_size").get<int64_t>() / j.at("num_attention_heads").get<int64_t>();
+        j["query_pre_attn_scalar"] = llama_cpp_query_scalar(parse_hf_config(j.dump(), f.path()));
+    }
     ModelConfig c = parse_hf_config(j.dump(), f.path());
 
     if (c.family == Family::Llama || c.family == Family::Granite) {

@@ -19,13 +19,20 @@ namespace slimtune::io {
 // Where the Llama-3 rope scaling parameters live ("slimtune.rope_scaling.llama3.factor", ...).
 inline constexpr std::string_view kLlama3RopeKeys = "slimtune.rope_scaling.llama3.";
 
-// general.architecture: "gpt2", "llama" (also SmolLM, TinyLlama, Llama-3.x), "qwen2" or
-// "granite".
+// general.architecture: "gpt2", "llama" (also SmolLM, TinyLlama, Llama-3.x), "qwen2",
+// "granite", "gemma", "gemma2" or "gemma3".
 std::string gguf_architecture(const ModelConfig& cfg);
 
 // The {arch}.* hyperparameter keys llama.cpp reads for `cfg`, with their exact types (and the
-// slimtune.* Llama-3 rope scaling keys). ConfigError for a count that does not fit a UINT32.
+// slimtune.* Llama-3 rope scaling keys). ConfigError for a count that does not fit a UINT32, and
+// for a Gemma 2/3 model whose layer pattern, local rope base or soft-caps llama.cpp fixes
+// otherwise.
 std::vector<GgufKv> gguf_architecture_metadata(const ModelConfig& cfg);
+
+// The query_pre_attn_scalar llama.cpp assumes for a Gemma 2/3 model (it has no key for it):
+// head_dim, or hidden / n_head for the 27B shapes. The export folds sqrt(this / the model's)
+// into the query weights (Gemma 2) or q_norm (Gemma 3).
+double llama_cpp_query_scalar(const ModelConfig& cfg);
 
 // The config of a GGUF model. Biases follow the tensors present (llama/granite; GPT-2 and
 // Qwen2 have theirs fixed by the architecture), tie_word_embeddings means no output.weight,

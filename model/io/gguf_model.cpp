@@ -93,6 +93,9 @@ Model load_gguf_model(const GgufFile& f) {
         if (const int64_t heads = s.permuted_heads)
             v = unpermute_qk_rows(v.data(), s.shape[0], s.shape.size() == 2 ? s.shape[1] : 1,
                                   heads);
+        if (s.factor != 1.0f || s.offset != 0.0f) // Gemma's norm offset and query scale
+            for (float& x : v)
+                x = (x - s.offset) / s.factor;
         Tensor* p = params.at(s.hf_name);
         *p = Tensor::from(p->shape(), std::move(v));
     }

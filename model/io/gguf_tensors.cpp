@@ -1,6 +1,7 @@
 #include "model/io/gguf_tensors.h"
 
 #include "common/error.h"
+#include "model/io/gguf_metadata.h"
 
 #include <cmath>
 #include <numbers>
@@ -33,6 +34,10 @@ constexpr GgufName kGgufNames[] = {
     {ParamSlot::Down,     "ffn_down",      TensorRole::FfnDown},
     {ParamSlot::NormF,    "output_norm",   TensorRole::Norm},
     {ParamSlot::LmHead,   "output",        TensorRole::Output},
+    {ParamSlot::QNorm,    "attn_q_norm",   TensorRole::Norm},
+    {ParamSlot::KNorm,    "attn_k_norm",   TensorRole::Norm},
+    {ParamSlot::PostAttnNorm, "post_attention_norm", TensorRole::Norm},
+    {ParamSlot::PostFfnNorm,  "post_ffw_norm",       TensorRole::Norm},
 };
 // clang-format on
 
@@ -69,6 +74,26 @@ reorder_qk_rows(const float* data, int64_t rows, int64_t cols, int64_t n_head, b
                 std::copy(src, src + cols, out.data() + (to_gguf ? gguf_row : hf_row) * cols);
             }
     return out;
+}
+
+// Gemma's affine map of a parameter into the GGUF (GgufTensorSource::factor, offset).
+void gemma_transform(const ModelConfig& cfg, const NamedParam& p, GgufTensorSource& s) {
+    if (!is_gemma(cfg) || p.bias)
+        return;
+    const bool norm = s.role == TensorRole::Norm;
+    if (norm)
+        s.offset = 1.0f;
+    const double model_scalar = cfg.attention_multiplier != 0.0f
+                                    ? 1.0 / (static_cast<double>(cfg.attention_multiplier) *
+                                             static_cast<double>(cfg.attention_multiplier))
+                                    : static_cast<double>(cfg.head_dim);
+    const auto query_factor =
+        static_cast<float>(std::sqrt(llama_cpp_query_scalar(cfg) / model_scalar));
+    const ParamSlot query_slot = cfg.family == Family::Gemma3 ? ParamSlot::QNorm : ParamSlot::Q;
+    if (p.slot == query_slot && query_factor != 1.0f) {
+        s.factor = query_factor;
+        s.offset *= query_factor;
+    }
 }
 
 } // namespace
@@ -122,6 +147,7 @@ std::vector<GgufTensorSource> gguf_tensor_sources(Model& m, const ParamReader& r
             throw ConfigError("GGUF export: '" + p.name +
                               "' is held in 16 bits; load the model with float32 weights");
         s.shape.assign(t->shape().begin(), t->shape().end());
+        gemma_transform(cfg, p, s);
         // A placeholder's values, from the file.
         auto streamed_values = [p, read] {
             if (!read)
@@ -141,6 +167,15 @@ std::vector<GgufTensorSource> gguf_tensor_sources(Model& m, const ParamReader& r
                     return permute_qk_rows(t->data(), rows, cols, heads);
                 const std::vector<float> v = streamed_values();
                 return permute_qk_rows(v.data(), rows, cols, heads);
+            };
+        } else if (s.factor != 1.0f || s.offset != 0.0f) {
+            s.values = [t, streamed, streamed_values, a = s.factor, b = s.offset] {
+                std::vector<float> v =
+                    streamed ? streamed_values()
+                             : std::vector<float>(t->values().begin(), t->values().end());
+                for (float& x : v)
+                    x = a * x + b;
+                return v;
             };
         } else if (streamed) {
             s.values = streamed_values;

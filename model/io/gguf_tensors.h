@@ -1,10 +1,11 @@
 // A Hugging Face model as llama.cpp wants its tensors: GGUF names (token_embd, blk.N.attn_q,
-// ...), the Q/K row permutation of llama.cpp's converter for the `llama` and `granite`
-// architectures (llama.cpp rotates interleaved pairs where Hugging Face rotates halves), the
-// `rope_freqs` tensor of Llama-3.x rope scaling, and each tensor's role for the quantization
-// policy. The GGUF names map from each parameter's slot (ParamSlot, model/transformer.h), not
-// from its Hugging Face name, which only model/transformer.cpp spells. Values are produced on
-// demand, one tensor at a time, so an export never holds a second copy of the model.
+// ...), Gemma's norm offset and query scale, the Q/K row permutation of llama.cpp's converter for
+// the `llama` and `granite` architectures (llama.cpp rotates interleaved pairs where Hugging Face
+// rotates halves), the `rope_freqs` tensor of Llama-3.x rope scaling, and each tensor's role for
+// the quantization policy. The GGUF names map from each parameter's slot (ParamSlot,
+// model/transformer.h), not from its Hugging Face name, which only model/transformer.cpp spells.
+// Values are produced on demand, one tensor at a time, so an export never holds a second copy of
+// the model.
 #pragma once
 
 #include "model/transformer.h"
@@ -43,6 +44,11 @@ struct GgufTensorSource {
     // The heads whose Q/K rows (weight or bias) llama.cpp's permutation reorders: n_head for
     // attn_q, n_head_kv for attn_k of `llama` and `granite`; 0 for every other tensor.
     int64_t permuted_heads = 0;
+    // Gemma: the GGUF value is factor * (model value) + offset. llama.cpp's norms multiply by
+    // their weight, Gemma's by 1 + weight (offset 1, as llama.cpp's converter adds); llama.cpp
+    // scales queries by its own fixed query_pre_attn_scalar, so the model's is folded into
+    // attn_q (Gemma 2) or attn_q_norm (Gemma 3) as `factor`. 1 and 0 for every other tensor.
+    float factor = 1.0f, offset = 0.0f;
     // Row-major float32 values with the architecture's transforms applied.
     std::function<std::vector<float>()> values;
     // The model's own tensor when it is stored unchanged (no permutation): the export reads it

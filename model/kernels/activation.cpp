@@ -52,6 +52,12 @@ template <class F> void for_chunks(int64_t n, F&& body) {
     for (int64_t c = 0; c < chunks; ++c)
         body(c * kChunk, std::min(kChunk, n - c * kChunk));
 }
+
+// d/dx of 0.5 x (1 + t), t = tanh(k0 (x + k1 x^3)).
+template <class T> inline T gelu_tanh_slope(T x, T t) {
+    return T(0.5) * (T(1) + t) +
+           T(0.5) * x * (T(1) - t * t) * kGeluK0<T> * (T(1) + T(3) * kGeluK1<T> * x * x);
+}
 } // namespace
 
 template <class T> void gelu_tanh_fwd(const T* x, T* y, int64_t n) noexcept {
@@ -69,12 +75,52 @@ template <class T> void gelu_tanh_bwd(const T* x, const T* dy, T* dx, int64_t n)
     for_chunks(n, [&](int64_t b, int64_t len) {
         T t[kChunk] = {}; // zeroed: GCC cannot see that the first len are always written
         gelu_tanh_of(x + b, t, len);
+        for (int64_t i = 0; i < len; ++i)
+            dx[b + i] += dy[b + i] * gelu_tanh_slope(x[b + i], t[i]);
+    });
+}
+
+template <class T> void geglu_fwd(const T* gate, const T* up, T* y, int64_t n) noexcept {
+    for_chunks(n, [&](int64_t b, int64_t len) {
+        T t[kChunk] = {};
+        gelu_tanh_of(gate + b, t, len);
+        for (int64_t i = 0; i < len; ++i)
+            y[b + i] = T(0.5) * gate[b + i] * (T(1) + t[i]) * up[b + i];
+    });
+}
+
+template <class T>
+void geglu_bwd(const T* gate, const T* up, const T* dy, T* dgate, T* dup, int64_t n) noexcept {
+    for_chunks(n, [&](int64_t b, int64_t len) {
+        T t[kChunk] = {};
+        gelu_tanh_of(gate + b, t, len);
         for (int64_t i = 0; i < len; ++i) {
-            const T v = x[b + i];
-            // d/dx: 0.5 (1 + t) + 0.5 x (1 - t^2) k0 (1 + 3 k1 x^2)
-            const T d = T(0.5) * (T(1) + t[i]) + T(0.5) * v * (T(1) - t[i] * t[i]) * kGeluK0<T> *
-                                                     (T(1) + T(3) * kGeluK1<T> * v * v);
-            dx[b + i] += dy[b + i] * d;
+            const T g = gate[b + i];
+            if (dgate)
+                dgate[b + i] += dy[b + i] * up[b + i] * gelu_tanh_slope(g, t[i]);
+            if (dup)
+                dup[b + i] += dy[b + i] * T(0.5) * g * (T(1) + t[i]);
+        }
+    });
+}
+
+template <class T> void softcap_fwd(const T* x, T* y, int64_t n, T cap) noexcept {
+    for_chunks(n, [&](int64_t b, int64_t len) {
+        for (int64_t i = 0; i < len; ++i)
+            y[b + i] = x[b + i] / cap;
+        tanh_n(y + b, y + b, len);
+        for (int64_t i = 0; i < len; ++i)
+            y[b + i] *= cap;
+    });
+}
+
+template <class T> void softcap_bwd(const T* y, const T* dy, T* dx, int64_t n, T cap) noexcept {
+    if (!dx)
+        return;
+    for_chunks(n, [&](int64_t b, int64_t len) {
+        for (int64_t i = 0; i < len; ++i) {
+            const T t = y[b + i] / cap;
+            dx[b + i] += dy[b + i] * (T(1) - t * t);
         }
     });
 }
@@ -166,6 +212,10 @@ template <class T> void add_column_sums(const T* x, T* out, int64_t rows, int64_
     template void silu_bwd<T>(const T*, const T*, T*, int64_t) noexcept;                           \
     template void swiglu_fwd<T>(const T*, const T*, T*, int64_t) noexcept;                         \
     template void swiglu_bwd<T>(const T*, const T*, const T*, T*, T*, int64_t) noexcept;           \
+    template void geglu_fwd<T>(const T*, const T*, T*, int64_t) noexcept;                          \
+    template void geglu_bwd<T>(const T*, const T*, const T*, T*, T*, int64_t) noexcept;            \
+    template void softcap_fwd<T>(const T*, T*, int64_t, T) noexcept;                               \
+    template void softcap_bwd<T>(const T*, const T*, T*, int64_t, T) noexcept;                     \
     template void dropout_fwd<T>(const T*, T*, int64_t, float, uint64_t, uint64_t) noexcept;       \
     template void dropout_bwd<T>(const T*, T*, int64_t, float, uint64_t, uint64_t) noexcept;       \
     template void add_column_sums<T>(const T*, T*, int64_t, int64_t) noexcept;

@@ -20,6 +20,16 @@ template <class T> void swiglu_fwd(const T* gate, const T* up, T* y, int64_t n) 
 template <class T>
 void swiglu_bwd(const T* gate, const T* up, const T* dy, T* dgate, T* dup, int64_t n) noexcept;
 
+// GeGLU as Gemma's MLP uses it: y = gelu_tanh(gate) * up
+template <class T> void geglu_fwd(const T* gate, const T* up, T* y, int64_t n) noexcept;
+template <class T>
+void geglu_bwd(const T* gate, const T* up, const T* dy, T* dgate, T* dup, int64_t n) noexcept;
+
+// Soft-capping (Gemma 2's final logits): y = cap * tanh(x / cap), cap > 0
+template <class T> void softcap_fwd(const T* x, T* y, int64_t n, T cap) noexcept;
+// Needs the forward's y: dx += dy (1 - (y / cap)^2)
+template <class T> void softcap_bwd(const T* y, const T* dy, T* dx, int64_t n, T cap) noexcept;
+
 // Inverted dropout: element i is kept iff rng_uniform(seed, offset + i) >= p, and kept values
 // are scaled by 1/(1-p). The mask is recomputed in backward from (seed, offset), never stored.
 template <class T>

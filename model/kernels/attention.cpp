@@ -28,7 +28,8 @@ Tile make_tile(const int32_t* key_start_b, int64_t i0, int64_t seq, int64_t off)
     return {i0, i1, lo, i1 + off, off};
 }
 
-// S = scale * Q_tile K_range^T, then P = exp(S - lse) with masked entries 0.
+// S = scale * Q_tile K_range^T (soft-capped when softcap > 0, its tanh kept in tanh_out when
+// that is not null), then P = exp(S - lse) with masked entries 0.
 // When lse_in is null, computes lse from the row maxima and sums and writes it to lse_out.
 template <class T>
 void tile_probabilities(const T* q_tile,
@@ -39,11 +40,20 @@ void tile_probabilities(const T* q_tile,
                         const Tile& t,
                         int64_t head_dim,
                         T scale,
+                        T softcap,
                         const T* lse_in,
                         T* lse_out,
-                        T* p) {
+                        T* p,
+                        T* tanh_out) {
     const int64_t rows = t.i1 - t.i0, cols = t.hi - t.lo;
     gemm<T>(false, true, rows, cols, head_dim, scale, q_tile, ldq, k_lo, ldk, T(0), p, cols);
+    if (softcap > T(0))
+        for (int64_t e = 0; e < rows * cols; ++e) {
+            const T th = std::tanh(p[e] / softcap);
+            if (tanh_out)
+                tanh_out[e] = th;
+            p[e] = softcap * th;
+        }
     for (int64_t r = 0; r < rows; ++r) {
         const int64_t i = t.i0 + r;
         const int64_t j_begin = key_start_b[i] - t.lo, j_end = i + t.off - t.lo + 1; // [b, e)
@@ -102,8 +112,8 @@ void attention_fwd(const T* q,
             const T* k_lo = k + ((b * n_keys + t.lo) * d.n_head_kv + g) * d.head_dim;
             const T* v_lo = v + ((b * n_keys + t.lo) * d.n_head_kv + g) * d.head_dim;
             T* lse_tile = lse + (b * d.n_head + h) * d.seq + t.i0;
-            tile_probabilities<T>(q_tile, ldq, k_lo, ldk, ks, t, d.head_dim, scale, nullptr,
-                                  lse_tile, p.data());
+            tile_probabilities<T>(q_tile, ldq, k_lo, ldk, ks, t, d.head_dim, scale,
+                                  static_cast<T>(d.softcap), nullptr, lse_tile, p.data(), nullptr);
             T* out_tile = out + ((b * d.seq + t.i0) * d.n_head + h) * d.head_dim;
             gemm<T>(false, false, t.i1 - t.i0, d.head_dim, t.hi - t.lo, T(1), p.data(), t.hi - t.lo,
                     v_lo, ldk, T(0), out_tile, ldq);
@@ -138,6 +148,7 @@ void attention_bwd(const T* q,
         std::vector<T> p(static_cast<size_t>(kQueryTile * d.seq));
         std::vector<T> ds(static_cast<size_t>(kQueryTile * d.seq));
         std::vector<T> delta(static_cast<size_t>(kQueryTile));
+        std::vector<T> th(d.softcap > 0 ? static_cast<size_t>(kQueryTile * d.seq) : 0);
 #pragma omp for schedule(static, 1)
         for (int64_t task = 0; task < n_tasks; ++task) {
             const int64_t b = task / d.n_head_kv, g = task % d.n_head_kv;
@@ -150,7 +161,8 @@ void attention_bwd(const T* q,
                     const int64_t k_off = ((b * d.seq + t.lo) * d.n_head_kv + g) * d.head_dim;
                     const T* lse_tile = lse + (b * d.n_head + h) * d.seq + t.i0;
                     tile_probabilities<T>(q + q_off, ldq, k + k_off, ldk, ks, t, d.head_dim, scale,
-                                          lse_tile, nullptr, p.data());
+                                          static_cast<T>(d.softcap), lse_tile, nullptr, p.data(),
+                                          th.empty() ? nullptr : th.data());
                     if (dv) // dV += P^T dO
                         gemm<T>(true, false, cols, d.head_dim, rows, T(1), p.data(), cols,
                                 dout + q_off, ldq, T(1), dv + k_off, ldk);
@@ -171,6 +183,9 @@ void attention_bwd(const T* q,
                         for (int64_t c = 0; c < cols; ++c)
                             ds[r * cols + c] = p[r * cols + c] *
                                                (ds[r * cols + c] - delta[static_cast<size_t>(r)]);
+                    if (!th.empty()) // through the cap: d tanh = 1 - tanh^2
+                        for (int64_t e = 0; e < rows * cols; ++e)
+                            ds[e] *= T(1) - th[e] * th[e];
                     if (dq) // dQ += scale * dS K
                         gemm<T>(false, false, rows, d.head_dim, cols, scale, ds.data(), cols,
                                 k + k_off, ldk, T(1), dq + q_off, ldq);

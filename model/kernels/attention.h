@@ -19,6 +19,9 @@ struct AttentionDims {
     // at key position i + q_offset, seeing keys [key_start, i + q_offset]. Training uses 0, 0
     // (backward supports only that).
     int64_t seq_kv = 0, q_offset = 0;
+    // Gemma 2's attention-logit soft-capping: scaled scores s become softcap * tanh(s / softcap)
+    // before the softmax; 0 means none.
+    double softcap = 0;
     int64_t keys() const { return seq_kv ? seq_kv : seq; }
 };
 

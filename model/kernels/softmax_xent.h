@@ -1,5 +1,6 @@
 // Softmax cross-entropy over rows of logits (rows, V), with an ignore index. The scaled logits
-// z = logit_scale * logits (Granite divides its logits by a constant; 1 elsewhere).
+// z = logit_scale * logits (Granite divides its logits by a constant; 1 elsewhere), soft-capped
+// to softcap * tanh(z / softcap) when softcap > 0 (Gemma 2's final_logit_softcapping).
 // A row whose target is kIgnoreLabel (-100) contributes nothing and gets a zero gradient.
 #pragma once
 
@@ -17,9 +18,11 @@ void softmax_xent_fwd(const T* logits,
                       T* lse,
                       int64_t rows,
                       int64_t vocab,
-                      T logit_scale) noexcept;
+                      T logit_scale,
+                      T softcap = T(0)) noexcept;
 
-// dlogits[r, :] (+)= g * logit_scale * (softmax(z_r) - onehot(target_r)) for counted rows.
+// dlogits[r, :] (+)= g * logit_scale * (softmax(z_r) - onehot(target_r)) for counted rows,
+// times the cap's derivative 1 - tanh^2 when softcap > 0.
 // With overwrite, dlogits is assigned instead (ignored rows get zeros) and may alias logits,
 // which turns a logits chunk into its gradient in place.
 template <class T>
@@ -31,6 +34,7 @@ void softmax_xent_bwd(const T* logits,
                       int64_t rows,
                       int64_t vocab,
                       T logit_scale,
-                      bool overwrite) noexcept;
+                      bool overwrite,
+                      T softcap = T(0)) noexcept;
 
 } // namespace slimtune::kernels

@@ -80,8 +80,8 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const Attent
     require(q.ndim() == 4 && k.ndim() == 4 && k.shape() == v.shape(),
             "attention: expected q [B, T, Hq, D] and k, v [B, T, Hkv, D], got " + desc("q", q) +
                 ", " + desc("k", k) + ", " + desc("v", v));
-    const kernels::AttentionDims d{q.dim(0), q.dim(1), q.dim(2),     k.dim(2),
-                                   q.dim(3), k.dim(1), opts.q_offset};
+    const kernels::AttentionDims d{q.dim(0), q.dim(1), q.dim(2),      k.dim(2),
+                                   q.dim(3), k.dim(1), opts.q_offset, opts.softcap};
     require(k.dim(0) == d.batch && k.dim(3) == d.head_dim && d.n_head_kv > 0 &&
                 d.n_head % d.n_head_kv == 0,
             "attention: " + desc("q", q) + " and " + desc("k", k) +
@@ -100,6 +100,7 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const Attent
             "attention: " + std::to_string(opts.doc_ids.size()) + " document ids for " +
                 std::to_string(d.batch * d.seq) + " tokens");
     require(opts.window >= 0, "attention: negative window");
+    require(opts.softcap >= 0, "attention: negative softcap");
     const float sc =
         opts.scale != 0.0f ? opts.scale : 1.0f / std::sqrt(static_cast<float>(d.head_dim));
     std::vector<int32_t> ks = key_starts(d.batch, d.seq, opts.doc_ids, opts.window, opts.q_offset);

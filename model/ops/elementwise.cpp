@@ -204,18 +204,39 @@ Tensor silu(const Tensor& x) {
     return y;
 }
 
-Tensor swiglu(const Tensor& gate, const Tensor& up) {
-    require_defined(gate, "swiglu", "gate");
-    require_defined(up, "swiglu", "up");
+namespace {
+// A gated activation y = act(gate) * up: swiglu and geglu, which differ only in their kernels.
+template <auto Fwd, auto Bwd> Tensor gated(const char* op, const Tensor& gate, const Tensor& up) {
+    require_defined(gate, op, "gate");
+    require_defined(up, op, "up");
     require(gate.shape() == up.shape(),
-            "swiglu: " + desc("gate", gate) + " and " + desc("up", up) + " differ");
+            std::string(op) + ": " + desc("gate", gate) + " and " + desc("up", up) + " differ");
     Tensor y = Tensor::zeros(gate.shape());
-    kernels::swiglu_fwd(gate.data(), up.data(), y.data(), y.numel());
+    Fwd(gate.data(), up.data(), y.data(), y.numel());
     if (should_record({&gate, &up}))
-        record("swiglu", y, [gate, up, y] {
-            kernels::swiglu_bwd(gate.data(), up.data(), y.grad(), grad_or_null(gate),
-                                grad_or_null(up), y.numel());
+        record(op, y, [gate, up, y] {
+            Bwd(gate.data(), up.data(), y.grad(), grad_or_null(gate), grad_or_null(up), y.numel());
         });
+    return y;
+}
+} // namespace
+
+Tensor swiglu(const Tensor& gate, const Tensor& up) {
+    return gated<kernels::swiglu_fwd<float>, kernels::swiglu_bwd<float>>("swiglu", gate, up);
+}
+
+Tensor geglu(const Tensor& gate, const Tensor& up) {
+    return gated<kernels::geglu_fwd<float>, kernels::geglu_bwd<float>>("geglu", gate, up);
+}
+
+Tensor softcap(const Tensor& x, float cap) {
+    require_defined(x, "softcap", "x");
+    require(cap > 0.0f, "softcap: cap must be positive, got " + std::to_string(cap));
+    Tensor y = Tensor::zeros(x.shape());
+    kernels::softcap_fwd(x.data(), y.data(), x.numel(), cap);
+    if (should_record({&x}))
+        record("softcap", y,
+               [x, y, cap] { kernels::softcap_bwd(y.data(), y.grad(), x.grad(), x.numel(), cap); });
     return y;
 }
 

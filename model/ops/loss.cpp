@@ -27,6 +27,7 @@ LossSetup check_targets(const char* op,
             std::string(op) + ": " + std::to_string(targets.size()) + " targets for " +
                 std::to_string(rows) + " rows");
     require(opts.normalizer >= 0, std::string(op) + ": negative normalizer");
+    require(opts.softcap >= 0, std::string(op) + ": negative softcap");
     LossSetup s;
     for (size_t i = 0; i < targets.size(); ++i) {
         const int32_t t = targets[i];
@@ -78,15 +79,15 @@ Tensor cross_entropy(const Tensor& logits,
     const LossSetup s = check_targets("cross_entropy", targets, rows, vocab, opts);
     std::vector<float> row_loss(static_cast<size_t>(rows)), lse(static_cast<size_t>(rows));
     kernels::softmax_xent_fwd(logits.data(), targets.data(), row_loss.data(), lse.data(), rows,
-                              vocab, opts.logit_scale);
+                              vocab, opts.logit_scale, opts.softcap);
     Tensor y = Tensor::full({}, mean_loss(row_loss, s));
     if (should_record({&logits}) && s.denom > 0)
         record("cross_entropy", y,
                [logits, y, t = std::vector<int32_t>(targets.begin(), targets.end()),
-                lse = std::move(lse), rows, vocab, s, ls = opts.logit_scale] {
+                lse = std::move(lse), rows, vocab, s, ls = opts.logit_scale, cap = opts.softcap] {
                    const float g = static_cast<float>(static_cast<double>(y.grad()[0]) / s.denom);
                    kernels::softmax_xent_bwd(logits.data(), t.data(), lse.data(), g, logits.grad(),
-                                             rows, vocab, ls, false);
+                                             rows, vocab, ls, false, cap);
                });
     return y;
 }
@@ -129,12 +130,12 @@ Tensor linear_cross_entropy(const Tensor& hidden,
             kernels::gemm<float>(false, true, n, vocab, dim, 1.0f, h, dim, weight.data(), dim, 0.0f,
                                  logits.data(), vocab);
         kernels::softmax_xent_fwd(logits.data(), targets.data() + r0, row_loss.data() + r0,
-                                  lse.data() + r0, n, vocab, opts.logit_scale);
+                                  lse.data() + r0, n, vocab, opts.logit_scale, opts.softcap);
         if (!rec)
             continue;
         // The chunk's logits become dloss/dlogits in place, then feed both gradient GEMMs.
         kernels::softmax_xent_bwd(logits.data(), targets.data() + r0, lse.data() + r0, g,
-                                  logits.data(), n, vocab, opts.logit_scale, true);
+                                  logits.data(), n, vocab, opts.logit_scale, true, opts.softcap);
         if (need_h && half) // dh (n, C) += dlogits (n, V) W (V, C), dh still zero here
             kernels::gemm_dy_w_half(n, vocab, dim, logits.data(), vocab, weight.half_data(), bf16,
                                     dh.data() + r0 * dim, dim);

@@ -31,6 +31,8 @@ Tensor scale(const Tensor& x, float alpha);
 Tensor gelu_tanh(const Tensor& x);
 Tensor silu(const Tensor& x);
 Tensor swiglu(const Tensor& gate, const Tensor& up); // silu(gate) * up
+Tensor geglu(const Tensor& gate, const Tensor& up);  // gelu_tanh(gate) * up (Gemma)
+Tensor softcap(const Tensor& x, float cap);          // cap * tanh(x / cap), cap > 0
 // Inverted dropout with p in [0, 1): draws numel numbers from rng (advancing it). Identity
 // when !training or p == 0.
 Tensor dropout(const Tensor& x, float p, Rng& rng, bool training = true);
@@ -74,6 +76,7 @@ struct AttentionOptions {
     float scale = 0.0f;               // 0 means 1 / sqrt(D)
     std::span<const int32_t> doc_ids; // (B*T) or empty; each document one contiguous run
     int64_t window = 0;               // sliding window in tokens; 0 means unlimited
+    float softcap = 0.0f; // scores capped to softcap * tanh(s / softcap) when > 0 (Gemma 2)
     // Inference with a KV cache: query i sits at key position q_offset + i, and k, v may hold
     // more positions than q (a cache buffer; keys past the query are never read). Not
     // differentiable: only allowed when nothing is recorded.
@@ -87,6 +90,7 @@ attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOpti
 // ---- losses ------------------------------------------------------------------------------
 struct CrossEntropyOptions {
     float logit_scale = 1.0f; // logits are multiplied by this first (Granite: 1/logits_scaling)
+    float softcap = 0.0f;     // then capped to softcap * tanh(z / softcap) when > 0 (Gemma 2)
     double normalizer = 0.0;  // divide the summed loss by this; 0 means the counted tokens here
                               // (gradient accumulation passes the count over all micro-batches)
     int64_t chunk_rows = 0;   // rows per chunk in linear_cross_entropy; 0 picks ~32 MB chunks

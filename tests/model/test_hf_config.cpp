@@ -125,8 +125,9 @@ TEST_CASE("hf_config: generation_config.json overrides the EOS ids", "[model][un
 }
 
 TEST_CASE("hf_config: the written config.json reads back to the same config", "[model][unit]") {
-    for (const char* fixture : {"gpt2", "granite", "llama3_scaled", "llama_gqa",
-                                "llama_linear_rope", "qwen2", "smollm"}) {
+    for (const char* fixture :
+         {"gpt2", "granite", "llama3_scaled", "llama_gqa", "llama_linear_rope", "qwen2", "smollm",
+          "gemma", "gemma2", "gemma3_270m", "gemma3_1b"}) {
         INFO(fixture);
         const ModelConfig a =
             read_hf_config(std::string(SLIMTUNE_SOURCE_DIR) + "/tests/fixtures/models/" + fixture);
@@ -157,7 +158,72 @@ TEST_CASE("hf_config: the written config.json reads back to the same config", "[
         CHECK(b.logits_scaling == a.logits_scaling);
         CHECK(b.bos_token_id == a.bos_token_id);
         CHECK(b.eos_token_ids == a.eos_token_ids);
+        CHECK(b.attn_softcap == a.attn_softcap);
+        CHECK(b.final_softcap == a.final_softcap);
+        CHECK(b.sliding_window == a.sliding_window);
+        CHECK(b.sliding_layers == a.sliding_layers);
+        CHECK(b.rope_local_theta == a.rope_local_theta);
     }
     // Floats are written with their own shortest digits.
     CHECK_THAT(hf_config_json(parse_hf_config(kLlama, "k")), Contains("\"rms_norm_eps\": 1e-05"));
+}
+
+TEST_CASE("hf_config: Gemma's three generations, their defaults and layer patterns",
+          "[model][unit]") {
+    const char* base = R"("vocab_size": 100, "hidden_size": 640, "num_hidden_layers": 8,
+        "num_attention_heads": 4, "num_key_value_heads": 1, "intermediate_size": 96)";
+    auto parse = [&](const std::string& type, const std::string& extra) {
+        return parse_hf_config("{\"model_type\": \"" + type + "\", " + base + extra + "}",
+                               "g.json");
+    };
+    const ModelConfig g1 = parse("gemma", R"(, "hidden_act": "gelu")");
+    CHECK(g1.family == Family::Gemma);
+    CHECK(g1.head_dim == 256); // GemmaConfig's default, not hidden / heads
+    CHECK(g1.tie_word_embeddings);
+    CHECK(g1.embedding_multiplier == static_cast<float>(std::sqrt(640.0)));
+    CHECK(g1.sliding_layers.empty());
+    const BlockConfig b1 = block_config(g1);
+    CHECK(b1.mlp == MlpKind::GeGlu);
+    CHECK(b1.norm_weight_offset == 1.0f);
+    CHECK_FALSE(b1.post_norms);
+    CHECK(b1.attn_scale == 0.0f); // 1/sqrt(head_dim)
+
+    // Gemma 2: Gemma2Config's caps and window, sliding layers 0, 2, 4, ...
+    const ModelConfig g2 = parse("gemma2", R"(, "query_pre_attn_scalar": 144)");
+    CHECK(g2.attn_softcap == 50.0f);
+    CHECK(g2.final_softcap == 30.0f);
+    CHECK(g2.sliding_window == 4096);
+    CHECK(g2.attention_multiplier == static_cast<float>(1.0 / 12.0));
+    CHECK(g2.sliding_layers ==
+          std::vector<bool>{true, false, true, false, true, false, true, false});
+    CHECK(block_config(g2, 0).window == 4096);
+    CHECK(block_config(g2, 1).window == 0);
+    CHECK(block_config(g2, 1).post_norms);
+    CHECK_FALSE(block_config(g2, 1).qk_norm);
+
+    // Gemma 3: every 6th layer global; local layers rotate with their own base, unscaled.
+    const ModelConfig g3 = parse("gemma3_text", R"(, "sliding_window": 512,
+        "sliding_window_pattern": 6, "rope_scaling": {"rope_type": "linear", "factor": 8.0})");
+    CHECK(g3.attn_softcap == 0.0f);
+    CHECK(g3.final_softcap == 0.0f);
+    CHECK(g3.rope_theta == 1e6);
+    CHECK(g3.sliding_layers == std::vector<bool>{true, true, true, true, true, false, true, true});
+    const BlockConfig local = block_config(g3, 0), global = block_config(g3, 5);
+    CHECK(local.qk_norm);
+    CHECK(local.window == 512);
+    CHECK(global.window == 0);
+    CHECK(local.rope_inv_freq[1] == Approx(std::pow(10000.0, -2.0 / 256)).epsilon(1e-15));
+    CHECK(global.rope_inv_freq[1] == Approx(std::pow(1e6, -2.0 / 256) / 8).epsilon(1e-15));
+    // layer_types (gemma-3-270m) says the same as the pattern.
+    const ModelConfig g3t = parse("gemma3_text", R"(, "layer_types": ["sliding_attention",
+        "sliding_attention", "sliding_attention", "sliding_attention", "sliding_attention",
+        "full_attention", "sliding_attention", "sliding_attention"])");
+    CHECK(g3t.sliding_layers == g3.sliding_layers);
+
+    CHECK_THROWS_WITH(parse("gemma3_text", R"(, "layer_types": ["sliding_attention"])"),
+                      Contains("g.json") && Contains("layer_types"));
+    CHECK_THROWS_WITH(parse("gemma2", R"(, "hidden_activation": "gelu")"),
+                      Contains("hidden_activation 'gelu'"));
+    CHECK_THROWS_WITH(parse("gemma3_text", R"(, "use_bidirectional_attention": true)"),
+                      Contains("use_bidirectional_attention"));
 }

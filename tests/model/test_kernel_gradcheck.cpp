@@ -149,8 +149,10 @@ TEST_CASE("rope: backward matches finite differences", "[model][grad]") {
 }
 
 TEST_CASE("attention: backward matches finite differences", "[model][grad]") {
-    // T = 70 spans two query tiles; documents and a sliding window exercise key_start.
-    const AttentionDims d{2, 70, 4, 2, 4};
+    // T = 70 spans two query tiles; documents and a sliding window exercise key_start; a
+    // soft-cap (Gemma 2) passes the gradient through tanh.
+    AttentionDims d{2, 70, 4, 2, 4};
+    d.softcap = GENERATE(0.0, 1.3);
     std::vector<int32_t> key_start(d.batch * d.seq);
     for (int64_t i = 0; i < d.seq; ++i) {
         key_start[i] = i < 30 ? 0 : (i < 66 ? 30 : 66); // three documents
@@ -189,12 +191,13 @@ TEST_CASE("softmax_xent: backward matches finite differences", "[model][grad]") 
     const int64_t rows = 6, vocab = 9;
     const std::vector<int32_t> targets = {2, -100, 8, 0, 4, -100};
     const double logit_scale = GENERATE(1.0, 0.5);
+    const double softcap = GENERATE(0.0, 2.0);
     Vec z = random_normal<double>(rows * vocab, 60, 3.0);
     Vec row_loss(rows), lse(rows);
     const double g = 0.7;
     auto loss = [&] {
         softmax_xent_fwd(z.data(), targets.data(), row_loss.data(), lse.data(), rows, vocab,
-                         logit_scale);
+                         logit_scale, softcap);
         double s = 0;
         for (double l : row_loss)
             s += g * l;
@@ -203,11 +206,11 @@ TEST_CASE("softmax_xent: backward matches finite differences", "[model][grad]") 
     loss();
     Vec dz(z.size(), 0.0);
     softmax_xent_bwd(z.data(), targets.data(), lse.data(), g, dz.data(), rows, vocab, logit_scale,
-                     false);
+                     false, softcap);
     require_close(dz, numeric_gradient(z, loss, kEps), kAtol, kRtol, "softmax_xent dlogits");
     // In place (overwrite) gives the same gradient.
     Vec inplace = z;
     softmax_xent_bwd(inplace.data(), targets.data(), lse.data(), g, inplace.data(), rows, vocab,
-                     logit_scale, true);
+                     logit_scale, true, softcap);
     require_close(inplace, dz, 1e-15, 1e-13, "softmax_xent in-place");
 }

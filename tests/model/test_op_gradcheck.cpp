@@ -139,6 +139,14 @@ TEST_CASE("activation ops: gradients match finite differences", "[model][grad]")
         "swiglu", {leaf({4, 6}, 17, 2.0), leaf({4, 6}, 18)},
         [](const std::vector<Tensor>& t) { return swiglu(t[0], t[1]); }, kSmoothEps, kSmoothAtol,
         kSmoothRtol);
+    check_op(
+        "geglu", {leaf({4, 6}, 47, 2.0), leaf({4, 6}, 48)},
+        [](const std::vector<Tensor>& t) { return geglu(t[0], t[1]); }, kSmoothEps, kSmoothAtol,
+        kSmoothRtol);
+    check_op(
+        "softcap", {leaf({4, 6}, 49, 3.0)},
+        [](const std::vector<Tensor>& t) { return softcap(t[0], 2.5f); }, kSmoothEps, kSmoothAtol,
+        kSmoothRtol);
     // The same seed and offset every call, so the mask is fixed while differencing.
     check_op(
         "dropout", {leaf({4, 25}, 19)},
@@ -174,6 +182,15 @@ TEST_CASE("rope and attention ops: gradients match finite differences", "[model]
             return attention(t[0], t[1], t[2], {.scale = 0.0f, .doc_ids = doc});
         },
         kSmoothEps, kSmoothAtol, kSmoothRtol);
+    // Gemma 2's layers: soft-capped scores and a sliding window of 2 inside the documents.
+    check_op(
+        "attention softcap window",
+        {leaf({2, 4, 4, 3}, 26, 2.0), leaf({2, 4, 2, 3}, 27, 2.0), leaf({2, 4, 2, 3}, 28)},
+        [&](const std::vector<Tensor>& t) {
+            return attention(t[0], t[1], t[2],
+                             {.scale = 0.7f, .doc_ids = doc, .window = 2, .softcap = 1.5f});
+        },
+        kSmoothEps, kSmoothAtol, kSmoothRtol);
 }
 
 TEST_CASE("loss ops: gradients match finite differences", "[model][grad]") {
@@ -192,6 +209,13 @@ TEST_CASE("loss ops: gradients match finite differences", "[model][grad]") {
         [&](const std::vector<Tensor>& t) {
             return linear_cross_entropy(t[0], t[1], targets,
                                         {.normalizer = normalizer, .chunk_rows = 2});
+        },
+        kSmoothEps, kSmoothAtol, kSmoothRtol);
+    // Gemma 2's final soft-cap inside the fused loss.
+    check_op(
+        "linear_cross_entropy softcap", {leaf({5, 4}, 30, 2.0), leaf({7, 4}, 31, 2.0)},
+        [&](const std::vector<Tensor>& t) {
+            return linear_cross_entropy(t[0], t[1], targets, {.softcap = 1.5f, .chunk_rows = 2});
         },
         kSmoothEps, kSmoothAtol, kSmoothRtol);
 }

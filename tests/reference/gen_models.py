@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Independent PyTorch reference of four Hugging Face model families, with golden logits.
+"""Independent PyTorch reference of the Hugging Face model families, with golden logits.
 
 Writes small random checkpoints in the Hugging Face on-disk layout
 (tests/fixtures/models/<name>/: config.json, model.safetensors or shards + index,
@@ -12,7 +12,8 @@ Run with the system interpreter (Debian's python3-torch + python3-numpy):
     /usr/bin/python3 tests/reference/gen_models.py [--out-fixtures DIR] [--out-golden DIR]
 
 The families follow the math of transformers' GPT2LMHeadModel, LlamaForCausalLM,
-Qwen2ForCausalLM and GraniteForCausalLM. Everything is deterministic: the weights and the
+Qwen2ForCausalLM and GraniteForCausalLM; Gemma, Gemma 2 and Gemma 3 live in gemma_ref.py (their
+goldens also hold the logits of the same tokens packed as three documents). Everything is deterministic: the weights and the
 tokens come from seeded torch.Generators, and the reference math runs in float64 on one
 CPU thread.
 """
@@ -31,6 +32,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import gen_ops  # noqa: E402  (safetensors writer, atomic writes, explicit op math)
+import gemma_ref  # noqa: E402  (Gemma's three generations)
 from gen_ops import (  # noqa: E402
     attention, cross_entropy, decode_safetensors, encode_safetensors, gelu_tanh, layer_norm,
     rms_norm, silu, write_atomic,
@@ -318,6 +320,8 @@ class Gpt2Arch:
 
 
 def arch_of(cfg):
+    if cfg["model_type"] in gemma_ref.GEMMA_TYPES:
+        return gemma_ref.GemmaArch(cfg)
     return Gpt2Arch(cfg) if cfg["model_type"] == "gpt2" else LlamaArch(cfg)
 
 
@@ -423,6 +427,8 @@ def llama_forward(a, W, ids):
 
 
 def forward(a, W, ids):
+    if a.model_type in gemma_ref.GEMMA_TYPES:
+        return gemma_ref.gemma_forward(a, W, ids)
     return (gpt2_forward if a.model_type == "gpt2" else llama_forward)(a, W, ids)
 
 
@@ -432,6 +438,8 @@ def forward(a, W, ids):
 # --------------------------------------------------------------------------------------------
 
 def naive_decode(a, W, ids):
+    if a.model_type in gemma_ref.GEMMA_TYPES:
+        return gemma_ref.gemma_naive_decode(a, W, ids)
     rows = []
     cache = [([], []) for _ in range(a.L)]
     for t, tok in enumerate(ids.tolist()):
@@ -558,7 +566,42 @@ MODELS = [
     dict(name="granite", seed=508,
          cfg=granite_config(V=96, C=32, F_=64, L=2, Hq=2, Hkv=1, bos=0, eos=0),
          init=dict(embed=0.1, head=3.0, gain=2.0, gain_out=2.0)),
+    # Gemma: multi-query attention, head_dim 16 independent of hidden 32 / 4 heads.
+    dict(name="gemma", seed=509,
+         cfg=gemma_ref.gemma_config("gemma", V=128, C=32, F_=64, L=2, Hq=4, Hkv=1, D=16),
+         gen={"bos_token_id": 2, "eos_token_id": 1, "pad_token_id": 0},
+         init=dict(embed=0.5, gain=3.0, gain_out=3.0, gnorm=0.3)),
+    # google/gemma-2-2b's layout: alternating windows of 6 tokens, both soft-caps low enough to
+    # bite, query_pre_attn_scalar unlike head_dim.
+    dict(name="gemma2", seed=510,
+         cfg=gemma_ref.gemma_config("gemma2", V=128, C=48, F_=96, L=4, Hq=4, Hkv=2, D=16,
+                                    window=6, qpas=24, attn_cap=4.0, final_cap=6.0),
+         gen={"bos_token_id": 2, "cache_implementation": "hybrid", "eos_token_id": 1,
+              "pad_token_id": 0},
+         init=dict(embed=0.2, gain=1.0, gain_out=1.0, gnorm=0.3, gnorm_shift=1.0)),
+    # google/gemma-3-270m's layout (layer_types, _sliding_window_pattern 6): five local layers,
+    # then a global one.
+    dict(name="gemma3_270m", seed=511,
+         cfg=gemma_ref.gemma_config("gemma3_text", V=160, C=64, F_=128, L=6, Hq=4, Hkv=1, D=16,
+                                    window=6, qpas=16, pattern_key="_sliding_window_pattern",
+                                    pattern=6, layer_types=True),
+         gen={"bos_token_id": 2, "cache_implementation": "hybrid", "eos_token_id": [1, 106],
+              "pad_token_id": 0, "top_k": 64, "top_p": 0.95},
+         init=dict(embed=0.2, gain=1.0, gain_out=1.0, gnorm=0.3, gnorm_shift=1.0)),
+    # google/gemma-3-1b-it's layout (sliding_window_pattern), seven layers so that the pattern
+    # wraps, and a linear rope scaling on the global layer as the larger Gemma 3 have.
+    dict(name="gemma3_1b", seed=512,
+         cfg=gemma_ref.gemma_config("gemma3_text", V=160, C=48, F_=96, L=7, Hq=4, Hkv=2, D=16,
+                                    eos=[1, 106], window=5, qpas=16,
+                                    pattern_key="sliding_window_pattern", pattern=6,
+                                    rope_scaling={"factor": 8.0, "rope_type": "linear"}),
+         gen={"bos_token_id": 2, "cache_implementation": "hybrid", "eos_token_id": [1, 106],
+              "pad_token_id": 0, "top_k": 64, "top_p": 0.95},
+         init=dict(embed=0.2, gain=1.0, gain_out=1.0, gnorm=0.3, gnorm_shift=1.0)),
 ]
+
+# Document boundaries of the packed golden (Gemma's): three documents, positions restart.
+PACKED_STARTS = (0, 45, 100)
 
 
 def write_case(fix_dir, gold_dir, name, files, golden, fix_sums, gold_sums):
@@ -616,6 +659,8 @@ def init_weights(spec):
         r = torch.randn(*shape, generator=g, dtype=torch.float32)
         if kind == "norm":
             t = 1.0 + 0.1 * r
+        elif kind == "gnorm":  # Gemma's norms scale by 1 + w (shifted: trained ones are larger)
+            t = ini.get("gnorm_shift", 0.0) + ini.get("gnorm", 0.1) * r
         elif kind == "bias":
             t = 0.1 * r
         elif kind in ("embed", "pos", "head"):
@@ -719,6 +764,15 @@ def load_checkpoint(files, cfg):
 # goldens
 # --------------------------------------------------------------------------------------------
 
+def packed_layout(T, starts=PACKED_STARTS):
+    """Positions (restarting at each document) and document ids of documents from `starts`."""
+    doc = torch.zeros(T, dtype=torch.int64)
+    for d, start in enumerate(starts):
+        doc[start:] = d
+    starts = torch.tensor(starts)[doc]
+    return torch.arange(T) - starts, doc
+
+
 def draw_tokens(seed, V, bos):
     g = torch.Generator()
     g.manual_seed(seed)
@@ -759,6 +813,12 @@ def golden(spec, a, W):
         ("greedy", "I64", cont.numpy()),
         ("loss", "F64", loss.numpy()),
     ]
+    if a.model_type in gemma_ref.GEMMA_TYPES:
+        pos, doc = packed_layout(ids.shape[0])
+        packed = gemma_ref.gemma_logits(
+            a, W, gemma_ref.gemma_hidden(a, W, ids[None], pos[None], doc[None]))[0]
+        tensors += [("packed_positions", "I64", pos.numpy()), ("packed_doc_ids", "I64", doc.numpy()),
+                    ("packed_logits", "F64", packed.numpy())]
     meta = {
         "generator": GENERATOR,
         "torch": torch.__version__,
@@ -861,6 +921,15 @@ def self_check():
         close(full[:24], naive_decode(a, W, ids[:24]), "%s naive decode" % s["name"])
         for t in (1, 9, 40):
             close(forward(a, W, ids[:t]), full[:t], "%s prefix %d" % (s["name"], t), tol=1e-12)
+        if a.model_type in gemma_ref.GEMMA_TYPES:
+            # packing: each document's logits are those of the document alone
+            bounds = (0, 14, 31, 40)
+            pos, doc = packed_layout(40, bounds[:-1])
+            packed = gemma_ref.gemma_logits(
+                a, W, gemma_ref.gemma_hidden(a, W, ids[None], pos[None], doc[None]))[0]
+            for b0, b1 in zip(bounds, bounds[1:]):
+                close(packed[b0:b1], forward(a, W, ids[b0:b1]), "%s packed" % s["name"],
+                      tol=1e-12)
         if a.model_type == "granite":
             # the multipliers matter: neutral ones give the plain llama math
             plain = dict(s["cfg"], model_type="llama", tie_word_embeddings=False)

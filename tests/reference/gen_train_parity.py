@@ -1,6 +1,7 @@
 """PyTorch reference for slimtune's training step: LoRA and full fine-tuning parity.
 
-For small random checkpoints of tests/fixtures/models/ (Llama with GQA, Qwen2, GPT-2) runs
+For small random checkpoints of tests/fixtures/models/ (Llama with GQA, Qwen2, GPT-2, and
+Gemma 2 and 3 with sequences longer than their sliding windows) runs
 K = 10 optimizer steps exactly as transformers + PEFT + torch.optim would, in float32:
 
   * LoRA as PEFT: y = base(x) + lora_B(lora_A(x)) * alpha / r (dropout 0), on the modules
@@ -35,6 +36,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import gemma_ref  # noqa: E402
 from gen_models import (  # noqa: E402
     arch_of, load_checkpoint, rope_inv_freq,  # noqa: F401
 )
@@ -56,6 +58,10 @@ CASES = [
     ("full_llama", "llama_gqa", "full", None, 0, 0.0, 1e-3, "float32"),
     ("lora_llama_bf16", "llama_gqa", "lora", "all-linear", 4, 8.0, 5e-3, "bfloat16"),
     ("lora_gpt2_bf16", "gpt2", "lora", ["c_attn", "c_proj"], 4, 8.0, 5e-3, "bfloat16"),
+    ("lora_gemma2", "gemma2", "lora", "all-linear", 4, 8.0, 5e-3, "float32"),
+    ("lora_gemma3", "gemma3_270m", "lora", ["q_proj", "v_proj", "o_proj", "down_proj"], 4, 8.0,
+     5e-3, "float32"),
+    ("full_gemma3", "gemma3_1b", "full", None, 0, 0.0, 1e-3, "float32"),
 ]
 
 
@@ -152,6 +158,9 @@ def forward_hidden(a, W, lora, ids):
             y = y + (x @ A.T) @ Bm.T * s
         return y
 
+    if a.model_type in gemma_ref.GEMMA_TYPES:
+        x = gemma_ref.gemma_hidden(a, W, ids, proj=lambda W_, key, x: proj(key, x, False))
+        return x.reshape(B * T, a.C), W["model.embed_tokens.weight"]
     if a.model_type == "gpt2":
         C, H, D = a.C, a.H, a.D
         x = W["wte.weight"][ids] + W["wpe.weight"][:T][None]
@@ -183,8 +192,8 @@ def forward_hidden(a, W, lora, ids):
     return x.reshape(B * T, a.C), head
 
 
-def summed_ce(hidden, head, targets, logits_scaling):
-    logits = base_matmul(hidden, head.T) / logits_scaling
+def summed_ce(hidden, head, targets, logits_scaling, final_cap=None):
+    logits = gemma_ref.softcap(base_matmul(hidden, head.T) / logits_scaling, final_cap)
     return torch.nn.functional.cross_entropy(logits, targets.reshape(-1), ignore_index=-100,
                                              reduction="sum")
 
@@ -252,7 +261,7 @@ def run_case(name, fixture, mode, targets, rank, alpha, lr, base_dtype, seed):
         loss_sum = 0.0
         for j in micro:
             h, head = forward_hidden(a, W, lora, ids[j])
-            loss = summed_ce(h, head, tg[j], logits_scaling) / n_total
+            loss = summed_ce(h, head, tg[j], logits_scaling, getattr(a, "final_cap", None)) / n_total
             loss.backward()
             loss_sum += float(loss)
         all_params = [t for _, t in params]

@@ -39,6 +39,18 @@ llama_json(const std::string& type, int64_t c, int64_t layers, int64_t vocab, bo
            R"(, "bos_token_id": 0, "eos_token_id": 0})";
 }
 
+// Gemma 2 (type "gemma2") or Gemma 3 ("gemma3_text") of width c: MQA with heads of 64, windows
+// of 8 on the layers llama.cpp expects.
+std::string gemma_json(const std::string& type, int64_t c, int64_t layers, int64_t vocab) {
+    return R"({"model_type": ")" + type + R"(", "hidden_size": )" + std::to_string(c) +
+           R"(, "intermediate_size": )" + std::to_string(2 * c) + R"(, "num_hidden_layers": )" +
+           std::to_string(layers) +
+           R"(, "num_attention_heads": 4, "num_key_value_heads": 1, "head_dim": 64,
+               "query_pre_attn_scalar": 64, "sliding_window": 8, "sliding_window_pattern": 6,
+               "max_position_embeddings": 64, "rms_norm_eps": 1e-6, "vocab_size": )" +
+           std::to_string(vocab) + R"(, "bos_token_id": 0, "eos_token_id": 0})";
+}
+
 // Exports `model_dir` in every type and compares each file with llama.cpp's quantization of
 // our F32 export.
 void check_against_llama_quantize(const std::filesystem::path& model_dir,
@@ -97,6 +109,11 @@ TEST_CASE("export vs llama-quantize: K-quant shapes (rows of 256)", "[export][ll
     check_against_llama_quantize(tmp.path / "qwen2", tmp.path);
     random_exportable(gpt2_json(256, 4, 300), tmp.path / "gpt2");
     check_against_llama_quantize(tmp.path / "gpt2", tmp.path);
+    // Gemma: tied 300-token embedding as the head, q/k norms and post norms (1-D, F32).
+    random_exportable(gemma_json("gemma2", 256, 4, 300), tmp.path / "gemma2");
+    check_against_llama_quantize(tmp.path / "gemma2", tmp.path);
+    random_exportable(gemma_json("gemma3_text", 256, 6, 300), tmp.path / "gemma3");
+    check_against_llama_quantize(tmp.path / "gemma3", tmp.path);
 }
 
 TEST_CASE("export vs llama-quantize: reference checkpoints (fallback shapes)",
@@ -104,7 +121,8 @@ TEST_CASE("export vs llama-quantize: reference checkpoints (fallback shapes)",
     if (test::llama_cpp_lib_dir().empty())
         FAIL("llama.cpp oracle not installed (scripts/npm-reference.sh)");
     test::TempDir tmp("export_llama_quantize_fix");
-    for (const char* name : {"llama_gqa", "llama3_scaled", "granite", "smollm"}) {
+    for (const char* name :
+         {"llama_gqa", "llama3_scaled", "granite", "smollm", "gemma", "gemma2", "gemma3_1b"}) {
         exportable_fixture(name, tmp.path / name);
         check_against_llama_quantize(tmp.path / name, tmp.path);
     }

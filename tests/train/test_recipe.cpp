@@ -325,7 +325,8 @@ TEST_CASE("recipe: every shipped recipe parses", "[recipe]") {
         if (e.path().extension() == ".ini")
             names.push_back(e.path().filename().string());
     std::sort(names.begin(), names.end());
-    CHECK(names == std::vector<std::string>{"gpt2.ini", "llama-3.2-1b.ini", "pretrain-tiny.ini",
+    CHECK(names == std::vector<std::string>{"gemma-3-1b.ini", "gemma-3-270m.ini", "gpt2.ini",
+                                            "llama-3.2-1b.ini", "pretrain-tiny.ini",
                                             "qwen2.5-0.5b.ini", "smollm2-135m-full.ini",
                                             "smollm2-135m.ini"});
     // Pretraining from scratch has its own rates and batches (checked below).

@@ -1,6 +1,7 @@
 // Training parity with PyTorch (tests/reference/gen_train_parity.py): 10 optimizer steps of
-// LoRA (Llama with GQA, Qwen2 all-linear, GPT-2 Conv1D) and of full fine-tuning, with AdamW,
-// warmup + cosine, clipping and accumulation over 2 micro-batches, from the same initial
+// LoRA (Llama with GQA, Qwen2 all-linear, GPT-2 Conv1D, Gemma 2 all-linear, Gemma 3) and of
+// full fine-tuning (Llama, Gemma 3; Gemma's 16-token rows run past their sliding windows), with
+// AdamW, warmup + cosine, clipping and accumulation over 2 micro-batches, from the same initial
 // adapters on the same batches. Every step's loss within 1e-5 relative, the final trainable
 // weights within 1e-5. Two more LoRA cases run on a bfloat16 frozen base against a reference
 // that rounds as slimtune does (tolerances at their test case).
@@ -130,7 +131,7 @@ void run_case(const std::string& name, Tolerance tol = {}) {
 } // namespace
 
 TEST_CASE("LoRA training matches PyTorch + PEFT step for step", "[train][parity]") {
-    for (const char* name : {"lora_llama", "lora_qwen2", "lora_gpt2"})
+    for (const char* name : {"lora_llama", "lora_qwen2", "lora_gpt2", "lora_gemma2", "lora_gemma3"})
         DYNAMIC_SECTION(name) {
             run_case(name);
         }
@@ -141,7 +142,10 @@ TEST_CASE("full fine-tuning matches PyTorch step for step", "[train][parity]") {
     // zero a float32 summation-order difference can move the weight by a fraction of lr: the
     // final weights came within 1.12e-5 on an AVX2-only EPYC (eigen-avx2 kernels), below 1e-5
     // with AVX-512; losses and gradient norms keep the 1e-5 / 1e-4 bounds.
-    run_case("full_llama", {.weight = 3e-5});
+    for (const char* name : {"full_llama", "full_gemma3"})
+        DYNAMIC_SECTION(name) {
+            run_case(name, {.weight = 3e-5});
+        }
 }
 
 TEST_CASE("LoRA on a bfloat16 frozen base matches PyTorch with the same bf16 rounding",

@@ -269,9 +269,11 @@ GgufExportReport write_gguf_lora(Model& m,
             throw ConfigError("GGUF LoRA export: no GGUF tensor for module " + l.module);
         const Tensor* a = &l.linear->lora.a;
         const Tensor* b = &l.linear->lora.b;
-        // Fold this module's scaling where it differs from alpha / r (rsLoRA, patterns).
+        // Fold this module's scaling where it differs from alpha / r (rsLoRA, patterns), and the
+        // base tensor's own factor (Gemma 2's query scale), which its update must share.
         const float fold = static_cast<float>(static_cast<double>(l.linear->lora.scaling) *
-                                              static_cast<double>(l.rank) / alpha);
+                                              static_cast<double>(l.rank) / alpha) *
+                           s->factor;
         const int64_t heads = s->permuted_heads;
         pending.push_back({s->name + ".lora_a", {a->dim(0), a->dim(1)}, gt, nullptr, a});
         pending.push_back({s->name + ".lora_b",
