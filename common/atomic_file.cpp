@@ -104,7 +104,7 @@ StagedDirectory::~StagedDirectory() {
     fs::remove_all(stage_, ec);
 }
 
-void StagedDirectory::publish() {
+void StagedDirectory::publish(const std::function<bool(const std::string&)>& superseded) {
     std::error_code ec;
     const bool existed = fs::is_directory(dir_, ec);
     std::vector<fs::path> moved_back; // the old directory's subdirectories
@@ -114,6 +114,8 @@ void StagedDirectory::publish() {
             std::error_code e;
             if (fs::exists(fs::symlink_status(to, e)))
                 continue; // written anew
+            if (superseded && superseded(it->path().filename().string()))
+                continue;
             if (it->is_symlink(e))
                 fs::copy_symlink(it->path(), to, e);
             else if (it->is_directory(e))

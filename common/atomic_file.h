@@ -47,7 +47,9 @@ public:
     // and the stage, swaps, and fsyncs the parent. Where the file system cannot exchange
     // (EINVAL), `dir` is renamed aside and the stage renamed in: for an instant `dir` is
     // missing, but never mixed. Error naming `dir` on failure; `dir` is then unchanged.
-    void publish();
+    // `superseded(name)` true: a file of the old `dir` that the new set replaces under another
+    // name (a single model.safetensors giving way to shards) is not carried over.
+    void publish(const std::function<bool(const std::string&)>& superseded = nullptr);
 
 private:
     std::string dir_, stage_;

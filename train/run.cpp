@@ -460,7 +460,10 @@ std::string write_result(Model& model,
     if (lora)
         write_adapter_card(stage.path(), fs::path(r.train.output_dir).filename().string(),
                            prov.record);
-    stage.publish();
+    if (lora)
+        stage.publish();
+    else
+        stage.publish(io::is_hf_weight_file); // the new weights replace the old set whole
     return out;
 }
 

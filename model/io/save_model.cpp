@@ -278,6 +278,10 @@ void move_into_place(const StageDir& stage,
 
 } // namespace
 
+bool is_hf_weight_file(const std::string& name) {
+    return name == kSafetensorsFileName || name == kSafetensorsIndexFileName || is_shard_name(name);
+}
+
 void save_hf_model(Model& m,
                    const std::string& source_dir,
                    const std::string& out_dir,

@@ -45,4 +45,8 @@ void save_hf_model(Model& m,
                    const std::map<std::string, std::string>& metadata = {},
                    uint64_t max_shard_bytes = 0);
 
+// True for the names of a Hugging Face directory's weight files: model.safetensors, its index,
+// and model-NNNNN-of-NNNNN.safetensors shards.
+bool is_hf_weight_file(const std::string& name);
+
 } // namespace slimtune::io

@@ -347,11 +347,11 @@ TEST_CASE("gguf model: broken files are one-line errors naming the file", "[gguf
         CHECK_THAT(message([&] { load_gguf_model(bad); }), Contains("general.type is 'adapter'"));
         rewrite(good, bad, [](GgufKv& kv) {
             if (kv.key == "general.architecture")
-                kv.value = GgufValue::str("gemma2");
+                kv.value = GgufValue::str("rwkv6");
             return true;
         });
         CHECK_THAT(message([&] { load_gguf_model(bad); }),
-                   Contains("general.architecture 'gemma2' is not supported"));
+                   Contains("general.architecture 'rwkv6' is not supported"));
     }
     SECTION("no embedded tokenizer: the model loads, the tokenizer asks for --tokenizer") {
         rewrite(good, bad, [](GgufKv& kv) { return kv.key != "tokenizer.huggingface.json"; });

@@ -102,8 +102,10 @@ Pass forward_backward(const PassSpec& spec, const data::TokenBatch& b) {
     Model m = load_model(test::kModelFixtures + spec.fixture);
     const size_t n_layers = m.layers.size();
     for (int64_t i = 0; i < spec.extra_layers; ++i) {
-        const BlockParams repeated = m.layers[static_cast<size_t>(i) % n_layers];
+        const size_t source = static_cast<size_t>(i) % n_layers;
+        const BlockParams repeated = m.layers[source];
         m.layers.push_back(repeated);
+        m.block.push_back(m.block[source]); // each layer carries its own block switches
     }
     std::vector<Tensor> params = spec.lora ? attach_lora(m, spec.dropout) : train_everything(m);
     Rng dropout_rng(77);

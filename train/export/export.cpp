@@ -358,7 +358,11 @@ ExportResult export_model(const ExportOptions& options, std::ostream& progress) 
         if (!provenance_path.empty())
             write_file_atomic(stage.file(kProvenanceFile),
                               [&](std::ostream& os) { os << info.provenance.dump(2) << "\n"; });
-        stage.publish();
+        // A new weight set replaces the old one whole (shards never sit beside a single file).
+        if (o.format == "hf")
+            stage.publish(io::is_hf_weight_file);
+        else
+            stage.publish();
         progress << "wrote " << o.out << "\n";
         write_model_card(o, info, chat, m, tok.get(), result, progress);
         return result;
