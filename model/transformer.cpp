@@ -170,25 +170,18 @@ constexpr FamilyNames kGpt2Names{.embed = "wte",
                                  .block_params = kGpt2Block,
                                  .norm_f = "ln_f",
                                  .conv1d = true};
-// llama, qwen2, granite and gemma.
-constexpr FamilyNames kLlamaNames{.embed = "model.embed_tokens",
-                                  .pos_embed = nullptr,
-                                  .block = "model.layers.",
-                                  .block_params = kLlamaBlock,
-                                  .norm_f = "model.norm",
-                                  .conv1d = false};
-constexpr FamilyNames kGemma2Names{.embed = "model.embed_tokens",
-                                   .pos_embed = nullptr,
-                                   .block = "model.layers.",
-                                   .block_params = kGemma2Block,
-                                   .norm_f = "model.norm",
-                                   .conv1d = false};
-constexpr FamilyNames kGemma3Names{.embed = "model.embed_tokens",
-                                   .pos_embed = nullptr,
-                                   .block = "model.layers.",
-                                   .block_params = kGemma3Block,
-                                   .norm_f = "model.norm",
-                                   .conv1d = false};
+// llama, qwen2, granite and the gemmas: one layout, the blocks' own names differ.
+constexpr FamilyNames llama_layout(std::span<const BlockName> block_params) {
+    return {.embed = "model.embed_tokens",
+            .pos_embed = nullptr,
+            .block = "model.layers.",
+            .block_params = block_params,
+            .norm_f = "model.norm",
+            .conv1d = false};
+}
+constexpr FamilyNames kLlamaNames = llama_layout(kLlamaBlock);
+constexpr FamilyNames kGemma2Names = llama_layout(kGemma2Block);
+constexpr FamilyNames kGemma3Names = llama_layout(kGemma3Block);
 
 const FamilyNames& family_names(Family f) {
     switch (f) {
