@@ -197,24 +197,35 @@ void parse_gemma(const Keys& k, ModelConfig& c) {
 
 } // namespace
 
+namespace {
+
+// One row per family: its short name and transformers' class (config.json's "architectures").
+struct FamilyRow {
+    Family family;
+    const char* name;
+    const char* architecture;
+};
+constexpr FamilyRow kFamilies[] = {
+    {Family::Gpt2, "gpt2", "GPT2LMHeadModel"},
+    {Family::Llama, "llama", "LlamaForCausalLM"},
+    {Family::Qwen2, "qwen2", "Qwen2ForCausalLM"},
+    {Family::Granite, "granite", "GraniteForCausalLM"},
+    {Family::Gemma, "gemma", "GemmaForCausalLM"},
+    {Family::Gemma2, "gemma2", "Gemma2ForCausalLM"},
+    {Family::Gemma3, "gemma3", "Gemma3ForCausalLM"},
+};
+
+const FamilyRow& family_row(Family f) {
+    for (const FamilyRow& r : kFamilies)
+        if (r.family == f)
+            return r;
+    throw Error("unknown model family");
+}
+
+} // namespace
+
 const char* family_name(Family f) {
-    switch (f) {
-    case Family::Gpt2:
-        return "gpt2";
-    case Family::Llama:
-        return "llama";
-    case Family::Qwen2:
-        return "qwen2";
-    case Family::Granite:
-        return "granite";
-    case Family::Gemma:
-        return "gemma";
-    case Family::Gemma2:
-        return "gemma2";
-    case Family::Gemma3:
-        return "gemma3";
-    }
-    return "?";
+    return family_row(f).name;
 }
 
 ModelConfig parse_hf_config(const std::string& text, const std::string& where) {
@@ -446,31 +457,7 @@ BlockConfig block_config(const ModelConfig& c, int64_t layer) {
     return b;
 }
 
-} // namespace slimtune
-
-namespace slimtune {
 namespace {
-
-// transformers' class for the family: config.json's "architectures".
-const char* architecture_name(Family f) {
-    switch (f) {
-    case Family::Gpt2:
-        return "GPT2LMHeadModel";
-    case Family::Llama:
-        return "LlamaForCausalLM";
-    case Family::Qwen2:
-        return "Qwen2ForCausalLM";
-    case Family::Granite:
-        return "GraniteForCausalLM";
-    case Family::Gemma:
-        return "GemmaForCausalLM";
-    case Family::Gemma2:
-        return "Gemma2ForCausalLM";
-    case Family::Gemma3:
-        return "Gemma3ForCausalLM";
-    }
-    return "?";
-}
 
 // A float config value as the double with the float's shortest digits (1e-05, not
 // 9.999999747378752e-06), as Python writes the value it was given.
@@ -485,7 +472,7 @@ double shortest(float v) {
 std::string hf_config_json(const ModelConfig& c) {
     json j;
     if (c.family == Family::Gpt2) {
-        j = {{"architectures", {architecture_name(c.family)}},
+        j = {{"architectures", {family_row(c.family).architecture}},
              {"model_type", "gpt2"},
              {"vocab_size", c.vocab_size},
              {"n_embd", c.hidden},
@@ -498,7 +485,7 @@ std::string hf_config_json(const ModelConfig& c) {
              {"activation_function", "gelu_new"},
              {"tie_word_embeddings", c.tie_word_embeddings}};
     } else {
-        j = {{"architectures", {architecture_name(c.family)}},
+        j = {{"architectures", {family_row(c.family).architecture}},
              {"model_type", c.model_type},
              {"vocab_size", c.vocab_size},
              {"hidden_size", c.hidden},
