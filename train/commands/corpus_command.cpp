@@ -46,7 +46,8 @@ int run_corpus(const std::vector<std::string>& args) {
         (data::gcide::is_general_heldout(d.headword) ? heldout : pretrain).push_back(&d);
     for (const auto& d : corpus.medical)
         medical.push_back(&d);
-    fs::create_directories(out_dir);
+    if (std::error_code ec; !fs::create_directories(out_dir, ec) && ec)
+        throw Error(out_dir + ": cannot create the directory: " + ec.message());
     const fs::path out(out_dir);
     write_jsonl(out / "general.jsonl", pretrain);
     write_jsonl(out / "general-heldout.jsonl", heldout);

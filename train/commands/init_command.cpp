@@ -140,7 +140,8 @@ int run_init(const std::vector<std::string>& args) {
     const fs::path source =
         fs::path(out_dir).parent_path() / (fs::path(out_dir).filename().string() + ".init-source");
     fs::remove_all(source);
-    fs::create_directories(source);
+    if (std::error_code ec; !fs::create_directories(source, ec) && ec)
+        throw Error(source.string() + ": cannot create the directory: " + ec.message());
     struct RemoveSource {
         fs::path p;
         ~RemoveSource() {
