@@ -3,6 +3,8 @@
 #include "common/error.h"
 
 #include <cerrno>
+#include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -123,6 +125,18 @@ bool read_line(std::istream& in,
                               " bytes (the most read as one record)");
         line.push_back(static_cast<char>(c));
     }
+}
+
+std::string fixed_digits(double v, int digits, std::string_view none) {
+    if (!std::isfinite(v))
+        return std::string(none);
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.*f", digits, v);
+    return buf;
+}
+
+std::string mebibytes(std::uint64_t bytes) {
+    return fixed_digits(static_cast<double>(bytes) / (1024.0 * 1024.0), 2) + " MiB";
 }
 
 } // namespace slimtune

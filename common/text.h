@@ -20,6 +20,13 @@ std::string name_text(std::string_view s);
 // The first `most` items joined by ", ", then ", ... (N in all)" when there are more: how a
 // message lists every missing or misshapen tensor without running to pages.
 std::string short_list(const std::vector<std::string>& items, size_t most = 8);
+
+// `v` with `digits` decimals ("%.*f"), or `none` when it is not finite: how reports and model
+// cards print a figure, so that the same figure reads the same everywhere.
+std::string fixed_digits(double v, int digits, std::string_view none = "-");
+
+// A byte count in MiB with two decimals: "7.40 MiB".
+std::string mebibytes(std::uint64_t bytes);
 // The pieces of `text` between the `sep`s, empty ones included: "a,,b" -> a, "", b; "" -> "".
 // How command-line lists ("1,2,3", "q4_k_m,q8_0") are read.
 std::vector<std::string> split_list(std::string_view text, char sep);

@@ -5,7 +5,8 @@
 #   scripts/install-deps.sh            what building the tool needs
 #   scripts/install-deps.sh --tests    also what the test suite needs (Catch2, Node.js + npm for
 #                                      the reference tokenizers and llama.cpp, Go for ollama's
-#                                      templates, groff to check the man page)
+#                                      templates, groff to check the man page, Chromium to
+#                                      render the run report)
 #   scripts/install-deps.sh --bench    also the benchmark peer (PyTorch with OpenBLAS) and perf
 #   scripts/install-deps.sh --reference  also what regenerates golden files (PyTorch, NumPy)
 #   scripts/install-deps.sh --fuzz     also clang with libFuzzer and the sanitizer runtimes
@@ -26,6 +27,7 @@ for arg in "$@"; do
             command -v node >/dev/null && command -v npm >/dev/null || pkgs+=(nodejs npm)
             command -v go >/dev/null || pkgs+=(golang-go) # ollama's Go templates
             pkgs+=(python3-jinja2) # transformers' chat-template engine, the Jinja reference
+            pkgs+=(chromium) # headless, renders report.html for the report test
             ;;
         # OpenBLAS matters: without it Debian's torch calls the reference BLAS (≈50x slower).
         # linux-perf: `perf record` / `perf report` for profiling the training step.

@@ -3,9 +3,17 @@
 # CLI, must end with its one-line message and exit code within 20 s: no crash, no hang, no
 # unbounded memory (each case runs under a 4 GiB address-space limit). Prints the table the
 # README's reliability section quotes, then BAD-INPUTS-OK.
-#   check_bad_inputs.sh SLIMTUNE_BINARY REPO_ROOT WORK_DIR
+#   check_bad_inputs.sh SLIMTUNE_BINARY REPO_ROOT WORK_DIR [sanitized]
+# A sanitized binary reserves terabytes of shadow address space, so `ulimit -v` would kill it at
+# start; there the same 4 GiB bound is ASan's: no allocation over it, and no resident set over it.
 set -uo pipefail
-bin=$1 root=$2 work=$3
+bin=$1 root=$2 work=$3 build_kind=${4:-plain}
+if [[ $build_kind = sanitized ]]; then
+    export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}max_allocation_size_mb=4096:allocator_may_return_null=1:hard_rss_limit_mb=4096
+    address_space_kb=unlimited
+else
+    address_space_kb=4194304
+fi
 rm -rf "$work" && mkdir -p "$work"
 cd "$work" || exit 1
 fix=$root/tests/fixtures
@@ -32,7 +40,7 @@ case_() {
     local name=$1 want_rc=$2 want=$3
     shift 3
     local err
-    err=$( (ulimit -v 4194304; timeout 20 "$@") 2>&1 >/dev/null)
+    err=$( (ulimit -v "$address_space_kb"; timeout 20 "$@") 2>&1 >/dev/null)
     local rc=$?
     local line
     line=$(printf '%s\n' "$err" | grep -v '^\s*$' | tail -1)

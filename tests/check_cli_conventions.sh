@@ -40,8 +40,8 @@ expect 0 help "$bin" --help
 "$bin" > no_command.out 2> no_command.err
 [ $? -eq 2 ] && grep -q "^usage: slimtune <command>" no_command.err || fail "no_command: not exit 2 with the usage"
 expect 2 unknown_command "$bin" frobnicate
-expect 2 unknown_option "$bin" demo --bogus
-expect 2 bad_option_value "$bin" demo --steps many
+expect 2 unknown_option "$bin" quickstart --bogus
+expect 2 bad_option_value "$bin" quickstart --threads many
 expect 2 negative_threads "$bin" generate --model "$fix/models/llama_gqa" --tokens 1 --threads -1
 expect 2 misspelt_recipe_key "$bin" train "$recipe" "${args[@]}" --lora.rnak 4
 expect 2 recipe_value_out_of_range "$bin" train "$recipe" "${args[@]}" --lora.rank 0

@@ -127,7 +127,8 @@ public:
             mix(w);
         }
         uint64_t tail = 0; // the length of a short tail is part of it
-        std::memcpy(&tail, p, n);
+        if (n > 0)         // an empty vector's data() may be null, which memcpy may not get
+            std::memcpy(&tail, p, n);
         mix(tail ^ (uint64_t{n} << 56));
     }
     void add(const std::string& s) { add(s.data(), s.size()); }

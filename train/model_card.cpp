@@ -17,16 +17,6 @@ using nlohmann::json;
 
 namespace {
 
-std::string fixed(double v, int digits) {
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%.*f", digits, v);
-    return buf;
-}
-
-std::string mebibytes(uint64_t bytes) {
-    return fixed(static_cast<double>(bytes) / (1024.0 * 1024.0), 2) + " MiB";
-}
-
 // A JSON value as card text ("—" when absent or null).
 std::string text_of(const json& j, const char* key) {
     if (!j.is_object() || !j.contains(key) || j[key].is_null())
@@ -35,7 +25,7 @@ std::string text_of(const json& j, const char* key) {
     if (v.is_string())
         return v.get<std::string>();
     if (v.is_number_float())
-        return fixed(v.get<double>(), 4);
+        return fixed_digits(v.get<double>(), 4);
     return v.dump();
 }
 
@@ -133,7 +123,7 @@ void files_section(std::ostringstream& md, const ModelCard& c) {
         md << "Perplexity on `" << c.eval_data << "` (" << c.eval_tokens
            << " scored tokens), each file read back by slimtune; the float32 model in memory "
               "scores "
-           << fixed(*c.f32_perplexity, 4) << ".\n\n";
+           << fixed_digits(*c.f32_perplexity, 4) << ".\n\n";
     md << "| file | type | size |" << (ppl ? " perplexity | Δ vs F32 |" : "") << "\n";
     md << "|---|---|---:|" << (ppl ? "---:|---:|" : "") << "\n";
     for (const ModelCardFile& f : c.files) {
@@ -141,8 +131,8 @@ void files_section(std::ostringstream& md, const ModelCard& c) {
         if (ppl) {
             if (f.perplexity) {
                 const double delta = (*f.perplexity / *c.f32_perplexity - 1.0) * 100.0;
-                md << " " << fixed(*f.perplexity, 4) << " | " << (delta >= 0 ? "+" : "")
-                   << fixed(delta, 2) << " % |";
+                md << " " << fixed_digits(*f.perplexity, 4) << " | " << (delta >= 0 ? "+" : "")
+                   << fixed_digits(delta, 2) << " % |";
             } else {
                 md << " — | — |";
             }

@@ -60,6 +60,12 @@ json choose_training_chat_template(const data::TrainingDataConfig& data,
     }
     const data::ChatTemplateChoice c = data::choose_chat_template(data.chat_template, *tok);
     const std::string used = c.used ? c.used->name : "";
+    if (!c.used && !c.named && c.tokenizer_default.empty() && c.marker_problem.empty()) {
+        // A base model without a template: text records need none, so one line says so.
+        progress << "chat template: none (the tokenizer has none; only chat records would need "
+                    "data.chat_template)\n";
+        return chat_template_record(used, c.tokenizer_default);
+    }
     progress << "chat template: " << (c.used ? used : "none")
              << (c.named ? " (data.chat_template)"
                          : " (data.chat_template = auto: the tokenizer's own)")

@@ -214,6 +214,9 @@ ResumePoint open_resume_point(const Recipe& now, const std::string& manifest_sha
 std::string resume_has_ended(const ResumePoint& from, const Recipe& now, int64_t total_steps) {
     const TrainCheckpoint& ck = from.checkpoint;
     const std::string& dir = now.train.output_dir;
+    const bool lora = now.trainer.mode == "lora";
+    if (std::error_code ec; !fs::exists(run_path(now, lora ? kAdapterDir : kModelDir), ec))
+        return "";
     if (ck.step >= total_steps)
         return dir + ": the run is finished (step " + std::to_string(ck.step) + " of " +
                std::to_string(total_steps) + "); to train longer, resume with a higher " +

@@ -76,7 +76,10 @@ ResumePoint open_resume_point(const Recipe& now, const std::string& manifest_sha
 
 // A resume of a run that has ended (its step reached `total_steps`, or early stopping ended it
 // and `now`'s patience would stop it again) has nothing to do: why, and how to go on (a higher
-// train.max_steps, a higher eval.early_stopping_patience). "" when there are steps to run.
+// train.max_steps, a higher eval.early_stopping_patience). "" when there are steps to run, or
+// when the run's adapter (or model) directory is missing: a run stopped after its last
+// checkpoint but before that was written, or one resumed with train.max_steps lowered to the
+// step of its newest checkpoint, writes it without training further.
 std::string resume_has_ended(const ResumePoint& from, const Recipe& now, int64_t total_steps);
 
 // Drops the lines of metrics.jsonl and samples.jsonl logged after `step`: a resume runs those

@@ -1,5 +1,7 @@
 #include "data/curate/report.h"
 
+#include "common/text.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -45,11 +47,7 @@ json settings_of(const std::string& stage, const json& settings) {
 }
 
 std::string num(double x, int digits = 3) {
-    if (!std::isfinite(x))
-        return "-";
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%.*f", digits, x);
-    return buf;
+    return fixed_digits(x, digits);
 }
 
 std::string cell(const json& v) {

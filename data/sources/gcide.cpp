@@ -4,10 +4,12 @@
 // numbered line ("   2. (Med.) ..."). Accent codes are bracketed ("[=e]", "['e]", "[ae]").
 #include "data/sources/gcide.h"
 
+#include "common/atomic_file.h"
 #include "common/error.h"
 
 #include <array>
 #include <cctype>
+#include <nlohmann/json.hpp>
 #include <zlib.h>
 
 namespace slimtune::data::gcide {
@@ -310,11 +312,40 @@ bool is_medical_label(std::string_view label) {
     return word == "Physiological"; // "(Physiological Chem.)"
 }
 
-bool is_general_heldout(std::string_view headword) {
+namespace {
+
+uint64_t fnv1a(std::string_view s) {
     uint64_t h = 0xcbf29ce484222325ULL;
-    for (char c : headword)
+    for (char c : s)
         h = (h ^ static_cast<unsigned char>(c)) * 0x100000001b3ULL;
-    return h % 50 == 0;
+    return h;
+}
+
+} // namespace
+
+bool is_general_heldout(std::string_view headword) {
+    return fnv1a(headword) % 50 == 0;
+}
+
+bool is_medical_heldout(std::string_view headword) {
+    return fnv1a(headword) / 50 % 10 == 0;
+}
+
+Splits split_corpus(const Corpus& corpus) {
+    Splits s;
+    for (const Document& d : corpus.general)
+        (is_general_heldout(d.headword) ? s.general_heldout : s.pretrain).push_back(&d);
+    for (const Document& d : corpus.medical)
+        (is_medical_heldout(d.headword) ? s.medical_heldout : s.medical).push_back(&d);
+    return s;
+}
+
+void write_jsonl(const std::string& path, const std::vector<const Document*>& documents) {
+    write_file_atomic(path, [&](std::ostream& os) {
+        for (const Document* d : documents)
+            os << nlohmann::json{{"text", d->text}, {"source", "gcide:" + d->headword}}.dump()
+               << "\n";
+    });
 }
 
 std::string plain_text(std::string_view markup) {

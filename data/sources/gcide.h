@@ -44,6 +44,20 @@ std::string plain_text(std::string_view markup);
 // how fine-tuning changes general text (FNV-1a of the headword, so the split never changes).
 bool is_general_heldout(std::string_view headword);
 
+// True for the 1 in 10 headwords whose medical senses are held out of fine-tuning, to measure
+// what it gained (the same hash, an independent digit of it). Every sense of a headword falls on
+// the same side, so no definition is scored against a sibling sense it was trained on.
+bool is_medical_heldout(std::string_view headword);
+
+// The embedded default's four data sets, as documents of one corpus (which must outlive them).
+struct Splits {
+    std::vector<const Document*> pretrain, general_heldout, medical, medical_heldout;
+};
+Splits split_corpus(const Corpus& corpus);
+
+// One {"text": ..., "source": "gcide:HEADWORD"} line per document, written atomically.
+void write_jsonl(const std::string& path, const std::vector<const Document*>& documents);
+
 // True when a parenthesised field label such as "Med." or "Physiol. Chem." names medicine.
 bool is_medical_label(std::string_view label);
 

@@ -15,7 +15,7 @@
 #include "tests/model/export_test_util.h"
 #include "tests/model/logits_util.h"
 #include "tests/test_util.h"
-#include "train/demo_corpus.h"
+#include "tests/train/sample_prose.h"
 #include "train/evaluate.h"
 #include "train/export/export.h"
 #include "train/run.h"
@@ -310,10 +310,10 @@ TEST_CASE("llama.cpp: a model trained by slimtune, merged, as an adapter, and qu
           "[export][llama_cpp]") {
     test::TempDir tmp("export_llama_cpp_trained");
     exportable_fixture("llama_gqa", tmp.path / "base");
-    // Curated data: the demo's prose, one record per sentence-rich paragraph.
+    // Curated data: the sample prose, one record per sentence-rich paragraph.
     const data::curate::CurateSummary cur = [&] {
         std::ofstream raw(tmp.path / "raw.jsonl");
-        const std::string corpus = train::kDemoCorpus;
+        const std::string corpus = train::kSampleProse;
         for (size_t at = 0, end; at < corpus.size(); at = end + 1) {
             end = corpus.find('\n', at);
             raw << nlohmann::json{{"text", corpus.substr(at, end - at)}}.dump() << "\n";
@@ -346,7 +346,7 @@ TEST_CASE("llama.cpp: a model trained by slimtune, merged, as an adapter, and qu
     load_peft_adapter(merged, adapter.string());
     lora_merge(merged);
     const data::Tokenizer tok = data::Tokenizer::load(tmp.path / "base");
-    std::vector<int32_t> text_ids = tok.encode(train::kDemoCorpus);
+    std::vector<int32_t> text_ids = tok.encode(train::kSampleProse);
     REQUIRE(text_ids.size() > 300);
     const std::vector<int32_t> ids(text_ids.begin(), text_ids.begin() + 48);
     const std::vector<float> ref = test::logits_of(merged, ids);

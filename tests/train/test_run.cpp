@@ -129,6 +129,40 @@ TEST_CASE("a reused output directory is refused; a resume refuses a changed reci
                Catch::Contains("lr = 0.01"));
 }
 
+TEST_CASE("a resume writes the output a stopped run never wrote, without training further",
+          "[train][run_dir]") {
+    TempDir dir("run_output");
+    const std::string data = test::curated(dir, "train", test::random_id_records(40, 9));
+    const std::string out = dir.file("run");
+    train::Recipe a = test::tiny_recipe(data, out);
+    a.checkpoint.every = 4;
+    std::ostringstream log;
+    REQUIRE(train::run_training(a, {}, log).steps == 8);
+    const std::string adapter = test::read_text(out + "/adapter/adapter_model.safetensors");
+
+    // Killed after the final checkpoint, before adapter/ was written: the resume writes the
+    // same adapter and trains no further step.
+    fs::remove_all(out + "/adapter");
+    const auto again = train::run_training(a, {.resume = true}, log);
+    CHECK(again.nothing_to_do.empty());
+    CHECK(again.steps == 8);
+    CHECK(test::read_text(out + "/adapter/adapter_model.safetensors") == adapter);
+    // With the adapter there, the run is finished.
+    CHECK_FALSE(train::run_training(a, {.resume = true}, log).nothing_to_do.empty());
+
+    // A run stopped at step 4 ends there with train.max_steps lowered to 4: the step-4 weights.
+    const std::string out2 = dir.file("run2");
+    train::Recipe b = test::tiny_recipe(data, out2);
+    b.checkpoint.every = 4;
+    REQUIRE(train::run_training(b, {.stop_after = 4}, log).interrupted);
+    CHECK_FALSE(fs::exists(out2 + "/adapter"));
+    b.train.max_steps = 4;
+    const auto ended = train::run_training(b, {.resume = true}, log);
+    CHECK(ended.steps == 4);
+    CHECK(ended.weights_step == 4);
+    CHECK(fs::exists(out2 + "/adapter/adapter_model.safetensors"));
+}
+
 TEST_CASE("the keys a resume may change are the documented ones", "[train][run_dir]") {
     CHECK(train::resume_may_change() ==
           std::vector<std::string>{"train.max_steps", "train.epochs", "train.threads",

@@ -6,14 +6,16 @@ namespace slimtune::train {
 
 const std::vector<Command>& commands() {
     static const std::vector<Command> table = {
-        {"demo", "train a small byte-level transformer on bundled text (end-to-end check)",
-         run_demo},
+        {"quickstart", "the main job on the embedded default: curate, fine-tune, evaluate, export",
+         run_quickstart_command},
         {"curate", "filter, deduplicate, redact and balance a JSONL dataset; report + manifest",
          run_curate},
         {"train", "fine-tune a model (LoRA or full) on curated data; --resume continues",
          run_train},
         {"export", "GGUF (llama.cpp, ollama), GGUF LoRA, merged safetensors or PEFT files",
          run_export},
+        {"report", "report.html (inline SVG charts) and loss.svg of a run or quickstart directory",
+         run_report},
         {"corpus", "general and medical text from Debian's GCIDE dictionary, as JSONL", run_corpus},
         {"init", "a randomly initialised model directory (llama, gpt2) to pretrain from scratch",
          run_init},

@@ -7,7 +7,8 @@
 
 namespace slimtune::train {
 
-int run_demo(const std::vector<std::string>& args);
+int run_quickstart_command(const std::vector<std::string>& args);
+int run_report(const std::vector<std::string>& args);
 int run_logits(const std::vector<std::string>& args);
 int run_eval(const std::vector<std::string>& args);
 int run_generate(const std::vector<std::string>& args);

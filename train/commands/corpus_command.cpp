@@ -1,7 +1,6 @@
 // `slimtune corpus`: the embedded default's text, from Debian's GCIDE dictionary (dict-gcide):
 // general prose to pretrain on, general prose held out of pretraining, and the medical senses,
 // held out of both, as the raw domain data to curate and fine-tune on.
-#include "common/atomic_file.h"
 #include "common/error.h"
 #include "data/sources/gcide.h"
 #include "train/commands/cli_util.h"
@@ -9,25 +8,11 @@
 
 #include <cstdio>
 #include <filesystem>
-#include <nlohmann/json.hpp>
 
 namespace slimtune::train {
 
 namespace po = boost::program_options;
 namespace fs = std::filesystem;
-
-namespace {
-
-// One {"text": ..., "source": ...} line per document.
-void write_jsonl(const fs::path& path, const std::vector<const data::gcide::Document*>& docs) {
-    write_file_atomic(path.string(), [&](std::ostream& os) {
-        for (const data::gcide::Document* d : docs)
-            os << nlohmann::json{{"text", d->text}, {"source", "gcide:" + d->headword}}.dump()
-               << "\n";
-    });
-}
-
-} // namespace
 
 int run_corpus(const std::vector<std::string>& args) {
     std::string dictionary = data::gcide::kDebianPath, out_dir;
@@ -41,21 +26,20 @@ int run_corpus(const std::vector<std::string>& args) {
     if (!parse_options(args, opts, vm))
         return 0;
     const data::gcide::Corpus corpus = data::gcide::read_corpus(dictionary);
-    std::vector<const data::gcide::Document*> pretrain, heldout, medical;
-    for (const auto& d : corpus.general)
-        (data::gcide::is_general_heldout(d.headword) ? heldout : pretrain).push_back(&d);
-    for (const auto& d : corpus.medical)
-        medical.push_back(&d);
+    const data::gcide::Splits splits = data::gcide::split_corpus(corpus);
     if (std::error_code ec; !fs::create_directories(out_dir, ec) && ec)
         throw Error(out_dir + ": cannot create the directory: " + ec.message());
     const fs::path out(out_dir);
-    write_jsonl(out / "general.jsonl", pretrain);
-    write_jsonl(out / "general-heldout.jsonl", heldout);
-    write_jsonl(out / "medical.jsonl", medical);
+    using data::gcide::write_jsonl;
+    write_jsonl((out / "general.jsonl").string(), splits.pretrain);
+    write_jsonl((out / "general-heldout.jsonl").string(), splits.general_heldout);
+    write_jsonl((out / "medical.jsonl").string(), splits.medical);
+    write_jsonl((out / "medical-heldout.jsonl").string(), splits.medical_heldout);
     std::printf("corpus: %lld articles of %s -> %s/general.jsonl (%zu documents), "
-                "general-heldout.jsonl (%zu), medical.jsonl (%zu)\n",
+                "general-heldout.jsonl (%zu), medical.jsonl (%zu), medical-heldout.jsonl (%zu)\n",
                 static_cast<long long>(corpus.articles), dictionary.c_str(), out_dir.c_str(),
-                pretrain.size(), heldout.size(), medical.size());
+                splits.pretrain.size(), splits.general_heldout.size(), splits.medical.size(),
+                splits.medical_heldout.size());
     return 0;
 }
 

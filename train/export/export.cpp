@@ -274,6 +274,7 @@ void write_model_card(const ExportOptions& o,
     write_file_atomic(result.model_card,
                       [&](std::ostream& os) { os << model_card_markdown(card); });
     progress << "wrote " << result.model_card << "\n";
+    result.card = std::move(card);
 }
 
 // The dataset's manifest hash for a safetensors header's __metadata__ (merged model, PEFT

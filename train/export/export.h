@@ -9,6 +9,7 @@
 
 #include "model/io/export_type.h"
 #include "train/export/gguf_export.h"
+#include "train/model_card.h"
 
 #include <cstdint>
 #include <iosfwd>
@@ -38,6 +39,7 @@ struct ExportResult {
     std::vector<GgufExportReport> gguf; // per written GGUF
     std::string out;                    // the file or directory written
     std::string model_card;             // its path, "" when none
+    ModelCard card;                     // what it says (files, sizes, perplexities)
 };
 
 // Runs the export; progress lines go to `progress`. ConfigError/FormatError for bad input

@@ -1,10 +1,10 @@
-// The text `slimtune demo` trains on: original prose in the register of the clinical and
-// banking documents slimtune is meant for (no real person or institution is described).
+// Original prose in the register of the clinical and banking documents slimtune is meant for
+// (no real person or institution is described): the training text of the llama.cpp export tests.
 #pragma once
 
 namespace slimtune::train {
 
-inline constexpr const char* kDemoCorpus =
+inline constexpr const char* kSampleProse =
     R"(The ward round starts at eight. The nurse in charge reads out each bed in turn: the patient's age, the reason for admission, the observations overnight and any change in medication. The doctor listens, examines the patient, and writes a short plan in the notes. A plan says what will be done today, who will do it, and what would make the team change course.
 Blood pressure is measured twice, a few minutes apart, with the patient seated and the arm supported at the level of the heart. If the two readings differ by more than ten points, a third is taken and the last two are averaged. A single high reading is not a diagnosis; it is a reason to measure again.
 Discharge letters follow one pattern. They name the diagnosis, the treatment given, the medicines to continue and the medicines stopped, and the follow-up arranged. They end with clear advice on when to seek help: fever, new pain, breathlessness, or any bleeding.

@@ -1,0 +1,407 @@
+// The quickstart's phases, in order: output directory, domain data, curation, fine-tuning,
+// held-out comparison, export, samples, summary and report.
+#include "train/quickstart.h"
+
+#include "common/atomic_file.h"
+#include "common/error.h"
+#include "common/text.h"
+#include "data/curate/pipeline.h"
+#include "data/examples.h"
+#include "data/sources/gcide.h"
+#include "data/tokenizer/tokenizer.h"
+#include "model/generate.h"
+#include "model/io/gguf.h"
+#include "model/io/gguf_model.h"
+#include "model/transformer.h"
+#include "train/adapter.h"
+#include "train/curate_keys.h"
+#include "train/evaluate.h"
+#include "train/export/export.h"
+#include "train/gguf_tokenizer.h"
+#include "train/report.h"
+#include "train/run.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <ostream>
+
+namespace slimtune::train {
+
+namespace fs = std::filesystem;
+
+double HeldOutScore::base_perplexity() const {
+    return std::exp(base_loss);
+}
+double HeldOutScore::tuned_perplexity() const {
+    return std::exp(tuned_loss);
+}
+double HeldOutScore::change() const {
+    return tuned_perplexity() / base_perplexity() - 1.0;
+}
+
+namespace {
+
+// What every phase reads and writes.
+struct Layout {
+    fs::path out, data, curated, run, export_dir;
+    std::string raw_medical() const { return (data / "medical-raw.jsonl").string(); }
+    std::string medical_heldout() const { return (data / "medical-heldout.jsonl").string(); }
+    std::string general_heldout() const { return (data / "general-heldout.jsonl").string(); }
+    std::string curated_file() const { return (curated / "curated.jsonl").string(); }
+};
+
+// The entries a quickstart writes in its output directory: what --overwrite may remove.
+const char* const kOutputs[] = {"data",        "curated",   "run",     "export",
+                                "quickstart.json", "report.html", "loss.svg"};
+
+// The quickstart shortened for CI: a few steps, a few thousand scored tokens, short samples.
+struct Budget {
+    int64_t max_steps = 0;      // 0: the recipe's epochs
+    int64_t eval_tokens = 0;    // 0: every held-out token
+    int64_t sample_tokens = 40; // new tokens per sample
+};
+Budget budget_for(bool quick) {
+    return quick ? Budget{.max_steps = 16, .eval_tokens = 4000, .sample_tokens = 16} : Budget{};
+}
+
+// ---- output directory ----
+Layout prepare_output(const QuickstartOptions& o) {
+    if (o.out.empty())
+        throw ConfigError("quickstart: --out is required");
+    const fs::path out(o.out);
+    std::error_code ec;
+    if (fs::exists(out, ec) && !fs::is_empty(out, ec)) {
+        if (!fs::exists(out / "quickstart.json", ec) && !fs::exists(out / "data", ec))
+            throw ConfigError(o.out + ": the directory holds other files; choose an empty or "
+                                      "new --out");
+        if (!o.overwrite)
+            throw ConfigError(o.out + ": holds an earlier quickstart; pass --overwrite to "
+                                      "replace it, or choose another --out");
+        for (const char* name : kOutputs)
+            if (fs::remove_all(out / name, ec); ec)
+                throw Error((out / name).string() + ": cannot remove: " + ec.message());
+    }
+    Layout l{out, out / "data", out / "curated", out / "run", out / "export"};
+    for (const fs::path& d : {l.out, l.data, l.export_dir})
+        if (!fs::create_directories(d, ec) && ec)
+            throw Error(d.string() + ": cannot create the directory: " + ec.message());
+    return l;
+}
+
+// ---- domain data ----
+constexpr const char* kPlantedDomain = "stmarys-clinic.org";
+constexpr const char* kPlantedPhonePrefix = "(617) 555-";
+
+// An invented clinician's contact line, different for each planted document: a name, a phone
+// number in a valid US format and an e-mail address, as a referral note would carry them.
+std::string planted_contact(int64_t i) {
+    static const char* const names[] = {"Alice Moreau", "Rahul Mehta",   "Jonas Becker",
+                                        "Maria Silva",  "Kenji Tanaka",  "Fatima Haddad",
+                                        "Liam O'Brien", "Sofia Rossi"};
+    const std::string name = names[i % std::size(names)];
+    std::string user;
+    for (const char c : name.substr(0, name.find(' ')))
+        user += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    char phone[32];
+    std::snprintf(phone, sizeof phone, "%s%04lld", kPlantedPhonePrefix,
+                  static_cast<long long>(1000 + 37 * i));
+    return " Referred by Dr. " + name + ", tel. " + phone + ", " + user + "." +
+           std::to_string(100 + i) + "@" + kPlantedDomain + ".";
+}
+constexpr int64_t kPlantEvery = 50;
+
+struct DomainData {
+    int64_t raw = 0, planted = 0, medical_heldout = 0, general_heldout = 0;
+};
+
+DomainData write_domain_data(const QuickstartOptions& o, const Layout& l, std::ostream& progress) {
+    const data::gcide::Corpus corpus = data::gcide::read_corpus(o.dictionary);
+    const data::gcide::Splits splits = data::gcide::split_corpus(corpus);
+    // The raw medical file, with the planted contact lines.
+    std::vector<data::gcide::Document> raw;
+    raw.reserve(splits.medical.size());
+    DomainData d;
+    for (const data::gcide::Document* doc : splits.medical) {
+        raw.push_back(*doc);
+        if (static_cast<int64_t>(raw.size()) % kPlantEvery == 0)
+            raw.back().text += planted_contact(d.planted++);
+    }
+    std::vector<const data::gcide::Document*> raw_refs;
+    for (const auto& doc : raw)
+        raw_refs.push_back(&doc);
+    data::gcide::write_jsonl(l.raw_medical(), raw_refs);
+    data::gcide::write_jsonl(l.medical_heldout(), splits.medical_heldout);
+    data::gcide::write_jsonl(l.general_heldout(), splits.general_heldout);
+    d.raw = static_cast<int64_t>(raw.size());
+    d.medical_heldout = static_cast<int64_t>(splits.medical_heldout.size());
+    d.general_heldout = static_cast<int64_t>(splits.general_heldout.size());
+    progress << "data: " << d.raw << " raw medical senses of GCIDE (" << d.planted
+             << " given an invented clinician's phone and e-mail), " << d.medical_heldout
+             << " medical and " << d.general_heldout << " general documents held out\n";
+    return d;
+}
+
+// ---- curation ----
+data::curate::CurateSummary curate_domain_data(const QuickstartOptions& o,
+                                               const Layout& l,
+                                               std::ostream& progress) {
+    const CurateRecipe chosen = load_curate_recipe(o.recipe, {}, {l.raw_medical()});
+    data::curate::CurateRunOptions run{.version = SLIMTUNE_VERSION_STRING,
+                                       .settings = curate_settings(chosen.recipe),
+                                       .progress = nullptr};
+    data::curate::CurateSummary s =
+        data::curate::curate_files({l.raw_medical()}, l.curated.string(), chosen.recipe.curate, run);
+    progress << "curate: " << s.documents_in << " documents in, " << s.documents_out << " out\n";
+    for (const auto& st : s.stages) {
+        if (!st.enabled || (st.dropped == 0 && st.modified == 0))
+            continue;
+        progress << "  " << st.name << ": " << st.dropped << " dropped, " << st.modified
+                 << " modified";
+        std::string sep = " (";
+        for (const auto& [why, n] : st.drop_reasons)
+            progress << sep << why << " " << n, sep = ", ";
+        for (const auto& [what, n] : st.changes)
+            progress << sep << what << " " << n, sep = ", ";
+        progress << (sep == " (" ? "" : ")") << "\n";
+    }
+    progress << "  report: " << (l.curated / "report.md").string() << "\n";
+    return s;
+}
+
+// Planted contact details left in the curated file (0 when the PII stage caught every one).
+int64_t planted_contacts_left(const Layout& l) {
+    std::ifstream in = open_regular_file(l.curated_file(), "curated data");
+    int64_t left = 0;
+    std::string line;
+    for (int64_t n = 1; read_line(in, line, l.curated_file(), n); ++n)
+        left += line.find(kPlantedDomain) != std::string::npos ||
+                line.find(kPlantedPhonePrefix) != std::string::npos;
+    return left;
+}
+
+// ---- fine-tuning ----
+RunResult fine_tune(const QuickstartOptions& o, const Layout& l, std::ostream& progress) {
+    std::vector<std::string> overrides = {
+        "--model.path",      o.base,           "--data.train",   l.curated_file(),
+        "--data.validation", l.medical_heldout(), "--train.output_dir", l.run.string()};
+    if (const Budget b = budget_for(o.quick); b.max_steps > 0)
+        overrides.insert(overrides.end(), {"--train.max_steps", std::to_string(b.max_steps),
+                                           "--eval.every", std::to_string(b.max_steps / 2)});
+    const Recipe recipe = load_recipe(o.recipe, overrides);
+    progress << "train: LoRA on " << o.base << " (recipe " << o.recipe << ")\n";
+    return run_training(recipe, RunControl{}, progress);
+}
+
+// ---- held-out comparison ----
+std::vector<HeldOutScore> compare_on_heldout(const QuickstartOptions& o,
+                                             const Layout& l,
+                                             const std::string& adapter,
+                                             std::ostream& progress) {
+    const data::Tokenizer tokenizer = data::Tokenizer::load(o.base);
+    Model m = load_model(o.base);
+    const data::ExampleOptions eo = data::example_options({}, "", &tokenizer, m.cfg.vocab_size);
+    const int64_t max_tokens = budget_for(o.quick).eval_tokens;
+    std::vector<HeldOutScore> scores = {{"medical (held out)", l.medical_heldout()},
+                                        {"general (held out)", l.general_heldout()}};
+    for (HeldOutScore& s : scores) {
+        const DatasetLoss r = dataset_loss(m, s.path, eo, max_tokens);
+        s.base_loss = r.loss, s.tokens = r.tokens;
+    }
+    apply_adapter(m, adapter, progress);
+    for (HeldOutScore& s : scores)
+        s.tuned_loss = dataset_loss(m, s.path, eo, max_tokens).loss;
+    return scores;
+}
+
+void print_scores(const std::vector<HeldOutScore>& scores, std::ostream& progress) {
+    char line[160];
+    progress << "\n| held-out text | tokens | base perplexity | fine-tuned | change |\n"
+             << "|---|---:|---:|---:|---:|\n";
+    for (const HeldOutScore& s : scores) {
+        std::snprintf(line, sizeof line, "| %s | %lld | %.2f | %.2f | %+.1f %% |\n",
+                      s.name.c_str(), static_cast<long long>(s.tokens), s.base_perplexity(),
+                      s.tuned_perplexity(), 100.0 * s.change());
+        progress << line;
+    }
+    progress << "\n";
+}
+
+// ---- export ----
+ExportResult export_gguf(const QuickstartOptions& o,
+                         const Layout& l,
+                         const std::string& adapter,
+                         std::ostream& progress) {
+    ExportOptions e{.model_dir = o.base,
+                    .adapter_dir = adapter,
+                    .format = "gguf",
+                    .types = {io::ExportType::Q8_0, io::ExportType::Q4_K_M},
+                    .out = (l.export_dir / "gguf").string(),
+                    .name = "tiny-gcide-medical",
+                    .eval_data = l.medical_heldout(),
+                    .eval_max_tokens = budget_for(o.quick).eval_tokens};
+    return export_model(e, progress);
+}
+
+ExportResult export_peft(const QuickstartOptions& o,
+                         const Layout& l,
+                         const std::string& adapter,
+                         std::ostream& progress) {
+    ExportOptions e{.model_dir = o.base,
+                    .adapter_dir = adapter,
+                    .format = "peft",
+                    .out = (l.export_dir / "peft").string(),
+                    .name = "tiny-gcide-medical"};
+    return export_model(e, progress);
+}
+
+// ---- samples ----
+const char* const kPrompts[] = {"Inflammation of the", "A disease in which",
+                                "The operation of removing"};
+
+std::string continue_prompt(const Model& m,
+                            const data::Tokenizer& tok,
+                            const std::string& prompt,
+                            int64_t new_tokens) {
+    const std::vector<int32_t> ids = tok.encode(prompt, false);
+    SamplingOptions s{.max_new_tokens = new_tokens, .repetition_penalty = 1.3f};
+    if (tok.eos_id())
+        s.stop_ids.push_back(*tok.eos_id());
+    return tok.decode(generate(m, ids, s), {.skip_special_tokens = true});
+}
+
+std::vector<Sample> generate_samples(const QuickstartOptions& o,
+                                     const std::string& q4_k_m,
+                                     std::ostream& progress) {
+    const int64_t n = budget_for(o.quick).sample_tokens;
+    std::vector<Sample> samples;
+    {
+        const data::Tokenizer tok = data::Tokenizer::load(o.base);
+        const Model base = load_model(o.base);
+        for (const char* p : kPrompts)
+            samples.push_back({p, continue_prompt(base, tok, p, n), ""});
+    }
+    const io::GgufFile f = io::GgufFile::open(q4_k_m);
+    const data::Tokenizer tok = gguf_tokenizer(f);
+    const Model tuned = io::load_gguf_model(f);
+    for (Sample& s : samples) {
+        s.tuned = continue_prompt(tuned, tok, s.prompt, n);
+        progress << "sample: \"" << s.prompt << "\"\n  base:       " << s.prompt << s.base
+                 << "\n  fine-tuned: " << s.prompt << s.tuned << "\n";
+    }
+    return samples;
+}
+
+// ---- summary ----
+nlohmann::json summary_json(const QuickstartResult& r,
+                            const DomainData& d,
+                            const data::curate::CurateSummary& curation,
+                            const Layout& l,
+                            bool quick,
+                            const nlohmann::json& seconds) {
+    nlohmann::json scores = nlohmann::json::array();
+    for (const HeldOutScore& s : r.scores)
+        scores.push_back({{"name", s.name},
+                          {"path", s.path},
+                          {"tokens", s.tokens},
+                          {"base_loss", s.base_loss},
+                          {"tuned_loss", s.tuned_loss},
+                          {"base_perplexity", s.base_perplexity()},
+                          {"tuned_perplexity", s.tuned_perplexity()},
+                          {"change", s.change()}});
+    nlohmann::json files = nlohmann::json::array();
+    for (const ModelCardFile& f : r.card.files)
+        files.push_back({{"file", f.file},
+                         {"type", f.type},
+                         {"bytes", f.bytes},
+                         {"perplexity", f.perplexity ? nlohmann::json(*f.perplexity) : nullptr}});
+    nlohmann::json exports = {{"dir", l.export_dir.string()},
+                              {"f32_perplexity", r.card.f32_perplexity
+                                                     ? nlohmann::json(*r.card.f32_perplexity)
+                                                     : nullptr},
+                              {"eval_tokens", r.card.eval_tokens},
+                              {"files", files}};
+    nlohmann::json samples = nlohmann::json::array();
+    for (const Sample& s : r.samples)
+        samples.push_back({{"prompt", s.prompt}, {"base", s.base}, {"fine_tuned", s.tuned}});
+    return {{"quick", quick},
+            {"data",
+             {{"raw_medical", d.raw},
+              {"planted_contact_lines", d.planted},
+              {"medical_heldout", d.medical_heldout},
+              {"general_heldout", d.general_heldout}}},
+            {"curation",
+             {{"documents_in", curation.documents_in},
+              {"documents_out", curation.documents_out},
+              {"pii_documents", curation.pii_documents},
+              {"pii_by_type", curation.pii_by_type},
+              {"report", (l.curated / "report.json").string()}}},
+            {"training", {{"steps", r.steps}, {"run", l.run.string()}}},
+            {"heldout", scores},
+            {"domain_gain_target", kQuickstartDomainGain},
+            {"exports", exports},
+            {"model_card", r.model_card},
+            {"peft", r.peft_dir},
+            {"samples", samples},
+            {"seconds", seconds}};
+}
+
+} // namespace
+
+QuickstartResult run_quickstart(const QuickstartOptions& o, std::ostream& progress) {
+    using clock = std::chrono::steady_clock;
+    const auto start = clock::now();
+    nlohmann::json seconds = nlohmann::json::object();
+    auto phase_done = [&, last = start](const char* name) mutable {
+        const auto now = clock::now();
+        seconds[name] = std::chrono::duration<double>(now - last).count();
+        last = now;
+    };
+    for (const auto& [what, path] : {std::pair{"base model", o.base}, {"recipe", o.recipe}})
+        if (std::error_code ec; !fs::exists(path, ec))
+            throw ConfigError(path + ": the quickstart's " + what + " does not exist");
+
+    const Layout l = prepare_output(o);
+    QuickstartResult r;
+    const DomainData d = write_domain_data(o, l, progress);
+    phase_done("data");
+    const data::curate::CurateSummary curation = curate_domain_data(o, l, progress);
+    const int64_t left = planted_contacts_left(l);
+    progress << "  planted contact lines: " << d.planted << " (" << curation.pii_documents
+             << " in senses that passed the quality stage), " << left
+             << " left in curated.jsonl\n";
+    if (left > 0)
+        throw Error(l.curated_file() + ": " + std::to_string(left) +
+                    " planted contact lines survived curation's PII stage");
+    phase_done("curate");
+    const RunResult run = fine_tune(o, l, progress);
+    phase_done("train");
+    r.scores = compare_on_heldout(o, l, run.output, progress);
+    print_scores(r.scores, progress);
+    phase_done("evaluate");
+    const ExportResult gguf = export_gguf(o, l, run.output, progress);
+    r.gguf = gguf.gguf;
+    r.model_card = gguf.model_card;
+    r.card = gguf.card;
+    r.peft_dir = export_peft(o, l, run.output, progress).out;
+    phase_done("export");
+    const GgufExportReport& q4 = r.gguf.back(); // types are written in the order given
+    r.samples = generate_samples(o, q4.path, progress);
+    phase_done("samples");
+
+    r.planted_pii = d.planted;
+    r.pii_documents = curation.pii_documents;
+    r.raw_documents = curation.documents_in;
+    r.curated_documents = curation.documents_out;
+    r.steps = run.steps;
+    seconds["total"] = std::chrono::duration<double>(clock::now() - start).count();
+    r.summary = summary_json(r, d, curation, l, o.quick, seconds);
+    write_file_atomic((l.out / "quickstart.json").string(),
+                      [&](std::ostream& os) { os << r.summary.dump(2) << "\n"; });
+    r.report = write_report(l.out.string()).html;
+    return r;
+}
+
+} // namespace slimtune::train
