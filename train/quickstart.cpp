@@ -21,6 +21,7 @@
 #include "train/report.h"
 #include "train/run.h"
 
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -54,8 +55,8 @@ struct Layout {
 };
 
 // The entries a quickstart writes in its output directory: what --overwrite may remove.
-const char* const kOutputs[] = {"data",        "curated",   "run",     "export",
-                                "quickstart.json", "report.html", "loss.svg"};
+const char* const kOutputs[] = {"data",        "curated", "run", "export", "quickstart.json",
+                                "report.html", "loss.svg"};
 
 // The quickstart shortened for CI: a few steps, a few thousand scored tokens, short samples.
 struct Budget {
@@ -98,8 +99,8 @@ constexpr const char* kPlantedPhonePrefix = "(617) 555-";
 // An invented clinician's contact line, different for each planted document: a name, a phone
 // number in a valid US format and an e-mail address, as a referral note would carry them.
 std::string planted_contact(int64_t i) {
-    static const char* const names[] = {"Alice Moreau", "Rahul Mehta",   "Jonas Becker",
-                                        "Maria Silva",  "Kenji Tanaka",  "Fatima Haddad",
+    static const char* const names[] = {"Alice Moreau", "Rahul Mehta",  "Jonas Becker",
+                                        "Maria Silva",  "Kenji Tanaka", "Fatima Haddad",
                                         "Liam O'Brien", "Sofia Rossi"};
     const std::string name = names[i % std::size(names)];
     std::string user;
@@ -145,15 +146,14 @@ DomainData write_domain_data(const QuickstartOptions& o, const Layout& l, std::o
 }
 
 // ---- curation ----
-data::curate::CurateSummary curate_domain_data(const QuickstartOptions& o,
-                                               const Layout& l,
-                                               std::ostream& progress) {
+data::curate::CurateSummary
+curate_domain_data(const QuickstartOptions& o, const Layout& l, std::ostream& progress) {
     const CurateRecipe chosen = load_curate_recipe(o.recipe, {}, {l.raw_medical()});
     data::curate::CurateRunOptions run{.version = SLIMTUNE_VERSION_STRING,
                                        .settings = curate_settings(chosen.recipe),
                                        .progress = nullptr};
-    data::curate::CurateSummary s =
-        data::curate::curate_files({l.raw_medical()}, l.curated.string(), chosen.recipe.curate, run);
+    data::curate::CurateSummary s = data::curate::curate_files(
+        {l.raw_medical()}, l.curated.string(), chosen.recipe.curate, run);
     progress << "curate: " << s.documents_in << " documents in, " << s.documents_out << " out\n";
     for (const auto& st : s.stages) {
         if (!st.enabled || (st.dropped == 0 && st.modified == 0))
@@ -184,9 +184,10 @@ int64_t planted_contacts_left(const Layout& l) {
 
 // ---- fine-tuning ----
 RunResult fine_tune(const QuickstartOptions& o, const Layout& l, std::ostream& progress) {
-    std::vector<std::string> overrides = {
-        "--model.path",      o.base,           "--data.train",   l.curated_file(),
-        "--data.validation", l.medical_heldout(), "--train.output_dir", l.run.string()};
+    std::vector<std::string> overrides = {"--model.path",       o.base,
+                                          "--data.train",       l.curated_file(),
+                                          "--data.validation",  l.medical_heldout(),
+                                          "--train.output_dir", l.run.string()};
     if (const Budget b = budget_for(o.quick); b.max_steps > 0)
         overrides.insert(overrides.end(), {"--train.max_steps", std::to_string(b.max_steps),
                                            "--eval.every", std::to_string(b.max_steps / 2)});
@@ -221,39 +222,32 @@ void print_scores(const std::vector<HeldOutScore>& scores, std::ostream& progres
     progress << "\n| held-out text | tokens | base perplexity | fine-tuned | change |\n"
              << "|---|---:|---:|---:|---:|\n";
     for (const HeldOutScore& s : scores) {
-        std::snprintf(line, sizeof line, "| %s | %lld | %.2f | %.2f | %+.1f %% |\n",
-                      s.name.c_str(), static_cast<long long>(s.tokens), s.base_perplexity(),
-                      s.tuned_perplexity(), 100.0 * s.change());
+        std::snprintf(line, sizeof line, "| %s | %lld | %.2f | %.2f | %+.1f %% |\n", s.name.c_str(),
+                      static_cast<long long>(s.tokens), s.base_perplexity(), s.tuned_perplexity(),
+                      100.0 * s.change());
         progress << line;
     }
     progress << "\n";
 }
 
 // ---- export ----
-ExportResult export_gguf(const QuickstartOptions& o,
-                         const Layout& l,
-                         const std::string& adapter,
-                         std::ostream& progress) {
+// The adapter over the base as `format` into export/FORMAT/: the GGUF types with each one's
+// held-out medical perplexity in the model card, or the PEFT directory.
+ExportResult export_adapter(const QuickstartOptions& o,
+                            const Layout& l,
+                            const std::string& adapter,
+                            const std::string& format,
+                            std::ostream& progress) {
     ExportOptions e{.model_dir = o.base,
                     .adapter_dir = adapter,
-                    .format = "gguf",
-                    .types = {io::ExportType::Q8_0, io::ExportType::Q4_K_M},
-                    .out = (l.export_dir / "gguf").string(),
-                    .name = "tiny-gcide-medical",
-                    .eval_data = l.medical_heldout(),
-                    .eval_max_tokens = budget_for(o.quick).eval_tokens};
-    return export_model(e, progress);
-}
-
-ExportResult export_peft(const QuickstartOptions& o,
-                         const Layout& l,
-                         const std::string& adapter,
-                         std::ostream& progress) {
-    ExportOptions e{.model_dir = o.base,
-                    .adapter_dir = adapter,
-                    .format = "peft",
-                    .out = (l.export_dir / "peft").string(),
+                    .format = format,
+                    .out = (l.export_dir / format).string(),
                     .name = "tiny-gcide-medical"};
+    if (format == "gguf") {
+        e.types = {io::ExportType::Q8_0, io::ExportType::Q4_K_M};
+        e.eval_data = l.medical_heldout();
+        e.eval_max_tokens = budget_for(o.quick).eval_tokens;
+    }
     return export_model(e, progress);
 }
 
@@ -272,9 +266,8 @@ std::string continue_prompt(const Model& m,
     return tok.decode(generate(m, ids, s), {.skip_special_tokens = true});
 }
 
-std::vector<Sample> generate_samples(const QuickstartOptions& o,
-                                     const std::string& q4_k_m,
-                                     std::ostream& progress) {
+std::vector<Sample>
+generate_samples(const QuickstartOptions& o, const std::string& q4_k_m, std::ostream& progress) {
     const int64_t n = budget_for(o.quick).sample_tokens;
     std::vector<Sample> samples;
     {
@@ -370,8 +363,7 @@ QuickstartResult run_quickstart(const QuickstartOptions& o, std::ostream& progre
     const data::curate::CurateSummary curation = curate_domain_data(o, l, progress);
     const int64_t left = planted_contacts_left(l);
     progress << "  planted contact lines: " << d.planted << " (" << curation.pii_documents
-             << " in senses that passed the quality stage), " << left
-             << " left in curated.jsonl\n";
+             << " in senses that passed the quality stage), " << left << " left in curated.jsonl\n";
     if (left > 0)
         throw Error(l.curated_file() + ": " + std::to_string(left) +
                     " planted contact lines survived curation's PII stage");
@@ -381,11 +373,11 @@ QuickstartResult run_quickstart(const QuickstartOptions& o, std::ostream& progre
     r.scores = compare_on_heldout(o, l, run.output, progress);
     print_scores(r.scores, progress);
     phase_done("evaluate");
-    const ExportResult gguf = export_gguf(o, l, run.output, progress);
+    const ExportResult gguf = export_adapter(o, l, run.output, "gguf", progress);
     r.gguf = gguf.gguf;
     r.model_card = gguf.model_card;
     r.card = gguf.card;
-    r.peft_dir = export_peft(o, l, run.output, progress).out;
+    r.peft_dir = export_adapter(o, l, run.output, "peft", progress).out;
     phase_done("export");
     const GgufExportReport& q4 = r.gguf.back(); // types are written in the order given
     r.samples = generate_samples(o, q4.path, progress);

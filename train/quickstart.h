@@ -46,8 +46,8 @@ struct Sample {
 };
 
 struct QuickstartResult {
-    int64_t planted_pii = 0;          // documents given a contact line
-    int64_t pii_documents = 0;        // documents curation redacted PII in
+    int64_t planted_pii = 0;   // documents given a contact line
+    int64_t pii_documents = 0; // documents curation redacted PII in
     int64_t raw_documents = 0, curated_documents = 0;
     int64_t steps = 0;
     std::vector<HeldOutScore> scores; // medical, then general

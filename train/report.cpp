@@ -29,8 +29,8 @@ json read_json(const fs::path& path, std::string_view what) {
     try {
         return json::parse(text);
     } catch (const json::exception& e) {
-        throw FormatError(path.string() + ": " + std::string(what) + " is not valid JSON: " +
-                          e.what());
+        throw FormatError(path.string() + ": " + std::string(what) +
+                          " is not valid JSON: " + e.what());
     }
 }
 
@@ -105,8 +105,7 @@ Inputs gather(const std::string& dir) {
     if (!in.quickstart.is_null())
         curation = in.dir / "curated" / "report.json";
     else if (in.provenance.is_object() && in.provenance["dataset"].contains("manifest"))
-        curation = fs::path(in.provenance["dataset"]["manifest"].get<std::string>())
-                       .parent_path() /
+        curation = fs::path(in.provenance["dataset"]["manifest"].get<std::string>()).parent_path() /
                    "report.json";
     if (!curation.empty())
         in.curation = read_json_if_present(curation, "curation report");
@@ -118,11 +117,20 @@ std::string escape(std::string_view s) {
     std::string out;
     for (const char c : s)
         switch (c) {
-        case '&': out += "&amp;"; break;
-        case '<': out += "&lt;"; break;
-        case '>': out += "&gt;"; break;
-        case '"': out += "&quot;"; break;
-        default: out += c;
+        case '&':
+            out += "&amp;";
+            break;
+        case '<':
+            out += "&lt;";
+            break;
+        case '>':
+            out += "&gt;";
+            break;
+        case '"':
+            out += "&quot;";
+            break;
+        default:
+            out += c;
         }
     return out;
 }
@@ -135,8 +143,9 @@ std::string fixed(double v, int digits) {
 }
 // A relative change as a signed percentage: +0.02 %.
 std::string percent(double fraction, int digits) {
-    return std::isfinite(fraction) ? (fraction >= 0 ? "+" : "") + fixed(100.0 * fraction, digits) + " %"
-                                   : "–";
+    return std::isfinite(fraction)
+               ? (fraction >= 0 ? "+" : "") + fixed(100.0 * fraction, digits) + " %"
+               : "–";
 }
 std::string integer(const json& v) {
     return v.is_number() ? std::to_string(v.get<int64_t>()) : "–";
@@ -218,8 +227,8 @@ std::string svg_line_chart(const std::string& id,
           << tick_label(t) << "</text>\n";
     o << "<text x=\"" << (left + right) / 2 << "\" y=\"" << height - 6
       << "\" text-anchor=\"middle\">" << escape(x_label) << "</text>\n</g>\n";
-    o << "<rect x=\"" << left << "\" y=\"" << top << "\" width=\"" << right - left
-      << "\" height=\"" << bottom - top << "\" fill=\"none\" stroke=\"#888\"/>\n";
+    o << "<rect x=\"" << left << "\" y=\"" << top << "\" width=\"" << right - left << "\" height=\""
+      << bottom - top << "\" fill=\"none\" stroke=\"#888\"/>\n";
     double legend_x = left + 160;
     for (const ChartSeries& s : series) {
         size_t n = 0;
@@ -235,9 +244,8 @@ std::string svg_line_chart(const std::string& id,
                 if (std::isfinite(x) && std::isfinite(y))
                     o << "<circle cx=\"" << px(x) << "\" cy=\"" << py(y) << "\" r=\"3\" fill=\""
                       << s.colour << "\"/>\n";
-        o << "<rect x=\"" << legend_x << "\" y=\"8\" width=\"12\" height=\"3\" fill=\""
-          << s.colour << "\"/><text x=\"" << legend_x + 16 << "\" y=\"13\">" << escape(s.name)
-          << "</text>\n";
+        o << "<rect x=\"" << legend_x << "\" y=\"8\" width=\"12\" height=\"3\" fill=\"" << s.colour
+          << "\"/><text x=\"" << legend_x + 16 << "\" y=\"13\">" << escape(s.name) << "</text>\n";
         legend_x += 30 + 7.0 * static_cast<double>(s.name.size());
     }
     o << "</svg>\n";
@@ -277,11 +285,10 @@ std::string summary_section(const Inputs& in) {
           << figure("first_train_loss", fixed(number(m.train.front(), "loss"), 4)) << "</tr>\n";
         o << "<tr><th>last training loss</th>"
           << figure("last_train_loss", fixed(number(m.train.back(), "loss"), 4)) << "</tr>\n";
-        double tokens = 0, tps = 0;
+        // Records are single steps (log.every thins them): a mean over them, not a total.
+        double tps = 0;
         for (const json& r : m.train)
-            tokens += std::isfinite(number(r, "tokens")) ? number(r, "tokens") : 0,
-                tps += std::isfinite(number(r, "tokens_per_s")) ? number(r, "tokens_per_s") : 0;
-        o << "<tr><th>tokens trained on</th>" << figure("tokens", fixed(tokens, 0)) << "</tr>\n";
+            tps += std::isfinite(number(r, "tokens_per_s")) ? number(r, "tokens_per_s") : 0;
         o << "<tr><th>mean tokens/s</th>"
           << figure("mean_tokens_per_s", fixed(tps / static_cast<double>(m.train.size()), 0))
           << "</tr>\n";
@@ -339,8 +346,8 @@ std::string curation_section(const json& c) {
         for (size_t i = 0; i < before.size() && i < after.size(); ++i) {
             if (before[i].value("documents", 0) == 0 && after[i].value("documents", 0) == 0)
                 continue;
-            o << "<tr><td>" << escape(before[i].value("axis", "") + "/" +
-                                      before[i].value("group", ""))
+            o << "<tr><td>"
+              << escape(before[i].value("axis", "") + "/" + before[i].value("group", ""))
               << "</td><td>" << integer(before[i]["documents"]) << "</td><td>"
               << integer(after[i]["documents"]) << "</td></tr>\n";
         }
@@ -359,8 +366,8 @@ std::string evaluation_section(const json& q) {
     int i = 0;
     for (const json& s : q["heldout"]) {
         const std::string k = "heldout" + std::to_string(i++);
-        o << "<tr><td>" << escape(s.value("name", "")) << "</td>" << figure(k + "_tokens",
-                                                                            integer(s["tokens"]))
+        o << "<tr><td>" << escape(s.value("name", "")) << "</td>"
+          << figure(k + "_tokens", integer(s["tokens"]))
           << figure(k + "_base", fixed(s.value("base_perplexity", kNone), 2))
           << figure(k + "_tuned", fixed(s.value("tuned_perplexity", kNone), 2))
           << figure(k + "_change", percent(s.value("change", kNone), 1)) << "</tr>\n";
@@ -384,9 +391,8 @@ std::string export_section(const json& q) {
         const double ppl = f["perplexity"].is_number() ? f["perplexity"].get<double>() : kNone;
         o << "<tr><td>" << escape(f.value("file", "")) << "</td><td>" << escape(type) << "</td>"
           << figure("bytes_" + type, mebibytes(f.value("bytes", std::uint64_t{0})))
-          << figure("ppl_" + type, fixed(ppl, 4)) << figure("ppl_change_" + type,
-                                                            percent(ppl / f32 - 1.0, 2))
-          << "</tr>\n";
+          << figure("ppl_" + type, fixed(ppl, 4))
+          << figure("ppl_change_" + type, percent(ppl / f32 - 1.0, 2)) << "</tr>\n";
     }
     o << "</table>\n";
     if (q.contains("samples") && !q["samples"].empty()) {
@@ -433,9 +439,8 @@ std::string page(const Inputs& in) {
          "padding:2px 8px;text-align:left}svg{display:block;margin:1em 0}"
          "pre{background:#f6f6f6;padding:1em;overflow:auto}</style>\n</head>\n<body>\n"
       << "<h1>slimtune run report</h1>\n<p>" << escape(in.dir.string()) << "</p>\n"
-      << evaluation_section(in.quickstart) << summary_section(in)
-      << curation_section(in.curation) << export_section(in.quickstart)
-      << provenance_section(in) << "</body>\n</html>\n";
+      << evaluation_section(in.quickstart) << summary_section(in) << curation_section(in.curation)
+      << export_section(in.quickstart) << provenance_section(in) << "</body>\n</html>\n";
     return o.str();
 }
 

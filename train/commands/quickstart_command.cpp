@@ -73,8 +73,8 @@ int run_quickstart_command(const std::vector<std::string>& args) {
         po::value(&o.recipe)->default_value((data / "recipes" / "quickstart.ini").string()),
         "curation and training settings")(
         "dictionary", po::value(&o.dictionary)->default_value(data::gcide::kDebianPath),
-        "the dictd file of GCIDE (dict-gcide)")(
-        "threads", po::value(&threads)->default_value(0), "OpenMP threads (0: all cores)");
+        "the dictd file of GCIDE (dict-gcide)")("threads", po::value(&threads)->default_value(0),
+                                                "OpenMP threads (0: all cores)");
     po::variables_map vm;
     if (!parse_options(args, opts, vm))
         return 0;
