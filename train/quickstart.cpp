@@ -116,7 +116,20 @@ constexpr int64_t kPlantEvery = 50;
 
 struct DomainData {
     int64_t raw = 0, planted = 0, medical_heldout = 0, general_heldout = 0;
+    int64_t too_long = 0; // held-out documents left out for the base model's context
 };
+
+// Held-out documents scored whole: those of at most 2,000 characters (~500 tokens), well
+// inside the base model's 1,024 positions; a handful of long general articles are left out.
+constexpr size_t kMaxHeldOutChars = 2000;
+std::vector<const data::gcide::Document*>
+fitting_context(const std::vector<const data::gcide::Document*>& docs) {
+    std::vector<const data::gcide::Document*> kept;
+    for (const data::gcide::Document* d : docs)
+        if (d->text.size() <= kMaxHeldOutChars)
+            kept.push_back(d);
+    return kept;
+}
 
 DomainData write_domain_data(const QuickstartOptions& o, const Layout& l, std::ostream& progress) {
     const data::gcide::Corpus corpus = data::gcide::read_corpus(o.dictionary);
@@ -134,14 +147,20 @@ DomainData write_domain_data(const QuickstartOptions& o, const Layout& l, std::o
     for (const auto& doc : raw)
         raw_refs.push_back(&doc);
     data::gcide::write_jsonl(l.raw_medical(), raw_refs);
-    data::gcide::write_jsonl(l.medical_heldout(), splits.medical_heldout);
-    data::gcide::write_jsonl(l.general_heldout(), splits.general_heldout);
+    const auto medical_heldout = fitting_context(splits.medical_heldout);
+    const auto general_heldout = fitting_context(splits.general_heldout);
+    data::gcide::write_jsonl(l.medical_heldout(), medical_heldout);
+    data::gcide::write_jsonl(l.general_heldout(), general_heldout);
     d.raw = static_cast<int64_t>(raw.size());
-    d.medical_heldout = static_cast<int64_t>(splits.medical_heldout.size());
-    d.general_heldout = static_cast<int64_t>(splits.general_heldout.size());
+    d.medical_heldout = static_cast<int64_t>(medical_heldout.size());
+    d.general_heldout = static_cast<int64_t>(general_heldout.size());
+    d.too_long =
+        static_cast<int64_t>(splits.medical_heldout.size() + splits.general_heldout.size() -
+                             medical_heldout.size() - general_heldout.size());
     progress << "data: " << d.raw << " raw medical senses of GCIDE (" << d.planted
              << " given an invented clinician's phone and e-mail), " << d.medical_heldout
-             << " medical and " << d.general_heldout << " general documents held out\n";
+             << " medical and " << d.general_heldout << " general documents held out ("
+             << d.too_long << " longer than " << kMaxHeldOutChars << " characters left out)\n";
     return d;
 }
 
@@ -324,7 +343,8 @@ nlohmann::json summary_json(const QuickstartResult& r,
              {{"raw_medical", d.raw},
               {"planted_contact_lines", d.planted},
               {"medical_heldout", d.medical_heldout},
-              {"general_heldout", d.general_heldout}}},
+              {"general_heldout", d.general_heldout},
+              {"heldout_too_long", d.too_long}}},
             {"curation",
              {{"documents_in", curation.documents_in},
               {"documents_out", curation.documents_out},
