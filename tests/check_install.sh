@@ -11,6 +11,13 @@ bin=$prefix/bin/slimtune
 man=$prefix/share/man/man1/slimtune.1
 completion=$prefix/share/bash-completion/completions/slimtune
 "$bin" version | grep -q "^slimtune [0-9]"
+# The quickstart finds the embedded default and its recipe in the prefix (stopped here by a
+# dictionary that does not exist, after it has named what it uses).
+"$bin" quickstart --out "$prefix/qs" --dictionary "$prefix/none.dz" 2> "$prefix/qs.err" && exit 1
+grep -q "quickstart: base $prefix/share/slimtune/embedded/tiny-gcide, recipe $prefix/share/slimtune/recipes/quickstart.ini" "$prefix/qs.err" ||
+    { echo "installed quickstart: $(cat "$prefix/qs.err")"; exit 1; }
+grep -q "none.dz" "$prefix/qs.err" || { echo "installed quickstart: $(cat "$prefix/qs.err")"; exit 1; }
+[ ! -e "$prefix/qs" ] || { echo "installed quickstart: wrote $prefix/qs before failing"; exit 1; }
 
 # The man page: groff reads it without a warning, and it names every command and key.
 warnings=$(groff -man -ww -z "$man" 2>&1)

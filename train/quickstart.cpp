@@ -131,8 +131,8 @@ fitting_context(const std::vector<const data::gcide::Document*>& docs) {
     return kept;
 }
 
-DomainData write_domain_data(const QuickstartOptions& o, const Layout& l, std::ostream& progress) {
-    const data::gcide::Corpus corpus = data::gcide::read_corpus(o.dictionary);
+DomainData
+write_domain_data(const data::gcide::Corpus& corpus, const Layout& l, std::ostream& progress) {
     const data::gcide::Splits splits = data::gcide::split_corpus(corpus);
     // The raw medical file, with the planted contact lines.
     std::vector<data::gcide::Document> raw;
@@ -372,13 +372,17 @@ QuickstartResult run_quickstart(const QuickstartOptions& o, std::ostream& progre
         seconds[name] = std::chrono::duration<double>(now - last).count();
         last = now;
     };
+    progress << "quickstart: base " << o.base << ", recipe " << o.recipe << ", dictionary "
+             << o.dictionary << "\n";
     for (const auto& [what, path] : {std::pair{"base model", o.base}, {"recipe", o.recipe}})
         if (std::error_code ec; !fs::exists(path, ec))
             throw ConfigError(path + ": the quickstart's " + what + " does not exist");
 
+    // Every input is read before anything is written.
+    const data::gcide::Corpus corpus = data::gcide::read_corpus(o.dictionary);
     const Layout l = prepare_output(o);
     QuickstartResult r;
-    const DomainData d = write_domain_data(o, l, progress);
+    const DomainData d = write_domain_data(corpus, l, progress);
     phase_done("data");
     const data::curate::CurateSummary curation = curate_domain_data(o, l, progress);
     const int64_t left = planted_contacts_left(l);

@@ -67,10 +67,14 @@ int run_quickstart_command(const std::vector<std::string>& args) {
         "quick", po::bool_switch(&o.quick),
         "the same path in about two minutes: 40 steps, 6000 scored tokens")(
         "overwrite", po::bool_switch(&o.overwrite), "replace an earlier quickstart in --out")(
-        "base", po::value(&o.base)->default_value((data / "embedded" / "tiny-gcide").string()),
-        "the base model directory")(
+        "base",
+        po::value(&o.base)->default_value((data / "embedded" / "tiny-gcide").string(),
+                                          "<share>/embedded/tiny-gcide"),
+        "the base model directory (<share>: PREFIX/share/slimtune when installed, else the "
+        "source tree)")(
         "recipe",
-        po::value(&o.recipe)->default_value((data / "recipes" / "quickstart.ini").string()),
+        po::value(&o.recipe)->default_value((data / "recipes" / "quickstart.ini").string(),
+                                            "<share>/recipes/quickstart.ini"),
         "curation and training settings")(
         "dictionary", po::value(&o.dictionary)->default_value(data::gcide::kDebianPath),
         "the dictd file of GCIDE (dict-gcide)")("threads", po::value(&threads)->default_value(0),
