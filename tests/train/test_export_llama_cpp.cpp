@@ -9,6 +9,7 @@
 #include "data/tokenizer/normalizer.h"
 #include "data/tokenizer/tokenizer.h"
 #include "model/autograd.h"
+#include "model/generate.h"
 #include "model/io/gguf_model.h"
 #include "model/lora.h"
 #include "tests/llama_runner.h"
@@ -18,8 +19,10 @@
 #include "tests/train/sample_prose.h"
 #include "train/evaluate.h"
 #include "train/export/export.h"
+#include "train/gguf_tokenizer.h"
 #include "train/run.h"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <fstream>
@@ -148,6 +151,42 @@ TEST_CASE("llama.cpp: Gemma F32 exports within 1e-4 once GELU is out of the pict
         // undone).
         CHECK(max_abs_diff(test::logits_of(io::load_gguf_model(f), ids), ours) < 1e-4);
     }
+}
+
+// What `slimtune quickstart` prints as the fine-tuned samples comes from its Q4_K_M file read by
+// slimtune's own GGUF reader; llama.cpp must continue the prompts the same way. llama.cpp also
+// quantizes the activations, so a near tie may fall the other way: where its choice differs
+// from ours, ours must be within 0.1 of its best logit, and such ties must stay rare.
+TEST_CASE("llama.cpp: greedy continuations of the embedded default's Q4_K_M export are ours",
+          "[export][llama_cpp]") {
+    test::TempDir tmp("export_llama_cpp_embedded");
+    const std::string gguf = (tmp.path / "tiny-gcide-Q4_K_M.gguf").string();
+    export_to(fs::path(SLIMTUNE_SOURCE_DIR) / "embedded" / "tiny-gcide", gguf,
+              {ExportType::Q4_K_M});
+    const io::GgufFile f = io::GgufFile::open(gguf);
+    const data::Tokenizer tok = train::gguf_tokenizer(f);
+    const Model m = io::load_gguf_model(f);
+    test::LlamaCppModel lc = test::LlamaCppModel::load(gguf, 64);
+    int steps = 0, exact = 0;
+    for (const char* prompt : {"Inflammation of the", "A disease in which", "The heart"}) {
+        INFO(prompt);
+        const std::vector<int32_t> ids = tok.encode(prompt, false);
+        REQUIRE(lc.tokenize(prompt, false, false) == ids);
+        const std::vector<int32_t> ours = generate(m, ids, {.max_new_tokens = 24});
+        REQUIRE(ours.size() >= 8);
+        // llama.cpp's logits along our continuation (teacher forcing): its choice at each step.
+        std::vector<int32_t> seq = ids;
+        seq.insert(seq.end(), ours.begin(), ours.end() - 1);
+        const std::vector<float> l = lc.logits(seq);
+        for (size_t i = 0; i < ours.size(); ++i) {
+            const float* row = l.data() + (ids.size() - 1 + i) * size_t(lc.n_vocab());
+            const float* best = std::max_element(row, row + lc.n_vocab());
+            ++steps;
+            exact += best - row == ours[i];
+            CHECK(*best - row[ours[i]] < 0.1f);
+        }
+    }
+    CHECK(exact >= steps * 9 / 10);
 }
 
 TEST_CASE("llama.cpp: every export type loads and runs, every architecture",

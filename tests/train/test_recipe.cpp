@@ -327,10 +327,12 @@ TEST_CASE("recipe: every shipped recipe parses", "[recipe]") {
     std::sort(names.begin(), names.end());
     CHECK(names == std::vector<std::string>{"gemma-3-1b.ini", "gemma-3-270m.ini", "gpt2.ini",
                                             "llama-3.2-1b.ini", "pretrain-tiny.ini",
-                                            "qwen2.5-0.5b.ini", "smollm2-135m-full.ini",
-                                            "smollm2-135m.ini"});
-    // Pretraining from scratch has its own rates and batches (checked below).
+                                            "quickstart.ini", "qwen2.5-0.5b.ini",
+                                            "smollm2-135m-full.ini", "smollm2-135m.ini"});
+    // Pretraining from scratch and the quickstart's tiny model have their own rates and
+    // batches (checked below).
     std::erase(names, "pretrain-tiny.ini");
+    std::erase(names, "quickstart.ini");
     for (const auto& name : names) {
         INFO(name);
         const Recipe r = load_recipe((dir / name).string(),
@@ -353,6 +355,17 @@ TEST_CASE("recipe: every shipped recipe parses", "[recipe]") {
     CHECK(pretrain.train.output_dir == "runs/pretrain-tiny");
     CHECK(pretrain.trainer.optimizer.lr == 3e-3);
     CHECK(pretrain.data.packing.pack);
+    CHECK(pretrain.train.max_steps == 1000);
+    const auto quick = load_recipe((dir / "quickstart.ini").string(),
+                                   {"--model.path", fx.model, "--data.train", fx.train,
+                                    "--data.validation", fx.valid});
+    CHECK(quick.trainer.mode == "lora");
+    CHECK(quick.trainer.lora.rank == 16);
+    CHECK(quick.trainer.lora.targets.size() == 7);
+    CHECK(quick.trainer.optimizer.lr == 2e-3);
+    CHECK(quick.train.output_dir == "quickstart/run");
+    CHECK(quick.curate.quality.min_words == 8);
+    CHECK(quick.curate.quality.min_alpha_words_ratio == 0.5);
     const auto gpt2 = load_recipe((dir / "gpt2.ini").string(),
                                   {"--model.path", fx.model, "--data.train", fx.train});
     CHECK(gpt2.trainer.lora.rank == 8);
