@@ -5,6 +5,8 @@
 #include "common/error.h"
 #include "common/json_depth.h"
 #include "common/text.h"
+#include "train/provenance.h"
+#include "train/run_dir.h"
 
 #include <algorithm>
 #include <cmath>
@@ -71,10 +73,9 @@ Metrics read_metrics(const fs::path& path) {
 }
 
 // The adapter/ or model/ provenance of a run, null when the run wrote neither yet.
-json read_provenance(const fs::path& run) {
-    for (const char* sub : {"adapter", "model"})
-        if (json p = read_json_if_present(run / sub / "slimtune_provenance.json", "provenance");
-            !p.is_null())
+json run_provenance(const fs::path& run) {
+    for (const char* sub : {kAdapterDir, kModelDir})
+        if (json p = read_provenance((run / sub).string()); !p.is_null())
             return p;
     return json();
 }
@@ -97,7 +98,7 @@ Inputs gather(const std::string& dir) {
         throw ConfigError(dir + ": not a training run directory (no metrics.jsonl) nor a "
                                 "quickstart directory (no quickstart.json)");
     in.metrics = read_metrics(in.run / "metrics.jsonl");
-    in.provenance = read_provenance(in.run);
+    in.provenance = run_provenance(in.run);
     if (fs::exists(in.run / "recipe.ini", ec))
         in.recipe = read_file(in.run / "recipe.ini", "recipe");
     // The curation report: the quickstart's, else the one beside the manifest the run names.
