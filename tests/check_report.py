@@ -1,6 +1,6 @@
 """Checks a quickstart's report.html as Chromium rendered it (its --dump-dom output) against the
 files the figures come from: metrics.jsonl (chart points, losses), quickstart.json (held-out
-table) and the GGUF model card (sizes, perplexities, change against float32).
+table, samples) and the GGUF model card (sizes, perplexities, change against float32).
 
     check_report.py QUICKSTART_DIR DOM_FILE
 """
@@ -101,6 +101,15 @@ def main():
     if not f32:
         fail("model card: no float32 perplexity")
     expect(page, "ppl_f32", f32.group(1))
+
+    # Samples: the continuations quickstart.json holds, llama.cpp's where it generated too.
+    for i, s in enumerate(q["samples"]):
+        expect(page, f"sample{i}_base", s["base"])
+        expect(page, f"sample{i}_tuned", s["fine_tuned"])
+        if q["llama_cpp"]["used"]:
+            expect(page, f"sample{i}_llama_cpp", s["llama_cpp"])
+        elif f"sample{i}_llama_cpp" in page.figures:
+            fail("a llama.cpp column although llama.cpp did not generate")
 
     # Provenance: the manifest the run was trained on.
     manifest = json.load(open(os.path.join(run_dir, "run", "adapter", "slimtune_provenance.json")))

@@ -12,8 +12,13 @@ namespace slimtune::test {
 // The directory holding the prebuilt libraries ("" when the package is not installed).
 std::string llama_cpp_lib_dir();
 
-// The address of `symbol` in libggml-base.so (library "ggml-base") or libllama.so ("llama"),
-// opened once; throws std::runtime_error naming the library or the symbol when missing.
+// Opens the package's libraries (llama_cpp::open); throws std::runtime_error with the install
+// command when the package is missing.
+void open_llama_cpp();
+
+// The address of `symbol` in libggml-base.so (library "ggml-base"), libggml.so ("ggml") or
+// libllama.so ("llama"), opened once; throws std::runtime_error naming the library or the
+// symbol when missing.
 void* llama_cpp_symbol(const std::string& library, const char* symbol);
 
 // Typed lookup: auto f = llama_cpp_fn<size_t (*)(int, const float*, ...)>("ggml-base", "name").

@@ -4,6 +4,7 @@
 
 #include "common/atomic_file.h"
 #include "common/error.h"
+#include "common/rng.h"
 #include "common/text.h"
 #include "data/curate/pipeline.h"
 #include "data/examples.h"
@@ -12,6 +13,8 @@
 #include "model/generate.h"
 #include "model/io/gguf.h"
 #include "model/io/gguf_model.h"
+#include "model/llama_cpp/library.h"
+#include "model/llama_cpp/runtime.h"
 #include "model/transformer.h"
 #include "train/adapter.h"
 #include "train/curate_keys.h"
@@ -21,13 +24,17 @@
 #include "train/report.h"
 #include "train/run.h"
 
+#include <algorithm>
 #include <cctype>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <omp.h>
+#include <optional>
 #include <ostream>
+#include <span>
 
 namespace slimtune::train {
 
@@ -57,16 +64,6 @@ struct Layout {
 // The entries a quickstart writes in its output directory: what --overwrite may remove.
 const char* const kOutputs[] = {"data",        "curated", "run", "export", "quickstart.json",
                                 "report.html", "loss.svg"};
-
-// The quickstart shortened for CI: a few steps, a few thousand scored tokens, short samples.
-struct Budget {
-    int64_t max_steps = 0;      // 0: the recipe's epochs
-    int64_t eval_tokens = 0;    // 0: every held-out token
-    int64_t sample_tokens = 40; // new tokens per sample
-};
-Budget budget_for(bool quick) {
-    return quick ? Budget{.max_steps = 16, .eval_tokens = 4000, .sample_tokens = 16} : Budget{};
-}
 
 // ---- output directory ----
 Layout prepare_output(const QuickstartOptions& o) {
@@ -207,7 +204,7 @@ RunResult fine_tune(const QuickstartOptions& o, const Layout& l, std::ostream& p
                                           "--data.train",       l.curated_file(),
                                           "--data.validation",  l.medical_heldout(),
                                           "--train.output_dir", l.run.string()};
-    if (const Budget b = budget_for(o.quick); b.max_steps > 0)
+    if (const QuickstartBudget b = quickstart_budget(o.quick); b.max_steps > 0)
         overrides.insert(overrides.end(), {"--train.max_steps", std::to_string(b.max_steps),
                                            "--eval.every", std::to_string(b.max_steps / 2)});
     const Recipe recipe = load_recipe(o.recipe, overrides);
@@ -223,7 +220,7 @@ std::vector<HeldOutScore> compare_on_heldout(const QuickstartOptions& o,
     const data::Tokenizer tokenizer = data::Tokenizer::load(o.base);
     Model m = load_model(o.base);
     const data::ExampleOptions eo = data::example_options({}, "", &tokenizer, m.cfg.vocab_size);
-    const int64_t max_tokens = budget_for(o.quick).eval_tokens;
+    const int64_t max_tokens = quickstart_budget(o.quick).eval_tokens;
     std::vector<HeldOutScore> scores = {{"medical (held out)", l.medical_heldout()},
                                         {"general (held out)", l.general_heldout()}};
     for (HeldOutScore& s : scores) {
@@ -265,7 +262,7 @@ ExportResult export_adapter(const QuickstartOptions& o,
     if (format == "gguf") {
         e.types = {io::ExportType::Q8_0, io::ExportType::Q4_K_M};
         e.eval_data = l.medical_heldout();
-        e.eval_max_tokens = budget_for(o.quick).eval_tokens;
+        e.eval_max_tokens = quickstart_budget(o.quick).eval_tokens;
     }
     return export_model(e, progress);
 }
@@ -274,34 +271,109 @@ ExportResult export_adapter(const QuickstartOptions& o,
 const char* const kPrompts[] = {"Inflammation of the", "A disease in which",
                                 "The operation of removing"};
 
+// Greedy with a repetition penalty (a model this small otherwise loops), up to EOS.
+SamplingOptions sampling(const data::Tokenizer& tok, int64_t new_tokens) {
+    SamplingOptions s{.max_new_tokens = new_tokens, .repetition_penalty = 1.3f};
+    if (tok.eos_id())
+        s.stop_ids.push_back(*tok.eos_id());
+    return s;
+}
+
+// A prompt and its continuation fit llama.cpp's context with room to spare.
+constexpr int kSampleContext = 256;
+
 std::string continue_prompt(const Model& m,
                             const data::Tokenizer& tok,
                             const std::string& prompt,
                             int64_t new_tokens) {
-    const std::vector<int32_t> ids = tok.encode(prompt, false);
-    SamplingOptions s{.max_new_tokens = new_tokens, .repetition_penalty = 1.3f};
-    if (tok.eos_id())
-        s.stop_ids.push_back(*tok.eos_id());
-    return tok.decode(generate(m, ids, s), {.skip_special_tokens = true});
+    return tok.decode(generate(m, tok.encode(prompt, false), sampling(tok, new_tokens)),
+                      {.skip_special_tokens = true});
 }
 
-std::vector<Sample>
-generate_samples(const QuickstartOptions& o, const std::string& q4_k_m, std::ostream& progress) {
-    const int64_t n = budget_for(o.quick).sample_tokens;
+// llama.cpp's libraries, opened and checked before any work: an explicit directory that
+// cannot be used is an error; none found on the loader's path is only a note.
+LlamaCppUse find_llama_cpp(const std::string& dir, std::ostream& progress) {
+    LlamaCppUse use;
+    if (dir == kNoLlamaCpp) {
+        use.note = "not asked for (--llama-cpp " + std::string(kNoLlamaCpp) + ")";
+        return use;
+    }
+    try {
+        llama_cpp::open(dir);
+        llama_cpp::check_api();
+        use.used = true;
+        use.library = dir.empty() ? "libllama.so on the loader's path" : dir;
+        progress << "llama.cpp: " << use.library << " (also generates the samples)\n";
+    } catch (const std::runtime_error& e) {
+        if (!dir.empty())
+            throw ConfigError("--llama-cpp " + dir + ": " + e.what());
+        use.note = std::string("not used: ") + e.what();
+        progress << "llama.cpp: no usable libllama.so on the loader's path; the samples come from "
+                    "slimtune's GGUF reader alone (--llama-cpp DIR names its directory)\n";
+    }
+    return use;
+}
+
+// Where llama.cpp's greedy continuation leaves slimtune's, and by how much llama.cpp's own
+// (penalised) logits prefer its token to ours there; nothing when the two are the same.
+std::optional<SampleSplit> split_point(llama_cpp::Model& lc,
+                                       const std::vector<int32_t>& prompt,
+                                       const std::vector<int32_t>& ours,
+                                       const std::vector<int32_t>& theirs,
+                                       const SamplingOptions& opts) {
+    const auto [a, b] = std::mismatch(ours.begin(), ours.end(), theirs.begin(), theirs.end());
+    if (a == ours.end() && b == theirs.end())
+        return std::nullopt;
+    const auto k = a - ours.begin();
+    std::vector<int32_t> seq = prompt;
+    seq.insert(seq.end(), ours.begin(), a);
+    std::vector<float> rows = lc.logits(seq);
+    std::span<float> last(rows.data() + rows.size() - static_cast<size_t>(lc.n_vocab()),
+                          static_cast<size_t>(lc.n_vocab()));
+    Rng rng(opts.seed);
+    const int32_t best = sample_next(last, seq, opts, rng); // penalises `last` in place
+    const float ours_logit = a == ours.end() ? last[best] : last[static_cast<size_t>(*a)];
+    return SampleSplit{.token = k, .logit_gap = static_cast<double>(last[best] - ours_logit)};
+}
+
+std::vector<Sample> generate_samples(const QuickstartOptions& o,
+                                     const std::string& q4_k_m,
+                                     bool with_llama_cpp,
+                                     std::ostream& progress) {
+    const int64_t n = quickstart_budget(o.quick).sample_tokens;
     std::vector<Sample> samples;
     {
         const data::Tokenizer tok = data::Tokenizer::load(o.base);
         const Model base = load_model(o.base);
         for (const char* p : kPrompts)
-            samples.push_back({p, continue_prompt(base, tok, p, n), ""});
+            samples.push_back({.prompt = p, .base = continue_prompt(base, tok, p, n)});
     }
     const io::GgufFile f = io::GgufFile::open(q4_k_m);
     const data::Tokenizer tok = gguf_tokenizer(f);
     const Model tuned = io::load_gguf_model(f);
+    std::optional<llama_cpp::Model> lc;
+    if (with_llama_cpp)
+        lc.emplace(llama_cpp::Model::load(q4_k_m, kSampleContext, omp_get_max_threads()));
     for (Sample& s : samples) {
-        s.tuned = continue_prompt(tuned, tok, s.prompt, n);
+        const std::vector<int32_t> ids = tok.encode(s.prompt, false);
+        const SamplingOptions opts = sampling(tok, n);
+        const std::vector<int32_t> ours = generate(tuned, ids, opts);
+        s.tuned = tok.decode(ours, {.skip_special_tokens = true});
         progress << "sample: \"" << s.prompt << "\"\n  base:       " << s.prompt << s.base
                  << "\n  fine-tuned: " << s.prompt << s.tuned << "\n";
+        if (!lc)
+            continue;
+        const std::vector<int32_t> theirs = llama_cpp::generate(*lc, ids, opts);
+        s.llama_cpp = tok.decode(theirs, {.skip_special_tokens = true});
+        progress << "  llama.cpp:  " << s.prompt << s.llama_cpp;
+        s.llama_cpp_split = split_point(*lc, ids, ours, theirs, opts);
+        if (!s.llama_cpp_split)
+            progress << "  (the same tokens)\n";
+        else
+            progress << "\n              (from new token " << s.llama_cpp_split->token + 1
+                     << " on: a near tie, llama.cpp scores slimtune's choice "
+                     << fixed_digits(s.llama_cpp_split->logit_gap, 3)
+                     << " below its own; it rounds activations to 8 bits)\n";
     }
     return samples;
 }
@@ -337,7 +409,15 @@ nlohmann::json summary_json(const QuickstartResult& r,
                               {"files", files}};
     nlohmann::json samples = nlohmann::json::array();
     for (const Sample& s : r.samples)
-        samples.push_back({{"prompt", s.prompt}, {"base", s.base}, {"fine_tuned", s.tuned}});
+        samples.push_back(
+            {{"prompt", s.prompt},
+             {"base", s.base},
+             {"fine_tuned", s.tuned},
+             {"llama_cpp", r.llama_cpp.used ? nlohmann::json(s.llama_cpp) : nullptr},
+             {"llama_cpp_split", s.llama_cpp_split
+                                     ? nlohmann::json{{"token", s.llama_cpp_split->token},
+                                                      {"logit_gap", s.llama_cpp_split->logit_gap}}
+                                     : nullptr}});
     return {{"quick", quick},
             {"data",
              {{"raw_medical", d.raw},
@@ -358,6 +438,10 @@ nlohmann::json summary_json(const QuickstartResult& r,
             {"model_card", r.model_card},
             {"peft", r.peft_dir},
             {"samples", samples},
+            {"llama_cpp",
+             {{"used", r.llama_cpp.used},
+              {"library", r.llama_cpp.library},
+              {"note", r.llama_cpp.note}}},
             {"seconds", seconds}};
 }
 
@@ -378,10 +462,11 @@ QuickstartResult run_quickstart(const QuickstartOptions& o, std::ostream& progre
         if (std::error_code ec; !fs::exists(path, ec))
             throw ConfigError(path + ": the quickstart's " + what + " does not exist");
 
-    // Every input is read before anything is written.
+    // Every input is read, and llama.cpp found, before anything is written.
     const data::gcide::Corpus corpus = data::gcide::read_corpus(o.dictionary);
-    const Layout l = prepare_output(o);
     QuickstartResult r;
+    r.llama_cpp = find_llama_cpp(o.llama_cpp, progress);
+    const Layout l = prepare_output(o);
     const DomainData d = write_domain_data(corpus, l, progress);
     phase_done("data");
     const data::curate::CurateSummary curation = curate_domain_data(o, l, progress);
@@ -404,7 +489,7 @@ QuickstartResult run_quickstart(const QuickstartOptions& o, std::ostream& progre
     r.peft_dir = export_adapter(o, l, run.output, "peft", progress).out;
     phase_done("export");
     const GgufExportReport& q4 = r.gguf.back(); // types are written in the order given
-    r.samples = generate_samples(o, q4.path, progress);
+    r.samples = generate_samples(o, q4.path, r.llama_cpp.used, progress);
     phase_done("samples");
 
     r.planted_pii = d.planted;

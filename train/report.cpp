@@ -397,12 +397,23 @@ std::string export_section(const json& q) {
     }
     o << "</table>\n";
     if (q.contains("samples") && !q["samples"].empty()) {
+        // llama.cpp's column only where it generated too (its library was found).
+        const bool llama_cpp = q["samples"].front().value("llama_cpp", json()).is_string();
         o << "<h3>Samples (greedy)</h3>\n<table id=\"samples\">\n<tr><th>prompt</th>"
-             "<th>base model</th><th>fine-tuned (Q4_K_M GGUF)</th></tr>\n";
-        for (const json& s : q["samples"])
-            o << "<tr><td>" << escape(s.value("prompt", "")) << "</td><td>"
-              << escape(s.value("base", "")) << "</td><td>" << escape(s.value("fine_tuned", ""))
-              << "</td></tr>\n";
+             "<th>base model</th><th>fine-tuned (Q4_K_M GGUF, slimtune)</th>"
+          << (llama_cpp ? "<th>fine-tuned (the same file, llama.cpp)</th>" : "") << "</tr>\n";
+        for (size_t i = 0; i < q["samples"].size(); ++i) {
+            const json& s = q["samples"][i];
+            const std::string id = "sample" + std::to_string(i);
+            o << "<tr><td>" << escape(s.value("prompt", "")) << "</td>"
+              << figure(id + "_base", s.value("base", ""))
+              << figure(id + "_tuned", s.value("fine_tuned", ""));
+            if (llama_cpp)
+                o << figure(id + "_llama_cpp", s.value("llama_cpp", json()).is_string()
+                                                   ? s["llama_cpp"].get<std::string>()
+                                                   : std::string());
+            o << "</tr>\n";
+        }
         o << "</table>\n";
     }
     return o.str();

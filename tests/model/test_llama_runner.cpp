@@ -1,8 +1,11 @@
-// The llama.cpp runner (tests/llama_runner.h) itself, on GGUFs that slimtune exports from the
-// llama_gqa reference checkpoint (widened to a 300-id trained tokenizer): it loads them, its
-// logits are deterministic, causal and of the right shape, it tokenizes with the file's
+// The llama.cpp runner (model/llama_cpp/runtime.h, opened by tests/llama_runner.h) itself, on GGUFs
+// that slimtune exports from the llama_gqa reference checkpoint (widened to a 300-id trained
+// tokenizer): it loads them, its logits are deterministic, causal and of the right shape,
+// incremental decoding and greedy generation agree with slimtune's, it tokenizes with the file's
 // vocabulary, a LoRA adapter file changes the logits to those of the merged model, the mean
 // NLL scores every id once across context windows, and bad input is a runtime_error.
+#include "model/generate.h"
+#include "model/io/gguf_model.h"
 #include "model/lora.h"
 #include "tests/llama_runner.h"
 #include "tests/model/export_test_util.h"
@@ -166,6 +169,49 @@ TEST_CASE("llama.cpp runner: mean NLL over context windows", "[llama_cpp]") {
     CHECK(nll == Approx(expected).epsilon(1e-6));
     CHECK(nll > 0);
     CHECK_THROWS_AS(test::llama_cpp_mean_nll(narrow, {5}), std::runtime_error);
+}
+
+TEST_CASE("llama.cpp runner: incremental decoding gives the full sequence's rows; generation is "
+          "slimtune's on the same file",
+          "[llama_cpp]") {
+    LlamaCppModel m = LlamaCppModel::load(exported().model, 16);
+    const std::vector<int32_t> ids = some_ids(9);
+    const std::vector<float> full = m.logits(ids);
+    m.reset();
+    CHECK(m.n_past() == 0);
+    // A prompt of 4, then one id at a time: each extend() returns the row of its last id.
+    std::vector<float> row = m.extend(std::span<const int32_t>(ids.data(), 4));
+    REQUIRE(row.size() == kRow);
+    CHECK(m.n_past() == 4);
+    for (size_t i = 4;; ++i) {
+        const std::vector<float> want(full.begin() + static_cast<std::ptrdiff_t>((i - 1) * kRow),
+                                      full.begin() + static_cast<std::ptrdiff_t>(i * kRow));
+        CHECK(max_abs_diff(row, want, kRow) <= 1e-5f);
+        if (i == ids.size())
+            break;
+        row = m.extend(std::span<const int32_t>(&ids[i], 1));
+    }
+    CHECK(m.n_past() == 9);
+    CHECK_THROWS_AS(m.extend(some_ids(8)), std::runtime_error); // 17 > the context of 16
+
+    // Greedy, with and without a repetition penalty, and stopping at a stop id: the tokens
+    // slimtune's generate() picks from its own reading of the same float32 file.
+    const Model ours = io::load_gguf_model(exported().model);
+    const std::vector<int32_t> prompt = some_ids(3);
+    for (const float penalty : {1.0f, 1.3f}) {
+        SamplingOptions o{.max_new_tokens = 13, .repetition_penalty = penalty};
+        const std::vector<int32_t> want = generate(ours, prompt, o);
+        REQUIRE(want.size() == 13);
+        CHECK(llama_cpp::generate(m, prompt, o) == want);
+        o.stop_ids = {want[2]};
+        const auto stop = std::find(want.begin(), want.end(), want[2]) - want.begin();
+        CHECK(llama_cpp::generate(m, prompt, o) ==
+              std::vector<int32_t>(want.begin(), want.begin() + stop + 1));
+    }
+    // The context ends generation: 3 prompt ids + 13 new ones fill 16 positions but the last
+    // is never decoded; a longer request stops there.
+    CHECK(llama_cpp::generate(m, prompt, {.max_new_tokens = 40}).size() == 14);
+    CHECK_THROWS_AS(llama_cpp::generate(m, {}, {}), std::runtime_error);
 }
 
 TEST_CASE("llama.cpp runner: bad input is a runtime_error", "[llama_cpp]") {

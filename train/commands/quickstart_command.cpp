@@ -56,6 +56,12 @@ int run_quickstart_command(const std::vector<std::string>& args) {
     QuickstartOptions o;
     const fs::path data = data_dir();
     int threads = 0;
+    constexpr QuickstartBudget quick = quickstart_budget(true);
+    const std::string quick_help =
+        "the same path in about two minutes: " + std::to_string(quick.max_steps) +
+        " training steps, " + std::to_string(quick.eval_tokens) +
+        " scored tokens per held-out set, " + std::to_string(quick.sample_tokens) +
+        "-token samples";
     po::options_description opts(
         "slimtune quickstart [--out DIR] [--quick]: the main job on the embedded default, with "
         "no download. Curates the medical senses of Debian's GCIDE dictionary, fine-tunes a LoRA "
@@ -63,9 +69,8 @@ int run_quickstart_command(const std::vector<std::string>& args) {
         "fine-tuned on held-out medical and general text, exports Q8_0 and Q4_K_M GGUF and the "
         "PEFT adapter with a model card, generates samples from the Q4_K_M file and writes "
         "report.html");
-    opts.add_options()("out", po::value(&o.out)->default_value("quickstart"), "output directory")(
-        "quick", po::bool_switch(&o.quick),
-        "the same path in about two minutes: 40 steps, 6000 scored tokens")(
+    opts.add_options()("out", po::value(&o.out)->default_value("quickstart"),
+                       "output directory")("quick", po::bool_switch(&o.quick), quick_help.c_str())(
         "overwrite", po::bool_switch(&o.overwrite), "replace an earlier quickstart in --out")(
         "base",
         po::value(&o.base)->default_value((data / "embedded" / "tiny-gcide").string(),
@@ -77,8 +82,12 @@ int run_quickstart_command(const std::vector<std::string>& args) {
                                             "<share>/recipes/quickstart.ini"),
         "curation and training settings")(
         "dictionary", po::value(&o.dictionary)->default_value(data::gcide::kDebianPath),
-        "the dictd file of GCIDE (dict-gcide)")("threads", po::value(&threads)->default_value(0),
-                                                "OpenMP threads (0: all cores)");
+        "the dictd file of GCIDE (dict-gcide)")(
+        "llama-cpp", po::value(&o.llama_cpp)->value_name("DIR"),
+        "the directory of llama.cpp's libllama.so (and its libggml*.so), to also generate the "
+        "samples with llama.cpp; by default libllama.so is looked for on the loader's path "
+        "(LD_LIBRARY_PATH, ldconfig), and \"none\" skips it")(
+        "threads", po::value(&threads)->default_value(0), "OpenMP threads (0: all cores)");
     po::variables_map vm;
     if (!parse_options(args, opts, vm))
         return 0;

@@ -1,6 +1,7 @@
-#include "tests/llama_runner.h"
+#include "model/llama_cpp/runtime.h"
 
-#include "tests/ggml_oracle.h"
+#include "common/rng.h"
+#include "model/llama_cpp/library.h"
 
 #include <algorithm>
 #include <cmath>
@@ -12,7 +13,7 @@
 #include <mutex>
 #include <stdexcept>
 
-namespace slimtune::test {
+namespace slimtune::llama_cpp {
 
 namespace {
 
@@ -99,13 +100,13 @@ constexpr int32_t kTypeF32 = 0, kFlashAttnDisabled = 0;
 using LogCallback = void (*)(int level, const char* text, void* user_data);
 
 template <class F> F llama(const char* symbol) {
-    return llama_cpp_fn<F>("llama", symbol);
+    return fn<F>("llama", symbol);
 }
 template <class F> F ggml(const char* symbol) {
-    return llama_cpp_fn<F>("ggml", symbol);
+    return fn<F>("ggml", symbol);
 }
 template <class F> F ggml_base(const char* symbol) {
-    return llama_cpp_fn<F>("ggml-base", symbol);
+    return fn<F>("ggml-base", symbol);
 }
 
 // Function pointers into libllama, libggml and libggml-base, with llama.h's and ggml.h's
@@ -188,7 +189,7 @@ std::string take_log() {
 
 [[noreturn]] void fail(const std::string& what) {
     const std::string said = take_log();
-    throw std::runtime_error("llama.cpp oracle: " + what +
+    throw std::runtime_error("llama.cpp: " + what +
                              (said.empty() ? "" : "; llama.cpp said: " + said));
 }
 
@@ -203,8 +204,7 @@ void check_defaults(const ParamsBlob& p, const Field (&fields)[N], const char* f
                  std::to_string(f.default_value) + ": the struct layout changed");
 }
 
-// The API, bound once; the CPU backend (the best libggml-cpu-*.so variant for this machine) is
-// loaded from the package directory, since these builds load their backends dynamically.
+// The API, bound once, with a CPU backend loaded.
 const Api& api() {
     static const Api a = [] {
         const Api x;
@@ -213,9 +213,15 @@ const Api& api() {
             fail("the enum values of ggml_type or llama_flash_attn_type changed");
         x.log_set(log_callback, nullptr);
         x.ggml_log_set(log_callback, nullptr);
-        x.load_backends(llama_cpp_lib_dir().c_str());
+        // The npm package's builds load their CPU backend (the best libggml-cpu-*.so for this
+        // machine) from their directory; a build installed system-wide usually has it linked in.
+        const std::string dir = directory();
+        if (!dir.empty())
+            x.load_backends(dir.c_str());
+        else if (x.dev_count() == 0)
+            ggml<void (*)()>("ggml_backend_load_all")();
         if (x.dev_count() == 0)
-            fail("no ggml backend could be loaded from " + llama_cpp_lib_dir() +
+            fail("no ggml backend could be loaded" + (dir.empty() ? "" : " from " + dir) +
                  " (no libggml-cpu-*.so this CPU can run?)");
         x.backend_init();
         return x;
@@ -231,12 +237,20 @@ struct BatchGuard {
 
 } // namespace
 
-struct LlamaCppModel::State {
+void check_api() {
+    const Api& a = api();
+    take_log();
+    check_defaults(a.model_defaults(), model_field::checked, "llama_model_default_params");
+    check_defaults(a.context_defaults(), context_field::checked, "llama_context_default_params");
+}
+
+struct Model::State {
     void* model = nullptr;
     void* ctx = nullptr;
     const void* vocab = nullptr;
     std::vector<void*> adapters;
     std::vector<float> scales;
+    int32_t n_past = 0; // positions in the KV cache (extend())
 
     ~State() {
         const Api& a = api();
@@ -249,13 +263,13 @@ struct LlamaCppModel::State {
     }
 };
 
-LlamaCppModel::LlamaCppModel(std::unique_ptr<State> state, int32_t n_vocab, int n_ctx)
+Model::Model(std::unique_ptr<State> state, int32_t n_vocab, int n_ctx)
     : state_(std::move(state)), n_vocab_(n_vocab), n_ctx_(n_ctx) {}
-LlamaCppModel::~LlamaCppModel() = default;
-LlamaCppModel::LlamaCppModel(LlamaCppModel&&) noexcept = default;
-LlamaCppModel& LlamaCppModel::operator=(LlamaCppModel&&) noexcept = default;
+Model::~Model() = default;
+Model::Model(Model&&) noexcept = default;
+Model& Model::operator=(Model&&) noexcept = default;
 
-LlamaCppModel LlamaCppModel::load(const std::string& gguf_path, int n_ctx) {
+Model Model::load(const std::string& gguf_path, int n_ctx, int threads) {
     const Api& a = api();
     take_log();
     std::error_code ec;
@@ -263,6 +277,8 @@ LlamaCppModel LlamaCppModel::load(const std::string& gguf_path, int n_ctx) {
         fail(gguf_path + ": no such file");
     if (n_ctx < 2)
         fail("n_ctx must be at least 2, got " + std::to_string(n_ctx));
+    if (threads < 1 || threads > 1024)
+        fail("threads must be 1 to 1024, got " + std::to_string(threads));
     auto s = std::make_unique<State>();
 
     ParamsBlob mp = a.model_defaults();
@@ -277,7 +293,6 @@ LlamaCppModel LlamaCppModel::load(const std::string& gguf_path, int n_ctx) {
     namespace f = context_field;
     const auto ctx_tokens = static_cast<uint32_t>(n_ctx);
     const uint32_t ubatch = std::min<uint32_t>(ctx_tokens, 512);
-    constexpr int32_t threads = 2;
     ParamsBlob cp = a.context_defaults();
     check_defaults(cp, f::checked, "llama_context_default_params");
     set(cp, f::n_ctx, ctx_tokens);
@@ -303,11 +318,11 @@ LlamaCppModel LlamaCppModel::load(const std::string& gguf_path, int n_ctx) {
              std::to_string(a.n_ctx(s->ctx)) + ", n_batch " + std::to_string(a.n_batch(s->ctx)) +
              ", n_threads " + std::to_string(a.n_threads(s->ctx)) +
              "): llama_context_params layout mismatch");
-    return LlamaCppModel(std::move(s), n_vocab, n_ctx);
+    return Model(std::move(s), n_vocab, n_ctx);
 }
 
 std::vector<int32_t>
-LlamaCppModel::tokenize(const std::string& text, bool add_special, bool parse_special) const {
+Model::tokenize(const std::string& text, bool add_special, bool parse_special) const {
     const Api& a = api();
     take_log();
     if (text.size() > static_cast<size_t>(INT32_MAX / 2))
@@ -326,47 +341,70 @@ LlamaCppModel::tokenize(const std::string& text, bool add_special, bool parse_sp
     return ids;
 }
 
-std::vector<float> LlamaCppModel::logits(const std::vector<int32_t>& ids) {
+// Decodes `ids` at positions n_past, n_past + 1, ... after what the KV cache holds; returns the
+// logits of every one (all_rows) or of the last.
+std::vector<float> Model::decode(std::span<const int32_t> ids, bool all_rows) {
     const Api& a = api();
     take_log();
     State& s = *state_;
     if (ids.empty())
         return {};
-    if (ids.size() > static_cast<size_t>(n_ctx_))
-        fail(std::to_string(ids.size()) + " ids do not fit the context of " +
-             std::to_string(n_ctx_));
+    if (ids.size() > static_cast<size_t>(n_ctx_ - s.n_past))
+        fail(std::to_string(ids.size()) + " ids after " + std::to_string(s.n_past) +
+             " do not fit the context of " + std::to_string(n_ctx_));
     for (const int32_t id : ids)
         if (id < 0 || id >= n_vocab_)
             fail("token id " + std::to_string(id) + " outside the vocabulary of " +
                  std::to_string(n_vocab_));
-    a.memory_clear(a.get_memory(s.ctx), true);
 
     const auto n = static_cast<int32_t>(ids.size());
     BatchGuard guard{a.batch_init(n, 0, 1)};
     LlamaBatch& b = guard.batch;
     for (int32_t i = 0; i < n; ++i) {
         b.token[i] = ids[static_cast<size_t>(i)];
-        b.pos[i] = i;
+        b.pos[i] = s.n_past + i;
         b.n_seq_id[i] = 1;
         b.seq_id[i][0] = 0;
-        b.logits[i] = 1;
+        b.logits[i] = all_rows || i == n - 1 ? 1 : 0;
     }
     b.n_tokens = n;
     if (const int32_t rc = a.decode(s.ctx, b); rc != 0)
         fail("llama_decode of " + std::to_string(n) + " ids returned " + std::to_string(rc));
+    s.n_past += n;
 
     const auto vocab = static_cast<size_t>(n_vocab_);
-    std::vector<float> out(ids.size() * vocab);
-    for (int32_t i = 0; i < n; ++i) {
+    const int32_t first = all_rows ? 0 : n - 1;
+    std::vector<float> out(static_cast<size_t>(n - first) * vocab);
+    for (int32_t i = first; i < n; ++i) {
         const float* row = a.logits_ith(s.ctx, i);
         if (!row)
-            fail("no logits for position " + std::to_string(i));
-        std::copy(row, row + vocab, out.begin() + static_cast<std::ptrdiff_t>(i * vocab));
+            fail("no logits for position " + std::to_string(s.n_past - n + i));
+        std::copy(row, row + vocab,
+                  out.begin() +
+                      static_cast<std::ptrdiff_t>(static_cast<size_t>(i - first) * vocab));
     }
     return out;
 }
 
-void LlamaCppModel::apply_lora(const std::string& adapter_gguf, float scale) {
+std::vector<float> Model::logits(const std::vector<int32_t>& ids) {
+    reset();
+    return decode(ids, true);
+}
+
+std::vector<float> Model::extend(std::span<const int32_t> ids) {
+    return decode(ids, false);
+}
+
+void Model::reset() {
+    api().memory_clear(api().get_memory(state_->ctx), true);
+    state_->n_past = 0;
+}
+
+int Model::n_past() const {
+    return state_->n_past;
+}
+
+void Model::apply_lora(const std::string& adapter_gguf, float scale) {
     const Api& a = api();
     take_log();
     State& s = *state_;
@@ -385,7 +423,7 @@ void LlamaCppModel::apply_lora(const std::string& adapter_gguf, float scale) {
         fail(adapter_gguf + ": llama_set_adapters_lora returned " + std::to_string(rc));
 }
 
-std::string LlamaCppModel::meta(const std::string& key) const {
+std::string Model::meta(const std::string& key) const {
     const Api& a = api();
     // Like snprintf: the value's full length, or -1 when the key is absent.
     std::vector<char> buf(256);
@@ -397,9 +435,31 @@ std::string LlamaCppModel::meta(const std::string& key) const {
     return n < 0 ? std::string() : std::string(buf.data(), static_cast<size_t>(n));
 }
 
-double llama_cpp_mean_nll(LlamaCppModel& m, const std::vector<int32_t>& ids) {
+std::vector<int32_t>
+generate(Model& m, std::span<const int32_t> prompt, const SamplingOptions& opts) {
+    check_sampling_options(opts);
+    if (prompt.empty())
+        throw std::runtime_error("llama.cpp: generation needs a prompt of at least one id");
+    Rng rng(opts.seed);
+    std::vector<int32_t> seq(prompt.begin(), prompt.end()), out;
+    m.reset();
+    std::vector<float> row = m.extend(prompt);
+    for (int64_t i = 0; i < opts.max_new_tokens; ++i) {
+        const int32_t next = sample_next(row, seq, opts, rng);
+        out.push_back(next);
+        seq.push_back(next);
+        const bool stop =
+            std::find(opts.stop_ids.begin(), opts.stop_ids.end(), next) != opts.stop_ids.end();
+        if (stop || i + 1 == opts.max_new_tokens || m.n_past() == m.n_ctx())
+            break;
+        row = m.extend(std::span<const int32_t>(&next, 1));
+    }
+    return out;
+}
+
+double mean_nll(Model& m, const std::vector<int32_t>& ids) {
     if (ids.size() < 2)
-        throw std::runtime_error("llama.cpp oracle: a mean NLL needs at least 2 ids, got " +
+        throw std::runtime_error("llama.cpp: a mean NLL needs at least 2 ids, got " +
                                  std::to_string(ids.size()));
     const auto window = static_cast<size_t>(m.n_ctx());
     const auto vocab = static_cast<size_t>(m.n_vocab());
@@ -422,4 +482,4 @@ double llama_cpp_mean_nll(LlamaCppModel& m, const std::vector<int32_t>& ids) {
     return total / static_cast<double>(ids.size() - 1);
 }
 
-} // namespace slimtune::test
+} // namespace slimtune::llama_cpp
