@@ -236,7 +236,7 @@ void apply(Recipe& r, const std::string& name, const std::string& value, const s
 }
 
 // `path` must be a directory (dir) or a regular file.
-void require(const std::string& key, const std::string& path, bool dir) {
+void require_path(const std::string& key, const std::string& path, bool dir) {
     std::error_code ec;
     if (dir ? !fs::is_directory(path, ec) : !fs::is_regular_file(path, ec))
         throw UsageError(key + ": no such " + (dir ? "directory: " : "file: ") + path);
@@ -252,6 +252,11 @@ void resolve(Recipe& r, const std::set<std::string>& given, RecipeUse use) {
     };
     if (use == RecipeUse::curate)
         return;
+    // --print-config describes a run before its model or data are there.
+    const auto require = [use](const std::string& key, const std::string& path, bool dir) {
+        if (use != RecipeUse::describe)
+            require_path(key, path, dir);
+    };
     if (r.model.path.empty())
         fail("model.path: required; set it in [model] or pass --model.path DIR");
     require("model.path", r.model.path, true);

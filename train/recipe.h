@@ -85,9 +85,10 @@ struct Recipe {
     bool operator==(const Recipe&) const;
 };
 
-// What a recipe is loaded for: training needs model.path and data.train; curation reads the
+// What a recipe is loaded for: training needs model.path and data.train; describing a run
+// (train --print-config) checks every rule but the existence of its files; curation reads the
 // [curate] section and ignores the training keys' requirements.
-enum class RecipeUse { train, curate };
+enum class RecipeUse { train, describe, curate };
 
 // Reads `path` and applies `overrides` ("--section.key value" or "--section.key=value" tokens,
 // which win over the file), then checks ranges, the cross-key rules of the libraries the keys

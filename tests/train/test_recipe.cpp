@@ -283,6 +283,17 @@ TEST_CASE("recipe: duplicate keys, missing paths and conflicting keys", "[recipe
         load_recipe(fx.write("d.ini", ""), {"--data.train", fx.dir.file("no.jsonl")});
     });
     CHECK_THAT(msg, Contains("data.train: no such file: " + fx.dir.file("no.jsonl")));
+    // Describing a run (--print-config) does not need its files yet, but keeps every rule.
+    const Recipe described = load_recipe(
+        fx.write("d.ini", ""),
+        {"--model.path", fx.dir.file("nowhere"), "--data.train", fx.dir.file("no.jsonl")},
+        train::RecipeUse::describe);
+    CHECK(described.model.path == fx.dir.file("nowhere"));
+    msg = config_error([&] {
+        load_recipe(fx.write("d.ini", ""), {"--data.train", "", "--model.path", "x"},
+                    train::RecipeUse::describe);
+    });
+    CHECK_THAT(msg, Contains("data.train: required"));
     msg = config_error(
         [&] { load_recipe(fx.write("v.ini", "validation = " + fx.model + "\n"), {}); });
     CHECK_THAT(msg, Contains("data.validation: no such file"));
@@ -356,9 +367,9 @@ TEST_CASE("recipe: every shipped recipe parses", "[recipe]") {
     CHECK(pretrain.trainer.optimizer.lr == 3e-3);
     CHECK(pretrain.data.packing.pack);
     CHECK(pretrain.train.max_steps == 1000);
-    const auto quick = load_recipe((dir / "quickstart.ini").string(),
-                                   {"--model.path", fx.model, "--data.train", fx.train,
-                                    "--data.validation", fx.valid});
+    const auto quick =
+        load_recipe((dir / "quickstart.ini").string(), {"--model.path", fx.model, "--data.train",
+                                                        fx.train, "--data.validation", fx.valid});
     CHECK(quick.trainer.mode == "lora");
     CHECK(quick.trainer.lora.rank == 16);
     CHECK(quick.trainer.lora.targets.size() == 7);

@@ -98,7 +98,8 @@ int run_train(const std::vector<std::string>& args) {
         overrides.push_back("--train.output_dir");
         overrides.push_back(resume_dir);
     }
-    const Recipe recipe = load_recipe(recipe_path, overrides);
+    const Recipe recipe =
+        load_recipe(recipe_path, overrides, print_config ? RecipeUse::describe : RecipeUse::train);
     if (print_config) {
         std::cout << recipe.to_ini() << "\n# files this run writes:\n" << describe_outputs(recipe);
         return 0;

@@ -19,6 +19,7 @@
 #include <cctype>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <ostream>
 
 namespace slimtune::train {
@@ -369,7 +370,12 @@ ExportResult export_model(const ExportOptions& options, std::ostream& progress) 
         return result;
     }
 
-    // gguf and ollama.
+    // gguf and ollama. ollama needs a chat template: without one of its own,
+    // detect_chat_template says why and what to pass, before any file is written.
+    std::optional<data::ChatTemplate> ollama_template;
+    if (o.format == "ollama")
+        ollama_template =
+            chat.tmpl ? *chat.tmpl : data::detect_chat_template(tok->config(), tok->source());
     const bool single_file = o.format == "gguf" && o.out.ends_with(".gguf");
     if (!single_file)
         make_dir(o.out);
@@ -384,10 +390,8 @@ ExportResult export_model(const ExportOptions& options, std::ostream& progress) 
         print_report(r, progress);
         result.gguf.push_back(r);
     }
-    if (o.format == "ollama") {
-        // Without a template of its own, detect_chat_template says why and what to pass.
-        const data::ChatTemplate tmpl =
-            chat.tmpl ? *chat.tmpl : data::detect_chat_template(tok->config(), tok->source());
+    if (ollama_template) {
+        const data::ChatTemplate& tmpl = *ollama_template;
         const std::string gguf_file = fs::path(result.gguf.front().path).filename().string();
         const std::string modelfile = (fs::path(o.out) / "Modelfile").string();
         write_file_atomic(
