@@ -1,9 +1,11 @@
 // Peak arithmetic of this CPU, the MFU denominators of bench/run_train.sh: FP32 FMA GFLOP/s
-// (12 independent chains of vfmadd231ps on zmm registers per thread: 32 FLOP per instruction)
-// and, where the CPU has AVX-512 BF16, BF16 dot-product GFLOP/s (12 chains of vdpbf16ps: 32
+// (12 independent chains of vfmadd231ps on zmm registers per thread: 32 FLOP per instruction;
+// on a CPU without AVX-512, ymm registers: 16 FLOP, the widest the kernels use there) and,
+// where the CPU has AVX-512 BF16, BF16 dot-product GFLOP/s (12 chains of vdpbf16ps: 32
 // bf16 products summed in pairs into 16 fp32 lanes, 64 FLOP per instruction), on --threads
 // OpenMP threads, best of --reps timings. Prints (and writes with --json) one JSON object:
-// fp32_gflops, bf16_gflops (null without AVX-512 BF16), threads, reps, avx512f, avx512_bf16.
+// fp32_gflops, bf16_gflops (null without AVX-512 BF16), threads, reps, avx512f, avx512_bf16,
+// fp32_vector ("zmm" or "ymm").
 //
 //   bench_peak [--threads 2] [--reps 5] [--json OUT]
 #include <algorithm>
@@ -42,6 +44,23 @@ __attribute__((target("avx512f"))) static float fma_chains(int64_t iters) {
         for (int j = 0; j < kChains; ++j)
             acc[j] = _mm512_fmadd_ps(acc[j], m, c);
     return lane_sum(acc);
+}
+
+__attribute__((target("avx2,fma"))) static float fma_chains_ymm(int64_t iters) {
+    __m256 acc[kChains];
+    for (int j = 0; j < kChains; ++j)
+        acc[j] = _mm256_set1_ps(static_cast<float>(j));
+    const __m256 m = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-7f);
+    for (int64_t i = 0; i < iters; ++i)
+        for (int j = 0; j < kChains; ++j)
+            acc[j] = _mm256_fmadd_ps(acc[j], m, c);
+    float lanes[8], sum = 0;
+    for (int j = 0; j < kChains; ++j) {
+        _mm256_storeu_ps(lanes, acc[j]);
+        for (float x : lanes)
+            sum += x;
+    }
+    return sum;
 }
 
 __attribute__((target("avx512f,avx512bf16"))) static float bf16_chains(int64_t iters) {
@@ -114,15 +133,18 @@ int main(int argc, char** argv) {
     __builtin_cpu_init();
     const bool avx512 = __builtin_cpu_supports("avx512f");
     const bool bf16 = avx512 && __builtin_cpu_supports("avx512bf16");
-    if (!avx512) {
-        std::fprintf(stderr, "bench_peak: this CPU has no AVX-512 (the kernels use zmm FMAs)\n");
+    if (!avx512 && !(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))) {
+        std::fprintf(stderr, "bench_peak: this CPU has neither AVX-512 nor AVX2 with FMA\n");
         return 1;
     }
+    const double fp32 = avx512 ? best_gflops(fma_chains, 32.0, threads, reps)
+                               : best_gflops(fma_chains_ymm, 16.0, threads, reps);
     nlohmann::json out = {{"threads", threads},
                           {"reps", reps},
                           {"avx512f", avx512},
                           {"avx512_bf16", bf16},
-                          {"fp32_gflops", best_gflops(fma_chains, 32.0, threads, reps)},
+                          {"fp32_vector", avx512 ? "zmm" : "ymm"},
+                          {"fp32_gflops", fp32},
                           {"bf16_gflops", nullptr}};
     if (bf16)
         out["bf16_gflops"] = best_gflops(bf16_chains, 64.0, threads, reps);

@@ -169,8 +169,10 @@ measure_peaks() {
     peaks=$(build-bench/bench/bench_peak --threads "$threads" --reps 5)
     peak=${PEAK_GFLOPS:-$(/usr/bin/python3 -c 'import json,sys; print("%.1f" % json.loads(sys.argv[1])["fp32_gflops"])' "$peaks")}
     peak_bf16=${PEAK_BF16_GFLOPS:-$(/usr/bin/python3 -c 'import json,sys; v = json.loads(sys.argv[1])["bf16_gflops"]; print("%.1f" % v if v else "0")' "$peaks")}
+    local vector
+    vector=$(/usr/bin/python3 -c 'import json,sys; print(json.loads(sys.argv[1])["fp32_vector"])' "$peaks")
     peak_src="bench_peak: FP32 ${PEAK_GFLOPS:+given }$peak, BF16 ${PEAK_BF16_GFLOPS:+given }$peak_bf16 GFLOP/s"
-    echo "# peaks on $threads threads ($peak_src; 12 chains of zmm vfmadd231ps / vdpbf16ps)"
+    echo "# peaks on $threads threads ($peak_src; 12 chains of $vector vfmadd231ps / zmm vdpbf16ps)"
 }
 
 run_side() { # side name model json common... -- slimtune-own... -- peer-own...

@@ -93,7 +93,7 @@ struct CrossEntropyOptions {
     float softcap = 0.0f;     // then capped to softcap * tanh(z / softcap) when > 0 (Gemma 2)
     double normalizer = 0.0;  // divide the summed loss by this; 0 means the counted tokens here
                               // (gradient accumulation passes the count over all micro-batches)
-    int64_t chunk_rows = 0;   // rows per chunk in linear_cross_entropy; 0 picks ~32 MB chunks
+    int64_t chunk_rows = 0;   // rows per chunk in linear_cross_entropy; 0: ~32 MB, >= 128 rows
 };
 // Mean over rows whose target is not -100 of (logsumexp(z) - z[target]); shape []. A batch
 // with no counted token has loss 0 and zero gradients.
