@@ -155,8 +155,10 @@ def table(args):
         if ckpt and "smollm2_lora" in best and \
                 s["peak_rss_mb"] >= best["smollm2_lora"][0]["peak_rss_mb"]:
             missed.append("RSS")
+        verdict = ("none" if not target else
+                   f"{target} ({'not met: ' + ', '.join(missed) if missed else 'met'})")
         print(f"| {label} | {s['tokens_per_s']:.1f} | {p['tokens_per_s']:.1f} | **{ratio:.2f}** "
-              f"| {target} ({'not met: ' + ', '.join(missed) if missed else 'met'}) | {mfu(s['tokens_per_s'], fpt, peak)} "
+              f"| {verdict} | {mfu(s['tokens_per_s'], fpt, peak)} "
               f"| {mfu(p['tokens_per_s'], fpt, peak)} | {s['peak_rss_mb']:.0f} "
               f"| {p['peak_rss_mb']:.0f} |")
         notes.append(f"{n}: {p['flops_formula']} = {fpt / 1e6:.1f} MFLOP per token; trainable "
