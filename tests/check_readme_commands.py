@@ -90,7 +90,8 @@ def prepare(binary, work, root):
 def main():
     binary, root, work = sys.argv[1], sys.argv[2], sys.argv[3]
     shutil.rmtree(work, ignore_errors=True)
-    prepare(binary, os.path.join(work, "base"), root)
+    base = os.path.join(work, "base")
+    prepare(binary, base, root)
     readme = open(os.path.join(root, "README.md"), encoding="utf-8").read()
     all_blocks = blocks(readme)
     # The step-by-step block makes the run; the export block makes x-lora.gguf that another
@@ -104,7 +105,6 @@ def main():
     ran, skipped = 0, []
     # The first blocks run in `base`; every other block in a fresh copy of it, since the
     # README's blocks are alternatives, not one script (two of them start the same run).
-    base = os.path.join(work, "base")
     rest = [b for b in all_blocks if all(b is not f for f in first)]
     for i, block in enumerate(first + rest):
         cwd = base

@@ -19,8 +19,4 @@ struct LlamaCppModel : llama_cpp::Model {
     explicit LlamaCppModel(llama_cpp::Model&& m) : llama_cpp::Model(std::move(m)) {}
 };
 
-inline double llama_cpp_mean_nll(llama_cpp::Model& m, const std::vector<int32_t>& ids) {
-    return llama_cpp::mean_nll(m, ids);
-}
-
 } // namespace slimtune::test

@@ -74,8 +74,8 @@ struct Sample {
     std::optional<SampleSplit> llama_cpp_split; // none: the same tokens (or no llama.cpp)
 };
 
-// Whether llama.cpp generated too, from which library directory ("" the loader's path), or
-// why not.
+// Whether llama.cpp generated too, and from which library (its directory, or "libllama.so on
+// the loader's path"), or why not.
 struct LlamaCppUse {
     bool used = false;
     std::string library, note;

@@ -16,22 +16,29 @@ using nlohmann::json;
 
 namespace {
 
-// The pre-tokenizer steps of tokenizer.json, flattened ("Sequence" unrolled).
-void flatten(const json& p, std::vector<json>& out) {
+// The steps of a tokenizer.json component, flattened: a "Sequence" lists its steps under
+// `list_key` ("pretokenizers", "normalizers", "decoders").
+void flatten(const json& p, const char* list_key, std::vector<json>& out) {
     if (!p.is_object())
         return;
-    if (p.value("type", "") == "Sequence" && p.contains("pretokenizers")) {
-        for (const json& q : p["pretokenizers"])
-            flatten(q, out);
+    if (p.value("type", "") == "Sequence" && p.contains(list_key) && p[list_key].is_array()) {
+        for (const json& q : p[list_key])
+            flatten(q, list_key, out);
         return;
     }
     out.push_back(p);
 }
 
+std::vector<json> steps_of(const json& component, const char* list_key) {
+    std::vector<json> steps;
+    flatten(component, list_key, steps);
+    return steps;
+}
+
 // llama.cpp's name for the pre-tokenizer, or "" when it has none that matches.
 std::string recognise_pre(const json& tokenizer_json) {
-    std::vector<json> steps;
-    flatten(tokenizer_json.value("pre_tokenizer", json()), steps);
+    const std::vector<json> steps =
+        steps_of(tokenizer_json.value("pre_tokenizer", json()), "pretokenizers");
     auto is = [](const json& s, const char* type) { return s.value("type", "") == type; };
     // ByteLevel with its own (GPT-2) regex, alone or after single-digit splitting.
     auto bytelevel_regex = [&](const json& s) {
@@ -64,13 +71,6 @@ bool has_type(const json& j, const char* type) {
     return j.is_object() && j.value("type", "") == type;
 }
 
-// The steps of a normalizer or decoder, "Sequence" unrolled one level.
-std::vector<json> steps_of(const json& j, const char* list_key) {
-    if (has_type(j, "Sequence") && j.contains(list_key) && j[list_key].is_array())
-        return j[list_key].get<std::vector<json>>();
-    return j.is_object() ? std::vector<json>{j} : std::vector<json>{};
-}
-
 bool is_byte_level_bpe(const json& tj) {
     return has_type(tj.value("model", json()), "BPE") &&
            has_type(tj.value("decoder", json()), "ByteLevel");
@@ -97,8 +97,7 @@ bool prepends_space(const json& tj) {
     for (const json& n : steps_of(tj.value("normalizer", json()), "normalizers"))
         if (has_type(n, "Prepend") && n.value("prepend", "") == "\u2581")
             return true;
-    const json pre = tj.value("pre_tokenizer", json());
-    for (const json& p : steps_of(pre, "pretokenizers"))
+    for (const json& p : steps_of(tj.value("pre_tokenizer", json()), "pretokenizers"))
         if (has_type(p, "Metaspace"))
             return p.value("prepend_scheme",
                            p.value("add_prefix_space", true) ? "always" : "never") != "never";

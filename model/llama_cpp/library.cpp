@@ -70,12 +70,6 @@ void open(const std::string& dir) {
     l.open = true;
 }
 
-bool is_open() {
-    Libraries& l = libraries();
-    const std::lock_guard<std::mutex> lock(l.mutex);
-    return l.open;
-}
-
 std::string directory() {
     Libraries& l = libraries();
     const std::lock_guard<std::mutex> lock(l.mutex);

@@ -17,8 +17,7 @@ namespace slimtune::llama_cpp {
 // loaded and why.
 void open(const std::string& dir);
 
-// Whether open() succeeded, and the directory it was given ("" for the loader's path).
-bool is_open();
+// The directory open() was given ("" for the loader's path, or before open()).
 std::string directory();
 
 // The address of `symbol` in library "llama", "ggml" or "ggml-base"; throws std::runtime_error

@@ -155,20 +155,20 @@ TEST_CASE("llama.cpp runner: mean NLL over context windows", "[llama_cpp]") {
         by_hand += std::log(sum) - double(rows[i * kRow + size_t(first[i + 1])]);
     }
     by_hand /= double(first.size() - 1);
-    CHECK(test::llama_cpp_mean_nll(wide, first) == Approx(by_hand).epsilon(1e-9));
+    CHECK(llama_cpp::mean_nll(wide, first) == Approx(by_hand).epsilon(1e-9));
 
     // A context of 16: windows [0, 16), [15, 31), [30, 40) overlap by one id, so each of the
     // 39 targets is scored once, with 15, 15 and 9 targets per window.
     LlamaCppModel narrow = LlamaCppModel::load(exported().model, 16);
     const auto window_nll = [&](size_t from, size_t to) {
-        return test::llama_cpp_mean_nll(wide, {ids.begin() + long(from), ids.begin() + long(to)});
+        return llama_cpp::mean_nll(wide, {ids.begin() + long(from), ids.begin() + long(to)});
     };
     const double expected =
         (15 * window_nll(0, 16) + 15 * window_nll(15, 31) + 9 * window_nll(30, 40)) / 39;
-    const double nll = test::llama_cpp_mean_nll(narrow, ids);
+    const double nll = llama_cpp::mean_nll(narrow, ids);
     CHECK(nll == Approx(expected).epsilon(1e-6));
     CHECK(nll > 0);
-    CHECK_THROWS_AS(test::llama_cpp_mean_nll(narrow, {5}), std::runtime_error);
+    CHECK_THROWS_AS(llama_cpp::mean_nll(narrow, {5}), std::runtime_error);
 }
 
 TEST_CASE("llama.cpp runner: incremental decoding gives the full sequence's rows; generation is "

@@ -328,7 +328,7 @@ TEST_CASE("llama.cpp: tokenizer of the exported file gives our ids on the corpus
 
 namespace {
 
-// Our mean next-token NLL of `ids` in the windows llama_cpp_mean_nll uses (n_ctx ids,
+// Our mean next-token NLL of `ids` in the windows llama_cpp::mean_nll uses (n_ctx ids,
 // overlapping by one, each from an empty cache).
 double our_mean_nll(const Model& m, const std::vector<int32_t>& ids, int64_t n_ctx) {
     double sum = 0;
@@ -426,7 +426,7 @@ TEST_CASE("llama.cpp: a model trained by slimtune, merged, as an adapter, and qu
         const std::string f =
             (tmp.path / "merged" / ("run-" + std::string(type) + ".gguf")).string();
         test::LlamaCppModel lc = test::LlamaCppModel::load(f, 128);
-        const double theirs = std::exp(test::llama_cpp_mean_nll(lc, text_ids));
+        const double theirs = std::exp(llama_cpp::mean_nll(lc, text_ids));
         const double ours = std::exp(our_mean_nll(io::load_gguf_model(f), text_ids, 128));
         UNSCOPED_INFO(type << ": perplexity llama.cpp " << theirs << ", slimtune " << ours);
         CHECK(std::abs(theirs / ours - 1.0) < 0.005);
