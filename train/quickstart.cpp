@@ -336,9 +336,33 @@ std::optional<SampleSplit> split_point(llama_cpp::Model& lc,
     return SampleSplit{.token = k, .logit_gap = static_cast<double>(last[best] - ours_logit)};
 }
 
+// llama.cpp continues a sample as slimtune did, or says where it leaves it.
+void continue_with_llama_cpp(llama_cpp::Model& lc,
+                             const data::Tokenizer& tok,
+                             const std::vector<int32_t>& prompt,
+                             const std::vector<int32_t>& ours,
+                             const SamplingOptions& opts,
+                             Sample& s,
+                             std::ostream& progress) {
+    const std::vector<int32_t> theirs = llama_cpp::generate(lc, prompt, opts);
+    s.llama_cpp = tok.decode(theirs, {.skip_special_tokens = true});
+    progress << "  llama.cpp:  " << s.prompt << s.llama_cpp;
+    s.llama_cpp_split = split_point(lc, prompt, ours, theirs, opts);
+    if (!s.llama_cpp_split)
+        progress << "  (the same tokens)\n";
+    else
+        progress << "\n              (from new token " << s.llama_cpp_split->token + 1
+                 << " on: a near tie, llama.cpp scores slimtune's choice "
+                 << fixed_digits(s.llama_cpp_split->logit_gap, 3)
+                 << " below its own; it rounds activations to 8 bits)\n";
+}
+
+// The samples, from the base model and the fine-tuned Q4_K_M file, and from llama.cpp where
+// `use` says it was found. llama.cpp failing on the file (its load or a decode) does not fail
+// the run: the samples stay slimtune's, and `use` records why.
 std::vector<Sample> generate_samples(const QuickstartOptions& o,
                                      const std::string& q4_k_m,
-                                     bool with_llama_cpp,
+                                     LlamaCppUse& use,
                                      std::ostream& progress) {
     const int64_t n = quickstart_budget(o.quick).sample_tokens;
     std::vector<Sample> samples;
@@ -352,8 +376,22 @@ std::vector<Sample> generate_samples(const QuickstartOptions& o,
     const data::Tokenizer tok = gguf_tokenizer(f);
     const Model tuned = io::load_gguf_model(f);
     std::optional<llama_cpp::Model> lc;
-    if (with_llama_cpp)
-        lc.emplace(llama_cpp::Model::load(q4_k_m, kSampleContext, omp_get_max_threads()));
+    const auto drop_llama_cpp = [&](const std::runtime_error& e) {
+        lc.reset();
+        use.used = false;
+        use.note = std::string("failed on ") + q4_k_m + ": " + e.what();
+        for (Sample& s : samples) {
+            s.llama_cpp.clear();
+            s.llama_cpp_split.reset();
+        }
+        progress << "llama.cpp: " << use.note << "; the samples are slimtune's alone\n";
+    };
+    if (use.used)
+        try {
+            lc.emplace(llama_cpp::Model::load(q4_k_m, kSampleContext, omp_get_max_threads()));
+        } catch (const std::runtime_error& e) {
+            drop_llama_cpp(e);
+        }
     for (Sample& s : samples) {
         const std::vector<int32_t> ids = tok.encode(s.prompt, false);
         const SamplingOptions opts = sampling(tok, n);
@@ -361,19 +399,12 @@ std::vector<Sample> generate_samples(const QuickstartOptions& o,
         s.tuned = tok.decode(ours, {.skip_special_tokens = true});
         progress << "sample: \"" << s.prompt << "\"\n  base:       " << s.prompt << s.base
                  << "\n  fine-tuned: " << s.prompt << s.tuned << "\n";
-        if (!lc)
-            continue;
-        const std::vector<int32_t> theirs = llama_cpp::generate(*lc, ids, opts);
-        s.llama_cpp = tok.decode(theirs, {.skip_special_tokens = true});
-        progress << "  llama.cpp:  " << s.prompt << s.llama_cpp;
-        s.llama_cpp_split = split_point(*lc, ids, ours, theirs, opts);
-        if (!s.llama_cpp_split)
-            progress << "  (the same tokens)\n";
-        else
-            progress << "\n              (from new token " << s.llama_cpp_split->token + 1
-                     << " on: a near tie, llama.cpp scores slimtune's choice "
-                     << fixed_digits(s.llama_cpp_split->logit_gap, 3)
-                     << " below its own; it rounds activations to 8 bits)\n";
+        if (lc)
+            try {
+                continue_with_llama_cpp(*lc, tok, ids, ours, opts, s, progress);
+            } catch (const std::runtime_error& e) {
+                drop_llama_cpp(e);
+            }
     }
     return samples;
 }
@@ -489,7 +520,7 @@ QuickstartResult run_quickstart(const QuickstartOptions& o, std::ostream& progre
     r.peft_dir = export_adapter(o, l, run.output, "peft", progress).out;
     phase_done("export");
     const GgufExportReport& q4 = r.gguf.back(); // types are written in the order given
-    r.samples = generate_samples(o, q4.path, r.llama_cpp.used, progress);
+    r.samples = generate_samples(o, q4.path, r.llama_cpp, progress);
     phase_done("samples");
 
     r.planted_pii = d.planted;
